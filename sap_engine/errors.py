@@ -1,0 +1,137 @@
+"""Every user-facing error of the engine, in one place.
+
+Each error carries a stable code (``SAP1xx`` syntax, ``SAP2xx`` names and types,
+``SAP3xx`` data, ``SAP4xx`` statistics/methods, ``SAP5xx`` output), a one-line
+message and, where it has one, a location: a plan ``file:line:col`` or a data
+``file, row, column``. Semantic errors are *collected* and raised together as one
+:class:`PlanErrors`, so a user fixes a plan in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a plan file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """A position in a data file: row is 1-based over data rows (header excluded)."""
+
+    file: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a plan or its data."""
+
+    code: str
+    message: str
+    location: Location | None = None
+    data_location: DataLocation | None = None
+    suggestion: str | None = None
+    source_line: str | None = None
+
+    def render(self) -> str:
+        """``file:line:col: error[CODE]: message``, the source line and a caret."""
+        head = f"{self.location}: " if self.location else ""
+        if self.data_location:
+            head = f"{self.data_location}: " if not self.location else head
+        text = f"{head}error[{self.code}]: {self.message}"
+        if self.data_location and self.location:
+            text += f" ({self.data_location})"
+        if self.suggestion:
+            text += f"; did you mean '{self.suggestion}'?"
+        if self.location and self.source_line is not None:
+            caret_width = max(1, (self.location.end_column or self.location.column + 1)
+                              - self.location.column)
+            text += "\n  | " + self.source_line.rstrip("\n")
+            text += "\n  | " + " " * (self.location.column - 1) + "^" * caret_width
+        return text
+
+
+class SapError(Exception):
+    """Base of every error the engine reports to a user (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+
+class PlanSyntaxError(SapError):
+    """The plan text does not parse (SAP1xx)."""
+
+
+class PlanErrors(SapError):
+    """The plan parses but does not check against the data (SAP2xx, SAP3xx)."""
+
+
+class DataError(SapError):
+    """A data file is missing, unreadable or has unusable content (SAP3xx)."""
+
+
+class AnalysisError(SapError):
+    """An analysis cannot be computed on its data (SAP4xx)."""
+
+
+class OutputError(SapError):
+    """Outputs could not be written (SAP5xx)."""
+
+
+@dataclass
+class MethodError(Exception):
+    """Raised by a statistical method when its input cannot be analysed.
+
+    Methods know nothing of plans; the executor adds the analysis id and plan
+    location and turns this into an :class:`AnalysisError`.
+    """
+
+    code: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    """The closest candidate to a misspelt name, or None (case-insensitive first)."""
+    import difflib
+
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return match[0] if match else None
