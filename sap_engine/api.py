@@ -1,0 +1,96 @@
+"""The Python API behind ``sap-run``: a notebook user calls the same functions.
+
+>>> from sap_engine.api import check_plan                     # doctest: +SKIP
+>>> checked = check_plan("plans/prodrem.sap")                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sap_engine.check import CheckedPlan, check
+from sap_engine.errors import AnalysisError, OutputError
+from sap_engine.parse import parse_file
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    files: list[Path]
+    n_rows: int
+    failures: list
+
+
+def check_plan(path: str | Path) -> CheckedPlan:
+    """Parse and check a plan against its data; raise SapError listing every problem."""
+    return check(parse_file(path))
+
+
+def execute_plan(checked: CheckedPlan):
+    """Compile and execute a checked plan: the ARD rows and any analysis failures."""
+    from sap_engine.execute import execute
+
+    return execute(checked)
+
+
+def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool = False,
+             command: list[str] | None = None) -> RunResult:
+    """Check, execute, write the ARD and render the documents into ``out``.
+
+    Outputs are built in a temporary folder beside ``out`` and moved into place only when
+    everything succeeded, so a failed run never leaves half-written results (with
+    ``keep_going`` the successful analyses are written and the failures noted in them).
+    """
+    from sap_engine import ard
+    from sap_engine.render.document import render_documents
+
+    checked = check_plan(path)
+    results = execute_plan(checked)
+    if results.failures and not keep_going:
+        raise AnalysisError(results.failures)
+    out_dir = Path(out) if out else Path("out") / Path(path).stem
+    meta = ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
+                          command=command)
+    table = ard.to_table(results.rows, meta)
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    except OSError as exc:
+        raise OutputError(_output_problem(out_dir, exc)) from None
+    try:
+        ard.write(table, staging / "ard.parquet")
+        files = [staging / "ard.parquet"]
+        files += render_documents(checked, table, results, staging)
+        _replace_dir(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(_output_problem(out_dir, exc)) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(out_dir, [out_dir / f.name for f in files], table.num_rows,
+                     results.failures)
+
+
+def _replace_dir(staging: Path, out_dir: Path) -> None:
+    """Swap the finished staging folder into place (renames within one file system)."""
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+def _output_problem(out_dir: Path, exc: OSError):
+    from sap_engine.errors import Diagnostic
+
+    return Diagnostic("SAP501", f"cannot write outputs to {out_dir}: {exc.strerror or exc}")

@@ -1,0 +1,321 @@
+"""The checker: every name in a plan resolved against the plan and the data's schema.
+
+Nothing runs until the whole plan checks. All problems are collected and reported at once,
+each with its code, plan location, source line with a caret, and a suggestion where one
+exists. Codes: SAP2xx for names/types/levels, SAP3xx for data files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sap_engine import model as m
+from sap_engine.data.sources import Dataset, open_sources
+from sap_engine.errors import (DataError, DataLocation, Diagnostic, Location, PlanErrors,
+                               did_you_mean)
+from sap_engine.methods import registry
+
+PARAMETER_FUNCTIONS = ("baseline", "change", "percent_change", "value")
+MATH_FUNCTIONS = ("abs", "log", "exp", "sqrt")
+
+
+@dataclass
+class CheckedPlan:
+    """A plan whose names all resolve, with the datasets it reads."""
+
+    plan: m.Plan
+    datasets: dict[str, Dataset]
+    subjects: str  # name of the subject-level dataset
+    roles: dict[str, dict[str, tuple[m.Expr, ...]]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # plan name -> kind
+
+    def analysis(self, name: str) -> m.Analysis:
+        return self.plan.analyses[name]
+
+
+class _Checker:
+    def __init__(self, plan: m.Plan, datasets: dict[str, Dataset]):
+        self.plan = plan
+        self.datasets = datasets
+        self.lines = plan.text.splitlines()
+        self.problems: list[Diagnostic] = []
+        self.kinds: dict[str, str] = {}
+        self.subjects = next((s.name for s in plan.sources if s.subjects), None)
+
+    # ---- reporting
+    def error(self, code: str, message: str, loc: m.Loc, suggestion: str | None = None,
+              width: int | None = None, data_location: DataLocation | None = None) -> None:
+        line = loc.line or 1
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
+        if width:
+            end = loc.column + width
+        self.problems.append(Diagnostic(
+            code, message, Location(self.plan.path, line, loc.column or 1, end),
+            suggestion=suggestion, source_line=source, data_location=data_location))
+
+    # ---- expressions
+    def columns_of(self, dataset: str | None) -> dict[str, str]:
+        ds = self.datasets.get(dataset or "")
+        return ds.columns if ds else {}
+
+    def kind(self, e: m.Expr, dataset: str | None) -> str | None:  # noqa: C901
+        """Resolve names in ``e``; return its kind ('numeric', 'string', 'bool', 'category')."""
+        if isinstance(e, (m.Num, m.Inf)):
+            return "numeric"
+        if isinstance(e, m.Str):
+            return "string"
+        if isinstance(e, m.Bool):
+            return "bool"
+        if isinstance(e, m.Col):
+            return self.name_kind(e, dataset)
+        if isinstance(e, m.Call):
+            if e.function in PARAMETER_FUNCTIONS:
+                arg = e.args[0] if len(e.args) == 1 else None
+                if not isinstance(arg, m.Col) or arg.name not in self.plan.parameters:
+                    self.error("SAP211", f"{e.function}() takes one parameter name",
+                               e.loc, did_you_mean(getattr(arg, "name", ""),
+                                                   list(self.plan.parameters)))
+                return "numeric"
+            for a in e.args:
+                if self.kind(a, dataset) not in ("numeric", None):
+                    self.error("SAP204", f"{e.function}() needs a number", a.loc)
+            return "numeric"
+        if isinstance(e, m.Neg):
+            self.expect_numeric(e.operand, dataset)
+            return "numeric"
+        if isinstance(e, m.Not):
+            self.kind(e.operand, dataset)
+            return "bool"
+        if isinstance(e, m.Cut):
+            self.expect_numeric(e.operand, dataset)
+            return "category"
+        if isinstance(e, m.InSet):
+            k = self.kind(e.operand, dataset)
+            for v in e.values:
+                self.check_level(e.operand, v, dataset, k)
+            return "bool"
+        if isinstance(e, m.BinOp):
+            if e.op in ("and", "or"):
+                self.kind(e.left, dataset)
+                self.kind(e.right, dataset)
+                return "bool"
+            lk, rk = self.kind(e.left, dataset), self.kind(e.right, dataset)
+            if e.op in ("==", "!="):
+                if isinstance(e.right, m.Str):
+                    self.check_level(e.left, e.right, dataset, lk)
+                elif isinstance(e.left, m.Str):
+                    self.check_level(e.right, e.left, dataset, rk)
+                elif None not in (lk, rk) and {lk, rk} == {"numeric", "string"}:
+                    self.error("SAP204", f"cannot compare a {lk} with a {rk}", e.loc)
+                return "bool"
+            for side, k in ((e.left, lk), (e.right, rk)):
+                if k not in ("numeric", None):
+                    verb = "compare" if e.op in ("<", "<=", ">", ">=") else "compute with"
+                    self.error("SAP204", f"cannot {verb} a {k} value with '{e.op}'", side.loc)
+            return "bool" if e.op in ("<", "<=", ">", ">=") else "numeric"
+        return None
+
+    def expect_numeric(self, e: m.Expr, dataset: str | None) -> None:
+        k = self.kind(e, dataset)
+        if k not in ("numeric", None):
+            self.error("SAP204", f"expected a number, found a {k}", e.loc)
+
+    def name_kind(self, col: m.Col, dataset: str | None) -> str | None:
+        if col.dataset:
+            if col.dataset not in self.datasets:
+                self.error("SAP202", f"unknown dataset '{col.dataset}'", col.loc,
+                           did_you_mean(col.dataset, list(self.datasets)))
+                return None
+            cols = self.columns_of(col.dataset)
+            if col.name not in cols:
+                self.error("SAP201", f"dataset '{col.dataset}' has no column '{col.name}'",
+                           col.loc, did_you_mean(col.name, list(cols)))
+                return None
+            return cols[col.name]
+        local = self.columns_of(dataset)
+        if col.name in local:
+            return local[col.name]
+        if col.name in self.plan.parameters:
+            return "numeric"
+        if col.name in self.plan.endpoints:
+            return self.kinds.get(col.name)
+        subject_cols = self.columns_of(self.subjects)
+        if col.name in subject_cols:
+            return subject_cols[col.name]
+        candidates = [*local, *self.plan.parameters, *self.plan.endpoints, *subject_cols]
+        where = f"dataset '{dataset}' or the plan" if dataset else "the plan or subject data"
+        self.error("SAP201", f"unknown name '{col.name}' (not a column of {where})", col.loc,
+                   did_you_mean(col.name, candidates))
+        return None
+
+    def dataset_of(self, col: m.Col, dataset: str | None) -> str | None:
+        if col.dataset:
+            return col.dataset
+        if col.name in self.columns_of(dataset):
+            return dataset
+        if col.name in self.columns_of(self.subjects):
+            return self.subjects
+        return None
+
+    def check_level(self, target: m.Expr, literal: m.Expr, dataset: str | None,
+                    kind: str | None) -> None:
+        if not isinstance(target, m.Col) or not isinstance(literal, m.Str):
+            return
+        owner = self.dataset_of(target, dataset)
+        if owner is None or kind != "string":
+            if kind == "numeric":
+                self.error("SAP204", f"'{target.text}' is numeric; compare it with a number, "
+                                     f"not \"{literal.value}\"", literal.loc)
+            return
+        levels = self.datasets[owner].levels(target.name)
+        if literal.value not in levels:
+            shown = ", ".join(f'"{v}"' for v in levels[:8]) + (" ..." if len(levels) > 8 else "")
+            self.error("SAP203", f"column '{target.name}' has no level \"{literal.value}\" "
+                                 f"(levels: {shown})", literal.loc,
+                       did_you_mean(literal.value, levels))
+
+    # ---- statements
+    def run(self) -> CheckedPlan:
+        plan = self.plan
+        if self.subjects is None:
+            self.error("SAP210", "no subject-level dataset: mark one dataset with 'subjects'",
+                       plan.statements[0].loc if plan.statements else m.Loc())
+        self.check_treatment()
+        for lab in plan._of(m.Labels):
+            if not any(lab.column.name in ds.columns for ds in self.datasets.values()):
+                self.error("SAP201", f"no dataset has a column '{lab.column.name}'", lab.column.loc)
+        for pop in plan.populations.values():
+            if pop.dataset not in self.datasets:
+                self.error("SAP202", f"unknown dataset '{pop.dataset}'", pop.loc,
+                           did_you_mean(pop.dataset, list(self.datasets)))
+            elif pop.where is not None:
+                self.kind(pop.where, pop.dataset)
+        for p in plan.parameters.values():
+            self.check_parameter(p)
+        for ie in plan.intercurrents.values():
+            self.kind(ie.condition, self.subjects)
+            self.expect_numeric(ie.time, self.subjects)
+        for ep in plan.endpoints.values():
+            self.kinds[ep.name] = self.kind(ep.expr, None) or "numeric"
+            if ep.kind == "stratum" and not isinstance(ep.expr, m.Cut) and \
+                    self.kinds[ep.name] == "numeric":
+                self.error("SAP212", f"stratum '{ep.name}' must be categorical (use 'cut')",
+                           ep.loc)
+        for est in plan.estimands.values():
+            self.check_estimand(est)
+        from sap_engine.roles import check_analyses
+
+        roles = check_analyses(self)
+        for display in (*plan.tables, *plan.figures):
+            self.check_display(display)
+        if self.problems:
+            raise PlanErrors(sorted(self.problems, key=lambda d: (d.location.line,
+                                                                   d.location.column)))
+        return CheckedPlan(plan, self.datasets, self.subjects or "", roles, self.kinds)
+
+    def check_treatment(self) -> None:
+        trt = self.plan.treatment
+        if trt is None:
+            return
+        cols = self.columns_of(self.subjects)
+        if trt.column.name not in cols:
+            self.error("SAP201", f"subject dataset '{self.subjects}' has no column "
+                                 f"'{trt.column.name}'", trt.column.loc,
+                       did_you_mean(trt.column.name, list(cols)))
+            return
+        levels = self.datasets[self.subjects].levels(trt.column.name)
+        for arm in trt.arms:
+            if arm.level not in levels:
+                self.error("SAP203", f"treatment '{trt.column.name}' has no arm '{arm.level}' "
+                                     f"(arms: {', '.join(levels)})", arm.loc,
+                           did_you_mean(arm.level, levels), width=len(arm.level) + 4)
+        if sum(a.reference for a in trt.arms) > 1:
+            self.error("SAP213", "more than one reference arm", trt.loc)
+
+    def check_parameter(self, p: m.Parameter) -> None:
+        ds = p.source.dataset
+        if ds not in self.datasets:
+            self.error("SAP202", f"parameter '{p.name}': unknown dataset '{ds}'", p.source.loc,
+                       did_you_mean(ds or "", list(self.datasets)))
+            return
+        cols = self.columns_of(ds)
+        if p.source.name not in cols:
+            self.error("SAP201", f"dataset '{ds}' has no column '{p.source.name}'", p.source.loc,
+                       did_you_mean(p.source.name, list(cols)))
+        elif cols[p.source.name] != "numeric":
+            self.non_numeric(ds, p.source.name, p.source.loc, f"parameter '{p.name}'")
+        if p.where is not None:
+            self.kind(p.where, ds)
+        visits = self.plan.visits
+        if visits and visits.column.name not in cols:
+            self.error("SAP201", f"dataset '{ds}' has no visit column '{visits.column.name}'",
+                       visits.column.loc)
+        if p.baseline_column and p.baseline_column.name not in cols:
+            self.error("SAP201", f"dataset '{ds}' has no column '{p.baseline_column.name}'",
+                       p.baseline_column.loc, did_you_mean(p.baseline_column.name, list(cols)))
+
+    def non_numeric(self, dataset: str, column: str, loc: m.Loc, what: str) -> None:
+        ds = self.datasets[dataset]
+        bad = ds.first_non_numeric(column)
+        where = DataLocation(str(ds.path), bad[0], column) if bad else None
+        detail = f": value '{bad[1]}' is not a number" if bad else ""
+        self.error("SAP301" if bad else "SAP204",
+                   f"{what} needs numeric values but column '{column}' of '{dataset}' is "
+                   f"text{detail}", loc, data_location=where)
+
+    def check_estimand(self, est: m.Estimand) -> None:
+        if est.population:
+            self.check_population_use(est.population)
+        if est.variable is not None:
+            self.kind(est.variable, None)
+        for st in est.strategies:
+            if st.event not in self.plan.intercurrents:
+                self.error("SAP214", f"unknown intercurrent event '{st.event}'", st.loc,
+                           did_you_mean(st.event, list(self.plan.intercurrents)))
+        self.check_visit(est.visit, est.loc)
+
+    def check_visit(self, visit: float | None, loc: m.Loc) -> None:
+        visits = self.plan.visits
+        if visit is not None and visits and visits.weeks and visit not in visits.weeks:
+            self.error("SAP215", f"week {m._num(visit)} is not a scheduled visit", loc)
+
+    def check_population_use(self, use: m.PopulationUse) -> None:
+        pop = self.plan.populations.get(use.name)
+        if pop is None:
+            self.error("SAP205", f"unknown population '{use.name}'", use.loc,
+                       did_you_mean(use.name, list(self.plan.populations)),
+                       width=len("population ") + len(use.name))
+            return
+        if use.where is not None:
+            self.kind(use.where, pop.dataset)
+
+    def check_display(self, d: m.Table | m.Figure) -> None:
+        names = d.rows if isinstance(d, m.Table) else (m.TableRows(d.analysis, loc=d.loc),)
+        for r in names:
+            for name in (r.analysis, *r.also):
+                if name not in self.plan.analyses:
+                    self.error("SAP209", f"unknown analysis '{name}'", r.loc,
+                               did_you_mean(name, list(self.plan.analyses)))
+        if d.population:
+            self.check_population_use(d.population)
+
+
+def check(plan: m.Plan) -> CheckedPlan:
+    """Check ``plan`` against its data; raise PlanErrors/DataError listing every problem."""
+    try:
+        datasets = open_sources(plan.sources, plan.path)
+    except DataError as exc:
+        raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
+    registry.load_all()
+    return _Checker(plan, datasets).run()
+
+
+def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:
+    if d.location and d.source_line is None:
+        lines = plan.text.splitlines()
+        if 0 < d.location.line <= len(lines):
+            from dataclasses import replace
+
+            return replace(d, source_line=lines[d.location.line - 1])
+    return d

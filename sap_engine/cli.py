@@ -1,0 +1,122 @@
+"""``sap-run``: the command line, a thin shell over :mod:`sap_engine.api`.
+
+Exit codes: 0 success; 1 ``fmt --check`` found a file to reformat; 2 a plan, data or
+analysis error (printed as ``file:line:col: error[CODE]: message``, never a traceback
+unless ``--debug``). argparse (standard library) keeps a cold ``sap-run check`` fast: the
+heavy modules (pandas, scipy) are imported only by ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sap_engine import __version__
+from sap_engine.errors import SapError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sap-run",
+        description="Check, run and format statistical analysis plans (.sap files).",
+        epilog="Example: sap-run run plans/prodrem.sap   (outputs in out/prodrem/)")
+    p.add_argument("--version", action="version", version=f"sap-run {__version__}")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    c = sub.add_parser("check", help="check a plan against its data without running it")
+    c.add_argument("plan", type=Path)
+    r = sub.add_parser("run", help="run a plan: ARD (Parquet) and results documents")
+    r.add_argument("plan", type=Path)
+    r.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: out/<plan name>)")
+    r.add_argument("--keep-going", action="store_true",
+                   help="write the results of the analyses that succeeded even when others "
+                        "failed (the failures are listed in the document; exit code 2)")
+    f = sub.add_parser("fmt", help="rewrite a plan in the canonical layout")
+    f.add_argument("plan", type=Path, nargs="+")
+    f.add_argument("--check", action="store_true",
+                   help="only report files that would change (exit 1 if any)")
+    return p
+
+
+def _cmd_check(args) -> int:
+    from sap_engine.api import check_plan
+
+    checked = check_plan(args.plan)
+    plan = checked.plan
+    print(f"{args.plan}: ok ({len(plan.analyses)} analyses, {len(plan.tables)} tables, "
+          f"{len(checked.datasets)} datasets)")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from sap_engine.api import run_plan
+
+    start = time.perf_counter()
+    result = run_plan(args.plan, args.out, keep_going=args.keep_going, command=sys.argv)
+    elapsed = time.perf_counter() - start
+    print(f"{args.plan}: {result.n_rows} results in {elapsed:.2f} s")
+    for path in result.files:
+        print(f"  {path}")
+    if result.failures:
+        for d in result.failures:
+            print(d.render(), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_fmt(args) -> int:
+    from sap_engine.fmt import format_plan
+    from sap_engine.parse import parse_file, parse_text
+
+    changed = 0
+    for path in args.plan:
+        plan = parse_file(path)
+        text = format_plan(plan)
+        if parse_text(text, str(path)).statements != plan.statements:  # never lose meaning
+            raise RuntimeError(f"formatter changed the meaning of {path}")
+        if text != plan.text:
+            changed += 1
+            if args.check:
+                print(f"would reformat {path}")
+            else:
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                tmp.replace(path)
+                print(f"reformatted {path}")
+    if args.check:
+        return 1 if changed else 0
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    handler = {"check": _cmd_check, "run": _cmd_run, "fmt": _cmd_fmt}[args.command]
+    try:
+        return handler(args)
+    except SapError as exc:
+        if args.debug:
+            raise
+        print(exc.render(), file=sys.stderr)
+        n = len(exc.diagnostics)
+        print(f"{n} error{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # an engine bug: say so plainly, point at --debug
+        if args.debug:
+            raise
+        print(f"sap-run: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in sap-engine; rerun with --debug for the traceback and report "
+              "it.", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Populations, parameters and endpoint values: the plan's derivations evaluated on data.
+
+Conventions (each stated in the plan language documentation):
+- A parameter's baseline is its value at the ``visits`` baseline visit, or the first
+  non-missing value of the column named by ``baseline COL``.
+- change = value - baseline; percent_change = 100 * change / baseline, missing when the
+  baseline is 0 (a percent change from nothing is undefined).
+- Intercurrent events: ``with last_before`` replaces every value after the event visit by
+  the last non-missing value at or before it (the ProDERM switch rule: the event is assessed
+  at the switch visit, before the first dose of the other arm); ``with missing`` deletes
+  values after the event; ``with non_responder`` makes a binary endpoint 0 after the event.
+- Missing data: ``locf`` carries the last non-missing post-baseline value forward over the
+  scheduled visits; ``bocf`` imputes the baseline; ``observed_case`` leaves gaps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sap_engine import model as m
+from sap_engine.check import CheckedPlan
+from sap_engine.errors import DataError, DataLocation, Diagnostic, Location
+
+
+@dataclass(frozen=True)
+class Handling:
+    """How intercurrent events and missing values are handled for one analysis."""
+
+    strategies: tuple[m.Strategy, ...] = ()
+    missing: str | None = None
+
+
+@dataclass
+class Evaluator:
+    checked: CheckedPlan
+    _params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        plan = self.checked.plan
+        source = next(s for s in plan.sources if s.name == self.checked.subjects)
+        self.key = source.keys[0] if source.keys else "USUBJID"
+        self.subjects = self.checked.datasets[source.name].frame().set_index(self.key,
+                                                                             drop=False)
+        self.visit_col = plan.visits.column.name if plan.visits else "AVISITN"
+
+    @property
+    def plan(self) -> m.Plan:
+        return self.checked.plan
+
+    # ---- populations
+    def population(self, use: m.PopulationUse, handling: Handling = Handling()) -> pd.Index:
+        pop = self.plan.populations[use.name]
+        frame = self.checked.datasets[pop.dataset].frame()
+        if pop.where is not None:
+            mask = self.row_eval(pop.where, frame, pop.dataset)
+            frame = frame[mask.fillna(False).astype(bool).to_numpy()]
+        ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
+        if use.where is not None:
+            keep = self.subject_eval(use.where, None, handling).reindex(ids)
+            ids = ids[keep.fillna(False).astype(bool).to_numpy()]
+        return ids
+
+    # ---- row-level expressions on one dataset (population and parameter filters)
+    def row_eval(self, e: m.Expr, frame: pd.DataFrame, dataset: str) -> pd.Series:
+        def column(col: m.Col) -> pd.Series:
+            if (col.dataset in (None, dataset)) and col.name in frame.columns:
+                return frame[col.name]
+            keyed = frame[self.key].map(self.subjects[col.name])
+            return keyed
+
+        return _eval(e, column, lambda call: _unsupported(call))
+
+    # ---- parameters: long data (subject x visit) after intercurrent-event handling
+    def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
+        cache_key = (name, handling)
+        if cache_key in self._params:
+            return self._params[cache_key]
+        p = self.plan.parameters[name]
+        ds = self.checked.datasets[p.source.dataset]
+        frame = ds.frame()
+        if p.where is not None:
+            frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
+                          .astype(bool).to_numpy()]
+        keep = [self.key, self.visit_col, p.source.name]
+        if p.baseline_column:
+            keep.append(p.baseline_column.name)
+        long = frame[keep].rename(columns={self.visit_col: "visit", p.source.name: "value"})
+        dup = long.duplicated([self.key, "visit"], keep=False)
+        if dup.any():
+            row = int(np.flatnonzero(dup.to_numpy())[0])
+            first = long.iloc[row]
+            raise DataError(Diagnostic(
+                "SAP304", f"parameter '{name}' has more than one value for subject "
+                          f"{first[self.key]} at visit {first['visit']:g}; refine its 'where'",
+                Location(self.plan.path, p.loc.line, p.loc.column),
+                data_location=DataLocation(str(ds.path), int(frame.index[row]) + 1,
+                                           p.source.name)))
+        long = long.astype({"value": float, "visit": float})
+        if p.baseline_column:
+            base = long.groupby(self.key)[p.baseline_column.name].first().astype(float)
+        else:
+            bl = self.plan.visits.baseline if self.plan.visits else 0.0
+            base = long[long["visit"] == bl].set_index(self.key)["value"]
+        long = long.set_index([self.key, "visit"])["value"].sort_index()
+        long = self._handle(long, base, handling)
+        result = pd.DataFrame({"value": long})
+        result["base"] = result.index.get_level_values(0).map(base).astype(float)
+        self._params[cache_key] = result
+        return result
+
+    def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
+        weeks = self.plan.visits.weeks if self.plan.visits else ()
+        for st in handling.strategies:
+            how = st.effective_handling
+            if how not in ("last_before", "missing"):
+                continue
+            times = self.event_times(st.event)
+            for subject, t in times.items():
+                if subject not in long.index.get_level_values(0):
+                    continue
+                series = long.loc[subject]
+                before = series[series.index <= t].dropna()
+                after_visits = sorted(set(series.index[series.index > t]) |
+                                      {w for w in weeks if w > t})
+                fill = before.iloc[-1] if (how == "last_before" and len(before)) else math.nan
+                for v in after_visits:
+                    long.loc[(subject, v)] = fill
+            long = long.sort_index()
+        if handling.missing in ("locf", "bocf"):
+            grid = pd.MultiIndex.from_product(
+                [long.index.get_level_values(0).unique(), sorted(set(weeks) or
+                                                                 set(long.index.levels[1]))],
+                names=long.index.names)
+            long = long.reindex(long.index.union(grid))
+            if handling.missing == "locf":
+                long = long.groupby(level=0).ffill()
+            else:
+                filled = long.index.get_level_values(0).map(base).to_numpy(dtype=float)
+                long = long.fillna(pd.Series(filled, index=long.index))
+        return long
+
+    def event_times(self, event: str) -> pd.Series:
+        ie = self.plan.intercurrents[event]
+        occurred = self.row_eval(ie.condition, self.subjects, self.checked.subjects)
+        times = self.subjects[ie.time.name].astype(float)
+        return times[occurred.fillna(False).astype(bool).to_numpy()].dropna()
+
+    # ---- subject-level expressions at a visit
+    def subject_eval(self, e: m.Expr, visit: float | None, handling: Handling) -> pd.Series:
+        index = self.subjects.index
+
+        def column(col: m.Col) -> pd.Series:
+            plan = self.plan
+            if col.dataset is None and col.name in plan.parameters:
+                return self._param_value("value", col.name, visit, handling, index)
+            if col.dataset is None and col.name in plan.endpoints:
+                ep = plan.endpoints[col.name]
+                result = self.subject_eval(ep.expr, visit, handling)
+                return self._non_responder(result, ep, visit, handling)
+            return self.subjects[col.name]
+
+        def call(c: m.Call) -> pd.Series:
+            if c.function in ("baseline", "change", "percent_change", "value"):
+                return self._param_value(c.function, c.args[0].name, visit, handling, index)
+            arg = _eval(c.args[0], column, call).astype(float)
+            return {"abs": np.abs, "log": np.log, "exp": np.exp, "sqrt": np.sqrt}[c.function](arg)
+
+        return _eval(e, column, call)
+
+    def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
+                     index: pd.Index) -> pd.Series:
+        long = self.parameter(name, handling)
+        if fn == "baseline":
+            base = long.groupby(level=0)["base"].first()
+            return base.reindex(index)
+        if visit is None:
+            raise DataError(Diagnostic(
+                "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
+        try:
+            at = long.xs(visit, level="visit")
+        except KeyError:
+            at = long.iloc[0:0].droplevel("visit")
+        at = at.reindex(index)
+        if fn == "value":
+            return at["value"]
+        change = at["value"] - at["base"]
+        if fn == "change":
+            return change
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (100.0 * change / at["base"]).where(at["base"] != 0)
+
+    def _non_responder(self, result: pd.Series, ep: m.Endpoint, visit: float | None,
+                       handling: Handling) -> pd.Series:
+        for st in handling.strategies:
+            if st.effective_handling == "non_responder" and visit is not None:
+                times = self.event_times(st.event)
+                hit = times[times < visit].index
+                result = result.copy()
+                result.loc[result.index.intersection(hit)] = 0.0
+        return result
+
+
+def _unsupported(call: m.Call) -> pd.Series:
+    raise DataError(Diagnostic("SAP220", f"{call.function}() cannot be used in a row filter"))
+
+
+_COMPARE = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
+def _eval(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 - one case per node
+    """Evaluate an expression; missing operands give missing results (never True)."""
+    if isinstance(e, m.Num):
+        return e.value
+    if isinstance(e, m.Str):
+        return e.value
+    if isinstance(e, m.Bool):
+        return 1.0 if e.value else 0.0
+    if isinstance(e, m.Inf):
+        return math.inf
+    if isinstance(e, m.Col):
+        return column(e)
+    if isinstance(e, m.Call):
+        return call(e)
+    if isinstance(e, m.Neg):
+        return -_eval(e.operand, column, call)
+    if isinstance(e, m.Not):
+        v = _as_float(_eval(e.operand, column, call))
+        return 1.0 - v
+    if isinstance(e, m.InSet):
+        v = _eval(e.operand, column, call)
+        wanted = [_eval(x, column, call) for x in e.values]
+        hit = v.astype(str).isin([str(w) for w in wanted]) if not _numeric(v) else v.isin(wanted)
+        out = hit.astype(float).where(v.notna())
+        return 1.0 - out if e.negated else out
+    if isinstance(e, m.Cut):
+        v = _eval(e.operand, column, call).astype(float)
+        out = pd.Series(pd.NA, index=v.index, dtype="object")
+        for iv in e.intervals:
+            lo = v >= iv.lower if iv.lower_closed else v > iv.lower
+            hi = v <= iv.upper if iv.upper_closed else v < iv.upper
+            out[(lo & hi & out.isna()).to_numpy()] = iv.display
+        return out
+    if isinstance(e, m.BinOp):
+        left, right = _eval(e.left, column, call), _eval(e.right, column, call)
+        if e.op in ("and", "or"):
+            lf, rf = _as_float(left), _as_float(right)
+            return np.minimum(lf, rf) if e.op == "and" else np.maximum(lf, rf)
+        if e.op in _COMPARE:
+            if isinstance(left, pd.Series) and not _numeric(left) and isinstance(right, str):
+                missing = left.isna()
+                result = getattr(left.astype(str), _COMPARE[e.op])(right).astype(float)
+            else:
+                lf, rf = _as_float(left), _as_float(right)
+                result = getattr(lf, _COMPARE[e.op])(rf) if isinstance(lf, pd.Series) else \
+                    getattr(pd.Series([lf]), _COMPARE[e.op])(rf)
+                result = result.astype(float)
+                missing = lf.isna() if isinstance(lf, pd.Series) else rf.isna()
+            return result.where(~missing)
+        lf, rf = _as_float(left), _as_float(right)
+        return {"+": lambda: lf + rf, "-": lambda: lf - rf, "*": lambda: lf * rf,
+                "/": lambda: lf / rf}[e.op]()
+    raise TypeError(f"cannot evaluate {e!r}")
+
+
+def _numeric(v) -> bool:
+    return isinstance(v, (int, float)) or pd.api.types.is_numeric_dtype(v)
+
+
+def _as_float(v):
+    if isinstance(v, pd.Series):
+        return pd.to_numeric(v, errors="coerce").astype(float)
+    return float(v)

@@ -1,0 +1,196 @@
+"""Execute compiled steps: build each analysis frame, split it by group, call the method.
+
+Every number produced lands in the ARD as a row (see ``sap_engine.ard``). A step whose
+method fails does not stop the others: failures are collected with the analysis id and plan
+line, and the caller decides (by default nothing is written and the run exits 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sap_engine import model as m
+from sap_engine.check import CheckedPlan
+from sap_engine.compile import Step, category_levels, compile_plan, main_variable
+from sap_engine.data.derive import Evaluator
+from sap_engine.errors import DataError, Diagnostic, Location, MethodError, SapError
+from sap_engine.methods import registry
+from sap_engine.roles import term_name
+
+TOTAL = "Total"
+
+
+@dataclass
+class Results:
+    rows: list[dict] = field(default_factory=list)
+    failures: list[Diagnostic] = field(default_factory=list)
+    population_n: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def execute(checked: CheckedPlan, steps: list[Step] | None = None) -> Results:
+    steps = steps if steps is not None else compile_plan(checked)
+    ev = Evaluator(checked)
+    results = Results()
+    for step in steps:
+        try:
+            _run_step(step, ev, results)
+        except MethodError as exc:
+            results.failures.append(_located(checked, step, exc.code, exc.message))
+        except DataError as exc:
+            for d in exc.diagnostics:
+                located = _located(checked, step, d.code, d.message)
+                results.failures.append(Diagnostic(
+                    d.code, located.message, d.location or located.location,
+                    data_location=d.data_location, source_line=located.source_line))
+    _population_counts(checked, ev, results)
+    return results
+
+
+def _located(checked: CheckedPlan, step: Step, code: str, message: str) -> Diagnostic:
+    lines = checked.plan.text.splitlines()
+    line = step.loc.line or 1
+    return Diagnostic(code, f"analysis {step.id}: {message}",
+                      Location(checked.plan.path, line, step.loc.column or 1),
+                      source_line=lines[line - 1] if line <= len(lines) else None)
+
+
+def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) -> None:
+    """N per arm and in total for every population (the column-header denominators)."""
+    trt = checked.plan.treatment
+    for name in checked.plan.populations:
+        ids = ev.population(m.PopulationUse(name))
+        counts = {TOTAL: len(ids)}
+        if trt:
+            arms = ev.subjects.loc[ids, trt.column.name].astype(str)
+            counts.update({arm.level: int((arms == arm.level).sum()) for arm in trt.arms})
+        results.population_n[name] = counts
+
+
+def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
+    """One row per subject (per visit with `by visit`), one column per term used."""
+    ids = ev.population(step.population, step.handling)
+    if len(ids) == 0:
+        raise DataError(Diagnostic("SAP401", f"population '{step.population.name}' is empty"
+                                   + (" after its 'where' filter" if step.population.where
+                                      else "")))
+    plan = ev.plan
+    visits = [step.visit]
+    if "visit" in step.by:
+        visits = list(plan.visits.weeks) if plan.visits else []
+    frames = []
+    for visit in visits:
+        frame = pd.DataFrame(index=ids)
+        if plan.treatment:
+            frame[plan.treatment.column.name] = ev.subjects.loc[ids, plan.treatment.column.name] \
+                .astype(str).to_numpy()
+        for _, terms in step.roles:
+            for t in terms:
+                if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
+                    continue
+                frame[term_name(t)] = _flag_text(
+                    ev.subject_eval(t, visit, step.handling).reindex(ids), t, plan).to_numpy()
+        for b in step.by:
+            if b in plan.endpoints:
+                frame[b] = ev.subject_eval(m.Col(b), visit, step.handling).reindex(ids) \
+                    .to_numpy()
+        if visit is not None:
+            frame["visit"] = visit
+        frames.append(frame)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:
+    """Binary endpoints (comparisons) become "Y"/"N", the ADaM flag convention."""
+    if isinstance(term, m.Col) and term.name in plan.endpoints:
+        expr = plan.endpoints[term.name].expr
+        if isinstance(expr, (m.BinOp, m.InSet, m.Not)) and getattr(expr, "op", "==") in (
+                "==", "!=", "<", "<=", ">", ">=", "and", "or"):
+            return series.map({1.0: "Y", 0.0: "N"})
+    return series
+
+
+def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple, pd.DataFrame]]:
+    """(group pairs, subset) for every combination of the step's `by` items.
+
+    ``total`` adds a "Total" level to the treatment grouping (all arms together); alone,
+    it is the whole population under the treatment variable's name.
+    """
+    plan = ev.plan
+    trt_col = plan.treatment.column.name if plan.treatment else "treatment"
+    with_total = "total" in step.by
+    parts: list[tuple[tuple, pd.DataFrame]] = [((), frame)]
+    for b in step.by:
+        if b == "total" and "treatment" in step.by:
+            continue
+        nxt = []
+        for pairs, sub in parts:
+            if b == "treatment":
+                for arm in plan.treatment.arms:
+                    nxt.append((pairs + ((trt_col, arm.level),), sub[sub[trt_col] == arm.level]))
+                if with_total:
+                    nxt.append((pairs + ((trt_col, TOTAL),), sub))
+            elif b == "total":
+                nxt.append((pairs + ((trt_col, TOTAL),), sub))
+            elif b == "visit":
+                for v in sorted(sub["visit"].unique()):
+                    nxt.append((pairs + (("visit", m._num(v)),), sub[sub["visit"] == v]))
+            else:
+                levels = category_levels(plan, m.Col(b)) or sorted(sub[b].dropna().unique())
+                for level in levels:
+                    nxt.append((pairs + ((b, level),), sub[sub[b] == level]))
+        parts = nxt
+    return parts
+
+
+def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
+    method = registry.get(step.method)
+    frame = analysis_frame(step, ev)
+    options = step.option_map
+    roles = {}
+    for name, terms in step.roles:
+        cols = tuple(ev.plan.treatment.column.name if (
+            isinstance(t, m.Col) and t.dataset is None and t.name == "treatment")
+            else term_name(t) for t in terms)
+        many = next((r.many for r in method.roles if r.name == name), False)
+        roles[name] = cols if many else cols[0] if len(cols) == 1 else cols
+    # A single-variable method given several variables runs once per variable.
+    runs = [roles]
+    for name, value in roles.items():
+        if isinstance(value, tuple) and not next((r.many for r in method.roles
+                                                  if r.name == name), True):
+            runs = [{**roles, name: v} for v in value]
+    for pairs, subset in _groups(step, frame, ev):
+        for run_roles in runs:
+            variable = _variable_name(step, run_roles)
+            stats = method.run(subset, run_roles, options)
+            analysis_id = step.id
+            if step.repeated:
+                strata = [f"{g}={lev}" for g, lev in pairs if g in ev.plan.endpoints]
+                if strata:
+                    analysis_id = f"{step.id}[{','.join(strata)}]"
+            for s in stats:
+                results.rows.append({
+                    "analysis_id": analysis_id, "analysis_label": step.label,
+                    "method": step.method, "population": step.population.name,
+                    "groups": pairs + s.groups, "variable": variable,
+                    "variable_level": s.variable_level, "stat_name": s.stat_name,
+                    "stat_label": s.stat_label, "stat": s.stat, "stat_text": s.stat_text,
+                    "plan_line": step.plan_line,
+                })
+
+
+def _variable_name(step: Step, roles: dict) -> str:
+    for role in ("response", "variable"):
+        if role in roles and isinstance(roles[role], str):
+            return roles[role]
+    return main_variable(step)
+
+
+def run_plan(checked: CheckedPlan) -> Results:
+    """Compile and execute; raise nothing for analysis failures (see Results.failures)."""
+    try:
+        return execute(checked)
+    except SapError:
+        raise

@@ -1,0 +1,470 @@
+"""The plan model: frozen dataclasses, one per language construct.
+
+Every node carries a :class:`Loc` (line and column in the plan file). Locations do not take
+part in equality, so ``parse(format(plan)) == plan`` holds although formatting moves text.
+Nothing here mutates: derive a changed node with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Loc:
+    line: int = 0
+    column: int = 0
+    end_line: int = 0
+    end_column: int = 0
+
+
+def _loc() -> Loc:
+    return field(default=Loc(), compare=False, repr=False)
+
+
+# ---- expressions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Inf:
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column (``FASFL``), a qualified column (``adsl.BMI``) or a plan name (``cdasi_a``)."""
+
+    name: str
+    dataset: str | None = None
+    loc: Loc = _loc()
+
+    @property
+    def text(self) -> str:
+        return f"{self.dataset}.{self.name}" if self.dataset else self.name
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple[Expr, ...]
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # == != < <= > >= + - * / and or
+    left: Expr
+    right: Expr
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Expr
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class InSet:
+    operand: Expr
+    values: tuple[Expr, ...]
+    negated: bool = False
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Interval:
+    lower: float
+    upper: float
+    lower_closed: bool
+    upper_closed: bool
+    label: str | None = None
+    loc: Loc = _loc()
+
+    @property
+    def text(self) -> str:
+        def num(x: float) -> str:
+            return "inf" if x == float("inf") else ("-inf" if x == -float("inf") else _num(x))
+
+        return (("[" if self.lower_closed else "(") + num(self.lower) + ", " + num(self.upper)
+                + ("]" if self.upper_closed else ")"))
+
+    @property
+    def display(self) -> str:
+        """The category's label: its own, or the interval as written (``>14`` style kept)."""
+        return self.label or self.text
+
+
+@dataclass(frozen=True)
+class Cut:
+    operand: Expr
+    intervals: tuple[Interval, ...]
+    loc: Loc = _loc()
+
+
+Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+# ---- statements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    attributes: tuple[tuple[str, object], ...] = ()
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str  # "file" | "package"
+    ref: str
+    keys: tuple[str, ...] = ()
+    subjects: bool = False
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Arm:
+    level: str
+    label: str | None = None
+    reference: bool = False
+    loc: Loc = _loc()
+
+    @property
+    def display(self) -> str:
+        return self.label or self.level
+
+
+@dataclass(frozen=True)
+class Treatment:
+    column: Col
+    arms: tuple[Arm, ...]
+    loc: Loc = _loc()
+
+    @property
+    def reference(self) -> Arm | None:
+        return next((a for a in self.arms if a.reference), None)
+
+
+@dataclass(frozen=True)
+class Labels:
+    column: Col
+    items: tuple[tuple[str, str], ...]
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    label: str | None
+    dataset: str
+    where: Expr | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Visits:
+    column: Col
+    baseline: float | None = None
+    scheduled: tuple[tuple[float, ...], ...] = ()  # each spec: (v,) or (start, stop, step)
+    label: str | None = None
+    loc: Loc = _loc()
+
+    @property
+    def weeks(self) -> tuple[float, ...]:
+        out: list[float] = []
+        for spec in self.scheduled:
+            if len(spec) == 1:
+                out.append(spec[0])
+            else:
+                start, stop, step = spec
+                v = start
+                while v <= stop + 1e-9:
+                    out.append(v)
+                    v += step
+        return tuple(sorted(set(out)))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    label: str | None
+    source: Col  # dataset.value_column
+    where: Expr | None = None
+    baseline_column: Col | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    label: str | None
+    expr: Expr
+    kind: str = "endpoint"  # "endpoint" | "stratum"
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Intercurrent:
+    name: str
+    label: str | None
+    condition: Expr
+    time: Col
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class PopulationUse:
+    name: str
+    where: Expr | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Strategy:
+    event: str
+    strategy: str
+    handling: str | None = None
+    loc: Loc = _loc()
+
+    @property
+    def effective_handling(self) -> str | None:
+        """The data handling a strategy implies when the plan does not say (documented)."""
+        if self.handling:
+            return self.handling
+        return {
+            "hypothetical": "missing",
+            "while_on_treatment": "missing",
+            "composite": "non_responder",
+        }.get(self.strategy)
+
+
+@dataclass(frozen=True)
+class Estimand:
+    name: str
+    label: str | None
+    population: PopulationUse | None = None
+    variable: Expr | None = None
+    visit: float | None = None
+    strategies: tuple[Strategy, ...] = ()
+    missing: str | None = None
+    summary: str | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    value: object
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    expr: Expr
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Contrast:
+    left: str
+    right: str
+    loc: Loc = _loc()
+
+    @property
+    def label(self) -> str:
+        return f"{self.left} - {self.right}"
+
+
+@dataclass(frozen=True)
+class ByItem:
+    name: str  # "treatment", "total", "visit" or a stratum name
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    label: str | None
+    estimand: str | None = None
+    population: PopulationUse | None = None
+    method: str | None = None
+    method_loc: Loc = _loc()
+    options: tuple[Option, ...] = ()
+    response: Expr | None = None
+    terms: Expr | None = None  # right-hand side of a model, a sum of products
+    variables: tuple[Expr, ...] = ()
+    crosstab: tuple[Expr, Expr] | None = None
+    roles: tuple[Role, ...] = ()
+    by: tuple[ByItem, ...] = ()
+    visit: float | None = None
+    contrasts: tuple[Contrast, ...] = ()
+    weights: str | None = None
+    missing: str | None = None
+    base: str | None = None  # for `analysis X = Y by s`
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class ShowItem:
+    name: str
+    pattern: str | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class TableRows:
+    analysis: str
+    also: tuple[str, ...] = ()  # further analyses supplying statistics (e.g. an SMD)
+    label: str | None = None
+    show: tuple[ShowItem, ...] = ()
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Table:
+    number: str
+    title: str
+    population: PopulationUse | None = None
+    columns: tuple[ByItem, ...] = ()
+    rows: tuple[TableRows, ...] = ()
+    footnotes: tuple[str, ...] = ()
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Figure:
+    number: str
+    title: str
+    analysis: str
+    population: PopulationUse | None = None
+    footnotes: tuple[str, ...] = ()
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    template: str | None = None
+    include: tuple[str, ...] = ("all",)
+    author: str | None = None
+    loc: Loc = _loc()
+
+
+Statement = Union[Study, tuple, Treatment, Labels, Population, Visits, Parameter, Endpoint,
+                  Intercurrent, Estimand, Analysis, Table, Figure, Document]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed plan: its statements in source order, plus typed views of them."""
+
+    path: str = field(compare=False)
+    statements: tuple[object, ...] = ()
+    comments: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+    text: str = field(default="", compare=False, repr=False)
+
+    def _of(self, kind: type) -> tuple:
+        return tuple(s for s in self.statements if isinstance(s, kind))
+
+    @property
+    def study(self) -> Study | None:
+        found = self._of(Study)
+        return found[0] if found else None
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return tuple(src for s in self.statements if isinstance(s, DataBlock) for src in s.sources)
+
+    @property
+    def treatment(self) -> Treatment | None:
+        found = self._of(Treatment)
+        return found[0] if found else None
+
+    @property
+    def visits(self) -> Visits | None:
+        found = self._of(Visits)
+        return found[0] if found else None
+
+    @property
+    def document(self) -> Document | None:
+        found = self._of(Document)
+        return found[0] if found else None
+
+    def named(self, kind: type) -> dict[str, object]:
+        return {s.name: s for s in self._of(kind)}
+
+    @property
+    def populations(self) -> dict[str, Population]:
+        return self.named(Population)
+
+    @property
+    def parameters(self) -> dict[str, Parameter]:
+        return self.named(Parameter)
+
+    @property
+    def endpoints(self) -> dict[str, Endpoint]:
+        return self.named(Endpoint)
+
+    @property
+    def intercurrents(self) -> dict[str, Intercurrent]:
+        return self.named(Intercurrent)
+
+    @property
+    def estimands(self) -> dict[str, Estimand]:
+        return self.named(Estimand)
+
+    @property
+    def analyses(self) -> dict[str, Analysis]:
+        return self.named(Analysis)
+
+    @property
+    def labels(self) -> dict[str, dict[str, str]]:
+        return {lab.column.name: dict(lab.items) for lab in self._of(Labels)}
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return self._of(Table)
+
+    @property
+    def figures(self) -> tuple[Figure, ...]:
+        return self._of(Figure)
+
+
+@dataclass(frozen=True)
+class DataBlock:
+    sources: tuple[Source, ...]
+    loc: Loc = _loc()

@@ -1,0 +1,92 @@
+"""Render the results document (HTML and Markdown) from the ARD with Jinja templates.
+
+Renderers read only the ARD and the plan's display specs (tables, figures, document), so a
+document can be rebuilt from an ARD file alone. The HTML is self-contained: styles inline,
+figures embedded as SVG, no external assets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sap_engine import model as m
+from sap_engine.render.tables import BuiltTable, build_table
+from sap_engine.resources import templates_dir
+
+
+@dataclass
+class DocumentModel:
+    title: str
+    study: dict
+    provenance: dict
+    tables: list[BuiltTable]
+    figures: list
+    failures: list[str]
+    notes: list[str]
+    analyses: list[dict]
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    return env
+
+
+def build_document(checked, table, results) -> DocumentModel:
+    """Everything a template needs, computed from the ARD table and the plan."""
+    plan: m.Plan = checked.plan
+    ard = table.to_pandas()
+    meta = {k.decode()[len("sap_engine."):]: v.decode()
+            for k, v in (table.schema.metadata or {}).items()}
+    trt_col = plan.treatment.column.name if plan.treatment else None
+    tables = [build_table(plan, spec, ard, results.population_n, trt_col)
+              for spec in plan.tables if _included(plan, spec.number)]
+    study = plan.study
+    study_info = {"name": study.name if study else "", "title": study.title if study else "",
+                  "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
+                                  else int(v)) for k, v in (study.attributes if study else ())]}
+    provenance = {
+        "plan_path": meta.get("plan_path", ""), "plan_sha256": meta.get("plan_sha256", ""),
+        "data_sha256": json.loads(meta.get("data_sha256", "{}")),
+        "engine_version": meta.get("engine_version", ""),
+        "created_utc": meta.get("created_utc", ""),
+        "dependency_versions": json.loads(meta.get("dependency_versions", "{}")),
+    }
+    analyses = [{"id": a.name, "label": a.label or "", "method": a.method or
+                 f"= {a.base} by {', '.join(b.name for b in a.by)}", "line": a.loc.line}
+                for a in plan.analyses.values()]
+    notes = ["All p-values are two-sided and exploratory; no adjustment for multiplicity "
+             "was made unless a table says otherwise.",
+             "Values are rounded half away from zero for display; the ARD holds full "
+             "precision."]
+    return DocumentModel(
+        title=plan.document.title if plan.document else (study.title if study else "Results"),
+        study=study_info, provenance=provenance, tables=tables, figures=[],
+        failures=[d.render() for d in results.failures], notes=notes, analyses=analyses)
+
+
+def _included(plan: m.Plan, number: str) -> bool:
+    doc = plan.document
+    return doc is None or "all" in doc.include or number in doc.include
+
+
+def render_documents(checked, table, results, out_dir: Path) -> list[Path]:
+    """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
+    doc = build_document(checked, table, results)
+    env = _environment()
+    plan_doc = checked.plan.document
+    html_template = (plan_doc.template if plan_doc and plan_doc.template else "results.html")
+    written = []
+    for name, template in (("report.html", html_template + ".j2"),
+                           ("report.md", "results.md.j2")):
+        text = env.get_template(template).render(doc=doc)
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,253 @@
+"""Build display tables from the ARD and the plan's table specs (rendered elsewhere).
+
+A built table is plain data: a header row, sections of labelled rows of formatted cells,
+footnotes. One builder serves every output format (HTML, Markdown, later RTF).
+
+Placement rules (as CSR tables set them out):
+- a statistic grouped by an arm goes to that arm's column ("Total" to the total column);
+- a contrast statistic (``variable_level`` "A - B") goes to the column of arm A;
+- an SMD goes to a trailing "SMD" column;
+- categorical counts give one row per level, "n (%)".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sap_engine import model as m
+from sap_engine.render.format import default_decimals, fmt_p, fmt_pattern
+
+# show item -> (label, stat names, pattern built from base decimals d)
+COMPOSITES = {
+    "n": ("n", ("n",), lambda d: "xx"),
+    "n_missing": ("Missing", ("n_missing",), lambda d: "xx"),
+    "mean_sd": ("Mean (SD)", ("mean", "sd"), lambda d: f"{_x(d + 1)} ({_x(d + 2)})"),
+    "mean_se": ("Mean (SE)", ("mean", "se"), lambda d: f"{_x(d + 1)} ({_x(d + 2)})"),
+    "mean": ("Mean", ("mean",), lambda d: _x(d + 1)),
+    "sd": ("SD", ("sd",), lambda d: _x(d + 2)),
+    "median": ("Median", ("median",), lambda d: _x(d + 1)),
+    "min_max": ("Min, Max", ("min", "max"), lambda d: f"{_x(d)}, {_x(d)}"),
+    "q1_q3": ("Q1, Q3", ("q1", "q3"), lambda d: f"{_x(d + 1)}, {_x(d + 1)}"),
+    "mean_ci": ("95% CI of mean", ("mean_ci_lower", "mean_ci_upper"),
+                lambda d: f"({_x(d + 2)}, {_x(d + 2)})"),
+    "n_pct": ("n (%)", ("n", "pct"), lambda d: "xx (xx.x)"),
+    "lsmean_se": ("LS mean (SE)", ("lsmean", "lsmean_se"), lambda d: "xx.x (xx.xx)"),
+    "lsmean_ci": ("95% CI of LS mean", ("lsmean_ci_lower", "lsmean_ci_upper"),
+                  lambda d: "(xx.x, xx.x)"),
+    "diff_se": ("Difference in LS means (SE)", ("diff", "diff_se"), lambda d: "xx.x (xx.xx)"),
+    "diff_ci": ("95% CI of difference", ("diff_ci_lower", "diff_ci_upper"),
+                lambda d: "(xx.x, xx.x)"),
+    "p_value": ("p-value", ("p_value",), None),
+    "smd": ("SMD", ("smd",), lambda d: "x.xx"),
+    "estimate_ci": ("Estimate (95% CI)", ("estimate", "ci_lower", "ci_upper"),
+                    lambda d: "xx.xx (xx.xx, xx.xx)"),
+}
+
+
+def _x(decimals: int) -> str:
+    return "xx" + ("." + "x" * decimals if decimals > 0 else "")
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[str]
+    indent: int = 1
+
+
+@dataclass
+class Section:
+    label: str
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class BuiltTable:
+    number: str
+    title: str
+    subtitle: str
+    header: list[str]
+    sections: list[Section]
+    footnotes: list[str]
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # arm level, "Total", or "SMD"
+    header: str
+
+
+def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int]) -> list[Column]:
+    cols: list[Column] = []
+    trt = plan.treatment
+    for item in spec.columns:
+        if item.name == "treatment" and trt:
+            for arm in trt.arms:
+                n = population_n.get(arm.level)
+                cols.append(Column(arm.level, f"{arm.display} (N={n})" if n is not None
+                                   else arm.display))
+        elif item.name == "total":
+            n = population_n.get("Total")
+            cols.append(Column("Total", f"Total (N={n})" if n is not None else "Total"))
+    return cols
+
+
+def build_table(plan: m.Plan, spec: m.Table, ard, population_n: dict[str, dict[str, int]],
+                treatment_col: str | None) -> BuiltTable:
+    pop_name = spec.population.name if spec.population else None
+    pop_n = population_n.get(pop_name or "", {})
+    cols = columns_for(plan, spec, pop_n)
+    wants_smd = any(s.name == "smd" for r in spec.rows for s in r.show)
+    if wants_smd:
+        cols.append(Column("SMD", "SMD"))
+    if not cols:
+        cols = [Column("", "Value")]
+    labels = plan.labels
+    sections: list[Section] = []
+    for rows_spec in spec.rows:
+        sections.extend(_sections(plan, rows_spec, ard, cols, treatment_col, labels))
+    pop = plan.populations.get(pop_name or "")
+    subtitle = ""
+    if pop:
+        subtitle = (pop.label or pop.name) + (f" (N = {pop_n['Total']})"
+                                              if "Total" in pop_n else "")
+    return BuiltTable(spec.number, spec.title, subtitle, ["", *[c.header for c in cols]],
+                      sections, list(spec.footnotes), anchor="table-" + spec.number)
+
+
+def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) -> list[Section]:
+    ids = (rows_spec.analysis, *rows_spec.also)
+    frames = [ard[(ard.analysis_id == i) | ard.analysis_id.str.startswith(i + "[")]
+              for i in ids]
+    main = frames[0]
+    analysis = plan.analyses[rows_spec.analysis]
+    title = rows_spec.label or analysis.label or analysis.name
+    if main.empty:
+        return [Section(title, [Row("(no results: the analysis produced no rows)",
+                                    [""] * len(cols))])]
+    strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
+    out = []
+    for sid in strata:
+        sub = main[main.analysis_id == sid]
+        extra = [f[f.analysis_id == sid] if sid != rows_spec.analysis else f
+                 for f in frames[1:]]
+        label = title if sid == rows_spec.analysis else f"{title}: {sid[sid.index('[') + 1:-1]}"
+        names = variable_labels(plan)
+        for variable in dict.fromkeys(sub.variable):
+            vsub = sub[sub.variable == variable]
+            vlabel = label if sub.variable.nunique() == 1 else \
+                f"{label}: {names.get(variable, variable)}"
+            vextra = [f[f.variable == variable] for f in extra]
+            out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
+                                labels.get(variable, {})))
+    return out
+
+
+def variable_labels(plan: m.Plan) -> dict[str, str]:
+    """Display names of ARD variables: endpoint and parameter labels, derived ones named."""
+    out: dict[str, str] = {}
+    for name, p in plan.parameters.items():
+        label = p.label or name
+        out[name] = label
+        out[f"baseline_{name}"] = label
+        out[f"change_{name}"] = f"Change in {label}"
+        out[f"percent_change_{name}"] = f"Percent change in {label}"
+        out[f"value_{name}"] = label
+    for name, e in plan.endpoints.items():
+        out[name] = e.label or name
+    return out
+
+
+def _group_level(row, name: str) -> str | None:
+    i = 1
+    while f"group{i}" in row.index:
+        if row[f"group{i}"] == name:
+            return row[f"group{i}_level"]
+        i += 1
+    return None
+
+
+def _column_of(row, cols: list[Column], treatment_col: str | None) -> str | None:
+    keys = [c.key for c in cols]
+    if row.stat_name == "smd":
+        return "SMD" if "SMD" in keys else None
+    level = _group_level(row, treatment_col) if treatment_col else None
+    if level is not None:
+        return level if level in keys else None
+    vl = row.variable_level
+    if isinstance(vl, str) and " - " in vl:
+        left = vl.split(" - ")[0]
+        return left if left in keys else (keys[0] if keys else None)
+    return keys[0] if keys else None
+
+
+def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels) -> Section:
+    import pandas as pd
+
+    data = pd.concat([sub, *extra]) if extra else sub
+    show = rows_spec.show or _default_show(sub)
+    decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
+    section = Section(label)
+    categorical = (sub.stat_name == "pct").any()
+    for item in show:
+        if categorical and item.name in ("n_pct", "n"):
+            levels = list(dict.fromkeys(sub[sub.stat_name == "pct"].variable_level))
+            for level in levels:
+                cells = _cells(data[(data.variable_level == level) | (data.stat_name == "smd")],
+                               item, cols, treatment_col, decimals, level_filter=level)
+                section.rows.append(Row(value_labels.get(level, level), cells))
+            continue
+        cells = _cells(data, item, cols, treatment_col, decimals)
+        name, _, _ = COMPOSITES.get(item.name, (item.name, (item.name,), None))
+        section.rows.append(Row(name, cells))
+    return section
+
+
+def _default_show(sub) -> tuple[m.ShowItem, ...]:
+    names = set(sub.stat_name)
+    if "pct" in names:
+        return (m.ShowItem("n_pct"),)
+    if "lsmean" in names:
+        return tuple(m.ShowItem(n) for n in ("lsmean_se", "lsmean_ci", "diff_se", "diff_ci",
+                                             "p_value"))
+    if "mean" in names:
+        return tuple(m.ShowItem(n) for n in ("n", "mean_sd", "median", "min_max"))
+    return tuple(m.ShowItem(n) for n in dict.fromkeys(sub.stat_name))
+
+
+def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=None) -> list[str]:
+    label, stats, pattern_of = COMPOSITES.get(item.name, (item.name, (item.name,), None))
+    if item.name == "n_pct" or (level_filter is not None and item.name == "n"):
+        stats = ("n", "pct") if item.name == "n_pct" else ("n",)
+    keys = [c.key for c in cols]
+    values: dict[str, dict[str, float]] = {}
+    for _, row in data[data.stat_name.isin(stats)].iterrows():
+        if row.stat_name != "smd" and level_filter is None and isinstance(
+                row.variable_level, str) and " - " not in row.variable_level and \
+                row.stat_name not in ("n",):
+            continue  # a per-term statistic (Type III) is not a cell of this row
+        if row.stat_name == "n" and isinstance(row.variable_level, str) and \
+                level_filter is None:
+            continue
+        col = _column_of(row, cols, treatment_col)
+        if col is not None:
+            values.setdefault(col, {})[row.stat_name] = row.stat
+    cells = []
+    for key in keys:
+        got = values.get(key, {})
+        if not got:
+            cells.append("")
+            continue
+        if item.name == "p_value" or stats == ("p_value",):
+            cells.append(fmt_p(got.get("p_value")))
+            continue
+        pattern = item.pattern or (pattern_of(decimals) if pattern_of else _x(decimals + 1))
+        if stats == ("n", "pct"):
+            n, pct = got.get("n"), got.get("pct")
+            cells.append(fmt_pattern("xx", n) + ("" if pct is None or math.isnan(pct)
+                                                 else f" ({fmt_pattern('xx.x', pct)})"))
+            continue
+        cells.append(fmt_pattern(pattern, *[got.get(s) for s in stats]))
+    return cells
