@@ -111,8 +111,11 @@ class _Checker:
                 return "bool"
             for side, k in ((e.left, lk), (e.right, rk)):
                 if k not in ("numeric", None):
-                    verb = "compare" if e.op in ("<", "<=", ">", ">=") else "compute with"
-                    self.error("SAP204", f"cannot {verb} a {k} value with '{e.op}'", side.loc)
+                    if e.op in ("<", "<=", ">", ">="):
+                        text = f"cannot compare a {k} value with '{e.op}'"
+                    else:
+                        text = f"cannot use a {k} value in arithmetic ('{e.op}')"
+                    self.error("SAP204", text, side.loc)
             return "bool" if e.op in ("<", "<=", ">", ">=") else "numeric"
         return None
 
@@ -260,7 +263,7 @@ class _Checker:
         bad = ds.first_non_numeric(column)
         where = DataLocation(str(ds.path), bad[0], column) if bad else None
         detail = f": value '{bad[1]}' is not a number" if bad else ""
-        self.error("SAP301" if bad else "SAP204",
+        self.error("SAP305" if bad else "SAP204",
                    f"{what} needs numeric values but column '{column}' of '{dataset}' is "
                    f"text{detail}", loc, data_location=where)
 

@@ -74,7 +74,10 @@ def _opt_value(v: object) -> str:
     if isinstance(v, tuple):
         return "[" + ", ".join(_opt_value(x) for x in v) + "]"
     text = str(v)
-    return text if text.isidentifier() and text not in ("true", "false") else quote(text)
+    # Choice words (observed, nonmissing, cicchetti_allison) stay bare; data values and
+    # free text are quoted, so `levels = ["Y", "N"]` keeps reading as data.
+    bare = text.isidentifier() and text.islower() and text not in ("true", "false")
+    return text if bare else quote(text)
 
 
 def _label(label: str | None) -> str:

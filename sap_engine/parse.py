@@ -22,6 +22,7 @@ _TERMINAL_NAMES = {
     "NAME": "a name", "STRING": 'a "string"', "SIGNED_NUMBER": "a number", "LBRACE": "'{'",
     "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "EQUAL": "'='", "COMMA": "','",
     "TILDE": "'~'", "LSQB": "'['", "RSQB": "']'", "FUNCTION": "a function call",
+    "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'", "SLASH": "'/'", "COMPARATOR": "a comparison",
 }
 
 

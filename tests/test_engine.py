@@ -1,0 +1,129 @@
+"""End to end on the mini study, every number checked against a hand computation.
+
+Change from baseline at week 16 in the full analysis set (S08 is not in it), with the
+switch rule for S06 (switched at week 8: its week-8 value 22 is carried forward):
+  Active:  S01 10-20=-10, S02 8-12=-4, S03 19-30=-11, S04 7-8=-1
+  Control: S05 23-25=-2,  S06 22-18=+4 (not the observed 10-18=-8), S07 16-15=+1
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import MINI
+
+from sap_engine import ard
+from sap_engine.api import run_plan
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mini") / "out"
+    result = run_plan(MINI / "mini.sap", out)
+    return result, ard.read(out / "ard.parquet")
+
+
+def value(frame, analysis, stat, level=None, **groups):
+    rows = frame[(frame.analysis_id == analysis) & (frame.stat_name == stat)]
+    if level is not None:
+        rows = rows[rows.variable_level == level]
+    for name, want in groups.items():
+        rows = rows[(rows.group1 == name) & (rows.group1_level == want)]
+    assert len(rows) == 1, rows
+    return float(rows.stat.iloc[0])
+
+
+def test_change_summaries_by_hand(mini):
+    _, f = mini
+    assert value(f, "D1", "n", TRT01P="Active") == 4
+    assert value(f, "D1", "mean", TRT01P="Active") == pytest.approx(-6.5)
+    # deviations -3.5, 2.5, -4.5, 5.5: sum of squares 69, variance 69/3 = 23
+    assert value(f, "D1", "sd", TRT01P="Active") == pytest.approx(math.sqrt(23))
+    assert value(f, "D1", "median", TRT01P="Active") == pytest.approx(-7.0)
+    assert value(f, "D1", "q1", TRT01P="Active") == pytest.approx(-10.5)  # n*p = 1: average
+    assert value(f, "D1", "q3", TRT01P="Active") == pytest.approx(-2.5)
+    assert value(f, "D1", "mean", TRT01P="Control") == pytest.approx(1.0)  # (-2 + 4 + 1) / 3
+    assert value(f, "D1", "n", TRT01P="Total") == 7
+    # Total sorted: -11 -10 -4 -2 -1 1 4; QNTLDEF=5: Q1 = x(2), median = x(4), Q3 = x(6)
+    assert value(f, "D1", "q1", TRT01P="Total") == -10
+    assert value(f, "D1", "median", TRT01P="Total") == -2
+    assert value(f, "D1", "q3", TRT01P="Total") == 1
+    se = math.sqrt(23) / 2
+    half = 3.182446305284263 * se  # t(0.975, 3)
+    assert value(f, "D1", "mean_ci_lower", TRT01P="Active") == pytest.approx(-6.5 - half)
+
+
+def test_by_stratum_ids_and_counts(mini):
+    _, f = mini
+    ids = set(f.analysis_id)
+    # baseline <= 15: S02 (12), S04 (8), S07 (15); > 15: S01, S03, S05, S06
+    assert {"D1s[base_cat=low]", "D1s[base_cat=high]"} <= ids
+    low = f[(f.analysis_id == "D1s[base_cat=low]") & (f.stat_name == "n")]
+    counts = dict(zip(low.group1_level, low.stat))
+    assert counts == {"Active": 2.0, "Control": 1.0, "Total": 3.0}
+
+
+def test_categorical_counts_and_population_denominator(mini):
+    _, f = mini
+    assert value(f, "S1", "n", level="F", TRT01P="Active") == 3
+    assert value(f, "S1", "pct", level="F", TRT01P="Control") == pytest.approx(200 / 3)
+    assert value(f, "S1", "N", TRT01P="Total") == 7
+
+
+def test_responder_endpoint_with_switch_rule(mini):
+    _, f = mini
+    # percent change < -20: S01 -50, S02 -33.3, S03 -36.7 yes; S04 -12.5 no
+    assert value(f, "R1", "n", level="Y", TRT01P="Active") == 3
+    # Control: S05 -8, S06 +22.2 (switch rule), S07 +6.7: none
+    assert value(f, "R1", "n", level="Y", TRT01P="Control") == 0
+    assert value(f, "R1", "pct", level="N", TRT01P="Control") == 100
+
+
+def test_smd_pooled_sd_by_hand(mini):
+    _, f = mini
+    active, control = [20, 12, 30, 8], [25, 18, 15]
+    ma, mc = sum(active) / 4, sum(control) / 3
+    ssa = sum((x - ma) ** 2 for x in active)
+    ssc = sum((x - mc) ** 2 for x in control)
+    d = (ma - mc) / math.sqrt((ssa + ssc) / 5)
+    assert value(f, "SMD1", "smd", level="Active - Control") == pytest.approx(d)
+
+
+def test_ard_contract(mini):
+    result, f = mini
+    table = pq.read_table(result.out_dir / "ard.parquet")
+    names = table.schema.names
+    assert names[:4] == ["analysis_id", "analysis_label", "method", "population"]
+    assert names[-7:] == ["variable", "variable_level", "stat_name", "stat_label", "stat",
+                          "stat_text", "plan_line"]
+    assert str(table.schema.field("stat").type) == "double"
+    assert str(table.schema.field("plan_line").type) == "int32"
+    group_cols = [c for c in names if c.startswith("group")]
+    key = ["analysis_id", *group_cols, "variable", "variable_level", "stat_name"]
+    assert not f.duplicated(key).any()
+    meta = f.attrs["sap_engine"]
+    for k in ("plan_path", "plan_sha256", "data_sha256", "engine_version",
+              "dependency_versions", "created_utc", "command_line", "seeds"):
+        assert k in meta
+    assert len(meta["plan_sha256"]) == 64
+    # Every row traces back to its plan statement.
+    assert (f.plan_line > 0).all()
+    line = (MINI / "mini.sap").read_text().splitlines()[int(value_line(f, "D1")) - 1]
+    assert line.startswith("analysis D1 ")
+
+
+def value_line(f, analysis):
+    return f[f.analysis_id == analysis].plan_line.iloc[0]
+
+
+def test_documents_rendered(mini):
+    result, _ = mini
+    html = (result.out_dir / "report.html").read_text()
+    md = (result.out_dir / "report.md").read_text()
+    assert "Table 1 Change from baseline at week 16" in html
+    assert "-6.5 (4.80)" in html and "-6.5 (4.80)" in md
+    # Self-contained: no external resources.
+    for marker in ("http://", "https://", "<script src", "<link "):
+        assert marker not in html
