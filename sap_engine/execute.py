@@ -169,7 +169,7 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
             if step.repeated:
                 strata = [f"{g}={lev}" for g, lev in pairs if g in ev.plan.endpoints]
                 if strata:
-                    analysis_id = f"{step.id}[{','.join(strata)}]"
+                    analysis_id = f"{step.id}[{';'.join(strata)}]"
             for s in stats:
                 results.rows.append({
                     "analysis_id": analysis_id, "analysis_label": step.label,

@@ -74,10 +74,10 @@ def default_decimals(values) -> int:
     for v in values:
         if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
             continue
-        text = repr(float(v))
-        if "e" in text:
-            continue
-        frac = text.split(".")[1].rstrip("0") if "." in text else ""
+        # 9 decimals first: a derived value such as 4.1 - 6.4 = -2.3000000000000003 keeps
+        # the precision of its inputs, not of its binary representation.
+        text = f"{float(v):.9f}"
+        frac = text.split(".")[1].rstrip("0")
         best = max(best, len(frac))
         if best >= 3:
             return 3

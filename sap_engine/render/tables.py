@@ -133,7 +133,7 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
         sub = main[main.analysis_id == sid]
         extra = [f[f.analysis_id == sid] if sid != rows_spec.analysis else f
                  for f in frames[1:]]
-        label = title if sid == rows_spec.analysis else f"{title}: {sid[sid.index('[') + 1:-1]}"
+        label = title if sid == rows_spec.analysis else f"{title}: {_stratum_text(plan, sid)}"
         names = variable_labels(plan)
         for variable in dict.fromkeys(sub.variable):
             vsub = sub[sub.variable == variable]
@@ -143,6 +143,16 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
             out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
                                 labels.get(variable, {})))
     return out
+
+
+def _stratum_text(plan: m.Plan, analysis_id: str) -> str:
+    """``A1s[severity=(6,14]]`` -> ``Baseline CDASI activity (6,14]`` (labels from the plan)."""
+    parts = []
+    for item in analysis_id[analysis_id.index("[") + 1:-1].split(";"):
+        name, _, level = item.partition("=")
+        stratum = plan.endpoints.get(name)
+        parts.append(f"{stratum.label if stratum and stratum.label else name} {level}")
+    return ", ".join(parts)
 
 
 def variable_labels(plan: m.Plan) -> dict[str, str]:
