@@ -134,4 +134,10 @@ def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | No
     if name.lower() in lowered:
         return lowered[name.lower()]
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return match[0] if match else None
+    if match:
+        return match[0]
+    # "YES" for "Y", "Female" for "F": a unique candidate that starts the name (or that the
+    # name starts) is most likely a coded value written out.
+    prefixed = [c for c in candidates if c and (name.lower().startswith(c.lower())
+                                                 or c.lower().startswith(name.lower()))]
+    return prefixed[0] if len(prefixed) == 1 else None
