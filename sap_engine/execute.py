@@ -57,15 +57,30 @@ def _located(checked: CheckedPlan, step: Step, code: str, message: str) -> Diagn
 
 
 def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) -> None:
-    """N per arm and in total for every population (the column-header denominators)."""
+    """Column-header denominators: N per arm and in total for every display's population.
+
+    They are ARD rows too (analysis_id ``table <number>``, stat ``N``), so a document can be
+    rebuilt from the ARD alone.
+    """
     trt = checked.plan.treatment
-    for name in checked.plan.populations:
-        ids = ev.population(m.PopulationUse(name))
+    for spec in (*checked.plan.tables, *checked.plan.figures):
+        if spec.population is None:
+            continue
+        ids = ev.population(spec.population)
         counts = {TOTAL: len(ids)}
         if trt:
             arms = ev.subjects.loc[ids, trt.column.name].astype(str)
             counts.update({arm.level: int((arms == arm.level).sum()) for arm in trt.arms})
-        results.population_n[name] = counts
+        kind = "table" if isinstance(spec, m.Table) else "figure"
+        results.population_n[spec.number] = counts
+        for level, n in counts.items():
+            results.rows.append({
+                "analysis_id": f"{kind} {spec.number}", "analysis_label": spec.title,
+                "method": "population_count", "population": spec.population.name,
+                "groups": ((trt.column.name if trt else "treatment", level),),
+                "variable": None, "variable_level": None, "stat_name": "N",
+                "stat_label": "Subjects in the population", "stat": float(n),
+                "stat_text": None, "plan_line": spec.loc.line})
 
 
 def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
@@ -148,6 +163,13 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     method = registry.get(step.method)
     frame = analysis_frame(step, ev)
     options = step.option_map
+    trt = ev.plan.treatment
+    if trt and "levels" in options and options["levels"] == [a.level for a in trt.arms]:
+        # The arms in play are those of the analysis population: a population that
+        # selects two of three arms analyses those two. An arm present in the population
+        # but without analysable values still fails in the method, as it must.
+        present = set(frame[trt.column.name].dropna())
+        options = {**options, "levels": [a.level for a in trt.arms if a.level in present]}
     roles = {}
     for name, terms in step.roles:
         cols = tuple(ev.plan.treatment.column.name if (

@@ -45,7 +45,7 @@ def build_document(checked, table, results) -> DocumentModel:
     meta = {k.decode()[len("sap_engine."):]: v.decode()
             for k, v in (table.schema.metadata or {}).items()}
     trt_col = plan.treatment.column.name if plan.treatment else None
-    tables = [build_table(plan, spec, ard, results.population_n, trt_col)
+    tables = [build_table(plan, spec, ard, trt_col)
               for spec in plan.tables if _included(plan, spec.number)]
     study = plan.study
     study_info = {"name": study.name if study else "", "title": study.title if study else "",

@@ -94,10 +94,15 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int]) -> li
     return cols
 
 
-def build_table(plan: m.Plan, spec: m.Table, ard, population_n: dict[str, dict[str, int]],
-                treatment_col: str | None) -> BuiltTable:
+def population_counts(ard, spec: m.Table) -> dict[str, int]:
+    """The table's column denominators, read back from the ARD."""
+    rows = ard[(ard.analysis_id == f"table {spec.number}") & (ard.stat_name == "N")]
+    return {str(r.group1_level): int(r.stat) for r in rows.itertuples()}
+
+
+def build_table(plan: m.Plan, spec: m.Table, ard, treatment_col: str | None) -> BuiltTable:
     pop_name = spec.population.name if spec.population else None
-    pop_n = population_n.get(pop_name or "", {})
+    pop_n = population_counts(ard, spec)
     cols = columns_for(plan, spec, pop_n)
     wants_smd = any(s.name == "smd" for r in spec.rows for s in r.show)
     if wants_smd:

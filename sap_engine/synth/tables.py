@@ -1,0 +1,147 @@
+"""ADSL and ADEFF as Arrow tables, and deterministic Parquet writing.
+
+Parquet bytes are reproducible: tables are built from plain arrays with an explicit
+schema (no pandas metadata), written in one row group with a fixed writer
+configuration; pyarrow adds no timestamp, so the same data gives the same SHA-256.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sap_engine.synth.published import VISITS
+
+STUDYID = "PRODERM"
+# PARAMCD -> PARAM, in output order
+PARAMS = {
+    "CDASIA": "CDASI Activity Score",
+    "CDASID": "CDASI Damage Score",
+    "CUTVAS": "MDAAT Cutaneous Disease Activity VAS (cm)",
+    "EXTGLOB": "MDAAT Extramuscular Global Assessment VAS (cm)",
+    "TIS": "Total Improvement Score",
+    "MMT8": "Manual Muscle Testing MMT-8 Total Score",
+    "MITAXC": "MITAX Cutaneous Category (1=A most active ... 5=E)",
+}
+MITAX_LETTERS = {1.0: "A", 2.0: "B", 3.0: "C", 4.0: "D", 5.0: "E"}
+STRATA = ("MILD", "MODERATE-SEVERE")
+
+
+def visit_label(week: int) -> str:
+    return "Baseline" if week == 0 else f"Week {week}"
+
+
+def adsl_table(s: dict[str, np.ndarray]) -> Any:
+    """One row per subject, sorted by USUBJID."""
+    import pyarrow as pa
+
+    order = np.argsort(s["usubjid"].astype(str), kind="stable")
+    yn = (lambda b: ["Y" if x else "N" for x in b])
+    sw = s["switchwk"][order]
+    cols = {
+        "STUDYID": pa.array([STUDYID] * len(order), pa.string()),
+        "USUBJID": pa.array(list(s["usubjid"][order]), pa.string()),
+        "SITEID": pa.array(list(s["siteid"][order]), pa.string()),
+        "AGE": pa.array(s["age"][order].astype(np.int64), pa.int64()),
+        "SEX": pa.array(list(s["sex"][order]), pa.string()),
+        "RACE": pa.array(list(s["race"][order]), pa.string()),
+        "HEIGHT": pa.array(s["height"][order], pa.float64()),
+        "WEIGHT": pa.array(s["weight"][order], pa.float64()),
+        "BMI": pa.array(s["bmi"][order], pa.float64()),
+        "TRT01P": pa.array(list(s["arm"][order]), pa.string()),
+        "TRT01PN": pa.array(np.where(s["arm"][order] == "IVIg", 1, 2).astype(np.int64)),
+        "STRATAR": pa.array(list(s["stratar"][order]), pa.string()),
+        "FASFL": pa.array(["Y"] * len(order), pa.string()),
+        "SWITCHFL": pa.array(yn(~np.isnan(sw)), pa.string()),
+        "SWITCHWK": pa.array(sw, pa.float64(), mask=np.isnan(sw)),
+        "EXTFL": pa.array(yn(s["extfl"][order]), pa.string()),
+        "COMPLFL": pa.array(yn(s["complfl"][order]), pa.string()),
+        "LASTWK": pa.array(s["lastwk"][order].astype(np.int64), pa.int64()),
+    }
+    return pa.table(cols)
+
+
+def adeff_table(s: dict[str, np.ndarray], traj: dict[str, np.ndarray]) -> Any:
+    """BDS rows: subject x parameter x attended visit (TIS from week 4)."""
+    import pyarrow as pa
+
+    rows: dict[str, list] = {k: [] for k in (
+        "USUBJID", "TRTP", "PARAMCD", "PARAM", "AVISIT", "AVISITN", "AVAL", "AVALC", "BASE",
+        "CHG", "PCHG", "ABLFL")}
+    for i in np.argsort(s["usubjid"].astype(str), kind="stable"):
+        for code, label in PARAMS.items():
+            m = traj[code][i]
+            base = None if code == "TIS" else float(m[0])
+            for j, w in enumerate(VISITS):
+                if w > s["lastwk"][i] or (code == "TIS" and w == 0):
+                    continue
+                aval = None if np.isnan(m[j]) else float(m[j])
+                chg = pchg = None
+                if base is not None and aval is not None:
+                    chg = round(aval - base, 10)
+                    if code != "MITAXC" and base != 0:
+                        pchg = 100.0 * chg / base
+                rows["USUBJID"].append(s["usubjid"][i])
+                rows["TRTP"].append(s["arm"][i])
+                rows["PARAMCD"].append(code)
+                rows["PARAM"].append(label)
+                rows["AVISIT"].append(visit_label(w))
+                rows["AVISITN"].append(w)
+                rows["AVAL"].append(aval)
+                rows["AVALC"].append(MITAX_LETTERS[aval] if code == "MITAXC" and aval else None)
+                rows["BASE"].append(base)
+                rows["CHG"].append(chg)
+                rows["PCHG"].append(pchg)
+                rows["ABLFL"].append("Y" if w == 0 else None)
+    n = len(rows["USUBJID"])
+    types = {"AVISITN": pa.int64(), "AVAL": pa.float64(), "BASE": pa.float64(),
+             "CHG": pa.float64(), "PCHG": pa.float64()}
+    cols = {"STUDYID": pa.array([STUDYID] * n, pa.string())}
+    for k, v in rows.items():
+        cols[k] = pa.array(v, types.get(k, pa.string()))
+    return pa.table(cols)
+
+
+def write_parquet(table: Any, path: Path) -> None:
+    """Write ``table`` with a fixed writer configuration (bit-identical reruns)."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd", compression_level=9, version="2.6",
+                   use_dictionary=True, write_statistics=True, row_group_size=1 << 20,
+                   data_page_version="1.0", store_schema=True)
+
+
+def adcdasi_table(s: dict[str, np.ndarray], items: np.ndarray) -> Any:
+    """CDASI items BDS: subject x assessed visit x item (``items`` from item_matrix)."""
+    import pyarrow as pa
+
+    from sap_engine.synth.instrument import ITEMS
+
+    order = np.argsort(s["usubjid"].astype(str), kind="stable")
+    sub, vis, itm = np.nonzero(items[order] >= 0)
+    vals = items[order][sub, vis, itm]
+    subj = order[sub]
+    weeks = np.asarray(VISITS)[vis]
+    codes = np.array([it.paramcd for it in ITEMS], dtype=object)
+    params = np.array([it.param for it in ITEMS], dtype=object)
+    cat1 = np.array([it.parcat1 for it in ITEMS], dtype=object)
+    cat2 = np.array([it.parcat2 for it in ITEMS], dtype=object)
+    cat3 = np.array(["ACTIVITY" if it.activity else "DAMAGE" for it in ITEMS], dtype=object)
+    labels = np.array([visit_label(w) for w in VISITS], dtype=object)
+    cols = {
+        "STUDYID": pa.array([STUDYID] * len(vals), pa.string()),
+        "USUBJID": pa.array(list(s["usubjid"][subj]), pa.string()),
+        "TRTP": pa.array(list(s["arm"][subj]), pa.string()),
+        "PARAMCD": pa.array(list(codes[itm]), pa.string()),
+        "PARAM": pa.array(list(params[itm]), pa.string()),
+        "PARCAT1": pa.array(list(cat1[itm]), pa.string()),
+        "PARCAT2": pa.array(list(cat2[itm]), pa.string()),
+        "PARCAT3": pa.array(list(cat3[itm]), pa.string()),
+        "AVISIT": pa.array(list(labels[vis]), pa.string()),
+        "AVISITN": pa.array(weeks.astype(np.int64), pa.int64()),
+        "AVAL": pa.array(vals.astype(float), pa.float64()),
+    }
+    return pa.table(cols)
