@@ -250,10 +250,6 @@ class _Checker:
             self.non_numeric(ds, p.source.name, p.source.loc, f"parameter '{p.name}'")
         if p.where is not None:
             self.kind(p.where, ds)
-        visits = self.plan.visits
-        if visits and visits.column.name not in cols:
-            self.error("SAP201", f"dataset '{ds}' has no visit column '{visits.column.name}'",
-                       visits.column.loc)
         if p.baseline_column and p.baseline_column.name not in cols:
             self.error("SAP201", f"dataset '{ds}' has no column '{p.baseline_column.name}'",
                        p.baseline_column.loc, did_you_mean(p.baseline_column.name, list(cols)))

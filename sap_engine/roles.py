@@ -83,6 +83,13 @@ def resolve(a: m.Analysis, method: registry.Method, kind_of) -> tuple[dict, list
         roles["row"], roles["col"] = [a.crosstab[0]], [a.crosstab[1]]
     for r in a.roles:
         roles[r.name] = [r.expr]
+        # A term given its own role (the dose of a dose-response model) is not also an
+        # ordinary covariate or factor of the model.
+        for other in ("covariates", "factors"):
+            if other in roles:
+                roles[other] = [t for t in roles[other] if term_name(t) != term_name(r.expr)]
+                if not roles[other]:
+                    del roles[other]
     for implicit in ("treatment", "group"):
         if implicit in names and implicit not in roles:
             roles[implicit] = [TREATMENT]

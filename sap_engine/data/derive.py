@@ -85,10 +85,15 @@ class Evaluator:
         if p.where is not None:
             frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
                           .astype(bool).to_numpy()]
-        keep = [self.key, self.visit_col, p.source.name]
+        # A dataset without the visit variable (ADTTE, one row per subject) gives a
+        # subject-level parameter: the same value at every visit, and no baseline.
+        subject_level = self.visit_col not in frame.columns
+        keep = [self.key, p.source.name] + ([] if subject_level else [self.visit_col])
         if p.baseline_column:
             keep.append(p.baseline_column.name)
         long = frame[keep].rename(columns={self.visit_col: "visit", p.source.name: "value"})
+        if subject_level:
+            long["visit"] = math.nan
         dup = long.duplicated([self.key, "visit"], keep=False)
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
@@ -177,6 +182,13 @@ class Evaluator:
         if fn == "baseline":
             base = long.groupby(level=0)["base"].first()
             return base.reindex(index)
+        if long.index.get_level_values("visit").isna().all():  # subject-level parameter
+            values = long.droplevel("visit")
+            if fn != "value":
+                raise DataError(Diagnostic(
+                    "SAP221", f"{fn}({name}): '{name}' has no visits (its dataset has no "
+                              f"'{self.visit_col}'), so it has no baseline"))
+            return values["value"].reindex(index)
         if visit is None:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))

@@ -95,8 +95,10 @@ def baseline_items(rng: np.random.Generator, a: np.ndarray, d: np.ndarray) -> np
     # 2. other activity items carry the rest
     rest = a - x[:, list(ERYTHEMA)].sum(axis=1)
     oth = np.array(OTHER_ACTIVITY)
-    o_n = _balance(np.rint(rest / 1.35), np.minimum(-(-rest // 3), rest), rest,
-                   int(target[oth].sum()), rng)
+    # enough items that the rest fits even if all are 0/1 items (erythema slack helps)
+    ery_slack = e_n * h - e_pts
+    o_lo = np.maximum(rest - ery_slack, 0)
+    o_n = _balance(np.rint(rest / 1.35), o_lo, rest, int(target[oth].sum()), rng)
     pres = ryser_fill(o_n, target[oth], rng)
     papules = int(round(published()["table2"]["gottron_papules_on_hands"] * n / 100))
     g = int(np.flatnonzero(oth == GOTHER)[0])

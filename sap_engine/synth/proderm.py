@@ -54,6 +54,9 @@ def simulate(seed: int = DEFAULT_SEED
     week16.week16_values(rng, s)
     visits.attendance(rng, s)
     visits.week40_targets(rng, s)
+    tis = secondary.tis(rng, s)
+    secondary.conditional_scores(rng, s)
+    week16.cutvas_values(s, s["zv"])
     traj = {
         "CDASIA": visits.trajectory(rng, s, s["cdasia"], s["cdasia16"], s["cdasia40"],
                                     0, 100, 1.0, 1.5, 0.3),
@@ -61,7 +64,7 @@ def simulate(seed: int = DEFAULT_SEED
         "CUTVAS": visits.trajectory(rng, s, s["cutvas"], s["cutvas16"], s["cutvas40"],
                                     0, 10, 0.1, 0.35, 0.3),
         "EXTGLOB": secondary.extglob(rng, s),
-        "TIS": secondary.tis(rng, s),
+        "TIS": tis,
         "MMT8": secondary.mmt8(rng, s),
         "MITAXC": secondary.mitax(rng, s),
     }

@@ -9,6 +9,8 @@ global change, TIS or MMT-8, so their arm means are plausible values, stated bel
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 from sap_engine.synth.classes import tis_classes, tis_values
@@ -19,6 +21,7 @@ from sap_engine.synth.week16 import fit_cell
 # Week-16 change targets (mean, SD) where the paper gives none (assumed, plausible).
 EXTGLOB16 = {"IVIg": (-1.8, 1.9), "Placebo": (-0.6, 1.6)}
 MMT8_16 = {"IVIg": (7.0, 9.0), "Placebo": (2.0, 7.0)}
+CORR_BOOST = 1.0  # scales the Figure 5 correlations used for the conditional draws
 TIS_ARM_SHIFT = 0.6  # IVIg patients improve more on the core-set measures
 TIS_STEP = 2.5  # TIS is a sum of core-set item points in steps of 2.5
 
@@ -39,6 +42,45 @@ def latent(rng: np.random.Generator, n: int, shrink: float) -> np.ndarray:
     return rng.normal(size=(n, 5)) @ np.linalg.cholesky(c).T
 
 
+def normal_scores(x: np.ndarray) -> np.ndarray:
+    """Van der Waerden scores of ``x`` (ties get the mean rank)."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    for v in np.unique(x):  # average ranks of ties
+        tie = x == v
+        ranks[tie] = ranks[tie].mean()
+    inv = NormalDist().inv_cdf
+    return np.array([inv((r - 0.5) / len(x)) for r in ranks])
+
+
+def conditional_scores(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
+    """Scores of the MMT-8, extramuscular and VAS changes given the realised TIS and CDASI-A.
+
+    TIS and the CDASI-A change are fixed first (Table 3 pins them); the other three
+    Figure 5 variables are drawn from the conditional normal distribution given their
+    normal scores, with the published correlations (Spearman -> Pearson), so that the
+    pooled week-16 Spearman matrix reproduces Figure 5. Sets ``zm``, ``ze``, ``zv``.
+    """
+    n = len(s["arm"])
+    idx = np.flatnonzero(~s["early_drop"])
+    y = np.column_stack([normal_scores(s["tis16"][idx]),
+                         normal_scores(s["cdasia16"][idx] - s["cdasia"][idx])])
+    r = np.asarray(published()["spearman_week16"]["r"], float)
+    p = 2 * np.sin(np.pi * np.clip(CORR_BOOST * r, -0.97, 0.97) / 6)
+    np.fill_diagonal(p, 1.0)
+    given, rest = [0, 2], [1, 3, 4]
+    s_yy, s_xy, s_xx = p[np.ix_(given, given)], p[np.ix_(rest, given)], p[np.ix_(rest, rest)]
+    b = s_xy @ np.linalg.inv(s_yy)
+    cov = s_xx - b @ s_xy.T
+    w, v = np.linalg.eigh(cov)
+    root = v * np.sqrt(np.maximum(w, 1e-9))
+    x = y @ b.T + rng.normal(size=(len(idx), 3)) @ root.T
+    for k, name in enumerate(("zm", "ze", "zv")):
+        s[name] = np.zeros(n)
+        s[name][idx] = x[:, k]
+
+
 def _arm_changes(s: dict[str, np.ndarray], z: np.ndarray, base: np.ndarray,
                  targets: dict[str, tuple[float, float]], lo: float, hi: float,
                  step: float) -> np.ndarray:
@@ -53,7 +95,7 @@ def _arm_changes(s: dict[str, np.ndarray], z: np.ndarray, base: np.ndarray,
 def extglob(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     """Extramuscular global VAS trajectories (0-10, one decimal)."""
     base = s["extglob"]
-    chg = _arm_changes(s, s["lat"][:, 3], base, EXTGLOB16, 0, 10, 0.1)
+    chg = _arm_changes(s, s["ze"], base, EXTGLOB16, 0, 10, 0.1)
     s["extglob16"] = np.where(s["early_drop"], np.nan, np.round(base + chg, 1))
     v40 = np.clip(np.round(base - 2.0 - 1.2 * s["z40"], 1), 0, 10)
     return trajectory(rng, s, base, s["extglob16"], v40, 0, 10, 0.1, 0.3, 0.25)
@@ -62,7 +104,7 @@ def extglob(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
 def mmt8(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     """MMT-8 trajectories (0-150, integer); higher is stronger."""
     base = s["mmt8"]
-    chg = _arm_changes(s, s["lat"][:, 1], base, MMT8_16, 0, 150, 1.0)
+    chg = _arm_changes(s, s["zm"], base, MMT8_16, 0, 150, 1.0)
     s["mmt816"] = np.where(s["early_drop"], np.nan, base + chg)
     v40 = np.clip(np.rint(base + 9 + 6 * s["z40"]), 0, 150)
     return trajectory(rng, s, base, s["mmt816"], v40, 0, 150, 1.0, 1.5, -0.05)

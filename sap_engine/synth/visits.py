@@ -91,6 +91,8 @@ def trajectory(rng: np.random.Generator, s: dict[str, np.ndarray], base: np.ndar
     n = len(base)
     out = np.full((n, len(VISITS)), np.nan)
     sw = s["switchwk"]
+    # drop-outs before week 16 have no week-16 value: their path heads nowhere
+    v16 = np.where(np.isnan(v16), base, v16)
     for i in range(n):
         last = s["lastwk"][i]
         obs16 = v16[i]

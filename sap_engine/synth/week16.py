@@ -90,14 +90,13 @@ def _stratified(s: dict[str, np.ndarray], name: str, strata: tuple, key: str,
 
 
 def week16_values(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
-    """Set ``cdasia16``, ``cdasid16``, ``cutvas16`` (analysis values) and the switches."""
+    """Set ``cdasia16``, ``cdasid16`` (analysis values), the CDASI-A classes, the switches."""
     n = len(s["arm"])
     present = ~s["early_drop"]
-    # latent scores (columns of Figure 5): higher = a larger (worse) change
-    # Higher baselines fall further (regression to the mean and room to improve): the
-    # ANCOVA's residual SD, hence its CI and p-value, depends on this share.
+    # latent score of the CDASI-A change: higher = a larger (worse) change
     za = s["lat"][:, 2]
-    zv = VAS_LATENT * s["lat"][:, 4] - np.sqrt(1 - VAS_LATENT**2) * _standardise(s["cutvas"])
+    # CDASI-D falls most where there is most damage; the ANCOVA's residual SD, hence
+    # its CI and p-value, depends on this share
     zd = 0.3 * za - 0.9 * _standardise(s["cdasid"]) + 0.3 * rng.normal(size=n)
 
     a_an = present & (s["cdasia"] > 0)
@@ -114,12 +113,6 @@ def week16_values(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
     zero = present & (s["cdasia"] == 0)
     chg_a[zero] = np.where(rng.uniform(size=int(zero.sum())) < 0.5, 0, 2)
     s["cdasia16"] = np.where(present, s["cdasia"] + chg_a, np.nan)
-
-    v_an = present & (s["cutvas"] > 0.2)
-    chg_v = _stratified(s, "cutvas", CUTVAS_STRATA, "cutaneous_vas", v_an, zv, 0, 10, 0.1)
-    low = present & (s["cutvas"] <= 0.2)
-    chg_v[low] = np.round(rng.uniform(0, 0.4, int(low.sum())), 1)
-    s["cutvas16"] = np.where(present, np.round(s["cutvas"] + chg_v, 1), np.nan)
 
     # CDASI-D: all present subjects; zero damage stays zero at week 16
     chg_d = np.zeros(n)
@@ -139,19 +132,35 @@ def week16_values(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
         chg_d[idx] = fit_moments(chg_d[idx], -base, np.where(frozen, 0, upper), 1.0, mean, sd,
                                  frozen)
     s["cdasid16"] = np.where(present, s["cdasid"] + chg_d, np.nan)
-    _switches(rng, s, chg_a, chg_v)
+    _switches(rng, s, chg_a)
 
 
-def _switches(rng: np.random.Generator, s: dict[str, np.ndarray], chg_a: np.ndarray,
-              chg_v: np.ndarray) -> None:
+
+
+def cutvas_values(s: dict[str, np.ndarray], zv: np.ndarray) -> None:
+    """Set ``cutvas16``: the VAS change follows ``zv`` within each arm x stratum cell.
+
+    Higher baselines fall further (room to improve, regression to the mean); the share
+    of the baseline in the ordering sets the ANCOVA's residual SD, CI and p-value.
+    """
+    present = ~s["early_drop"]
+    z = VAS_LATENT * _standardise(zv) - np.sqrt(1 - VAS_LATENT**2) * _standardise(s["cutvas"])
+    v_an = present & (s["cutvas"] > 0.2)
+    chg_v = _stratified(s, "cutvas", CUTVAS_STRATA, "cutaneous_vas", v_an, z, 0, 10, 0.1)
+    low = present & (s["cutvas"] <= 0.2)
+    # VAS <= 0.2 at baseline (excluded from the analyses): stays low
+    chg_v[low] = np.round(np.clip(0.1 * zv[low], 0, 0.4), 1)
+    s["cutvas16"] = np.where(present, np.round(s["cutvas"] + chg_v, 1), np.nan)
+
+
+def _switches(rng: np.random.Generator, s: dict[str, np.ndarray], chg_a: np.ndarray) -> None:
     """Five Placebo patients with confirmed deterioration switch at week 4, 8 or 12.
 
-    They are the Placebo patients whose skin worsened most (CDASI-A and VAS changes,
-    in SD units), as a deterioration criterion would pick them.
+    They are the Placebo patients (CDASI-A > 6) whose skin worsened most by week 16.
     """
     n = len(s["arm"])
     ok = (s["arm"] == "Placebo") & ~s["early_drop"] & (s["cdasia"] > 6) & (s["cutvas"] > 0.2)
-    worse = np.where(ok, chg_a / 7.0 + chg_v / 1.7, -np.inf)
+    worse = np.where(ok, chg_a + 0.01 * s["cdasia"], -np.inf)
     chosen = np.argsort(-worse, kind="stable")[:5]
     s["switchwk"] = np.full(n, np.nan)
     s["switchwk"][chosen] = np.sort(rng.choice(SWITCH_WEEKS, size=5))[rng.permutation(5)]
