@@ -73,7 +73,7 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return RunResult(out_dir, [out_dir / f.name for f in files], table.num_rows,
+    return RunResult(out_dir, [out_dir / f.relative_to(staging) for f in files], table.num_rows,
                      results.failures)
 
 

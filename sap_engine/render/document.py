@@ -38,7 +38,7 @@ def _environment():
     return env
 
 
-def build_document(checked, table, results) -> DocumentModel:
+def build_document(checked, table, results, out_dir: Path | None = None) -> DocumentModel:
     """Everything a template needs, computed from the ARD table and the plan."""
     plan: m.Plan = checked.plan
     ard = table.to_pandas()
@@ -47,6 +47,15 @@ def build_document(checked, table, results) -> DocumentModel:
     trt_col = plan.treatment.column.name if plan.treatment else None
     tables = [build_table(plan, spec, ard, trt_col)
               for spec in plan.tables if _included(plan, spec.number)]
+    figures = []
+    if plan.figures and out_dir is not None:
+        from sap_engine.render.figures import build_figures
+        from sap_engine.render.tables import variable_labels
+
+        labels = variable_labels(plan)
+        if plan.treatment:
+            labels.update({a.level: a.display for a in plan.treatment.arms})
+        figures = build_figures(plan, ard, out_dir, labels)
     study = plan.study
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
@@ -67,7 +76,7 @@ def build_document(checked, table, results) -> DocumentModel:
              "precision."]
     return DocumentModel(
         title=plan.document.title if plan.document else (study.title if study else "Results"),
-        study=study_info, provenance=provenance, tables=tables, figures=[],
+        study=study_info, provenance=provenance, tables=tables, figures=figures,
         failures=[d.render() for d in results.failures], notes=notes, analyses=analyses)
 
 
@@ -78,7 +87,7 @@ def _included(plan: m.Plan, number: str) -> bool:
 
 def render_documents(checked, table, results, out_dir: Path) -> list[Path]:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
-    doc = build_document(checked, table, results)
+    doc = build_document(checked, table, results, out_dir)
     env = _environment()
     plan_doc = checked.plan.document
     html_template = (plan_doc.template if plan_doc and plan_doc.template else "results.html")
@@ -89,4 +98,5 @@ def render_documents(checked, table, results, out_dir: Path) -> list[Path]:
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    written += [out_dir / f.png for f in doc.figures if f.png]
     return written

@@ -1,0 +1,186 @@
+"""Figures drawn from the ARD with matplotlib: SVG for the HTML document, PNG files beside.
+
+The kind of figure follows from the statistics of the analysis it shows:
+- means with ``visit`` groups: mean and 95% CI over visits, one line per arm (or stratum);
+- percentages (``pct``) with ``visit`` groups: percentage of the first level (responders)
+  over visits, one line per group;
+- means without visits: point estimates with 95% CIs per group;
+- a ``correlation`` matrix: a heat map with the coefficients written in the cells.
+A figure whose analysis produced no rows is not silently dropped: the document shows a note.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from sap_engine import model as m
+
+# A palette that stays distinguishable in greyscale print and for colour-blind readers.
+COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+@dataclass
+class BuiltFigure:
+    number: str
+    title: str
+    subtitle: str
+    svg: str
+    png: str  # file name relative to the output folder
+    footnotes: list[str]
+    anchor: str
+    note: str = ""
+
+
+def _groups(frame) -> list[str]:
+    names = []
+    i = 1
+    while f"group{i}" in frame.columns:
+        names.append(f"group{i}")
+        i += 1
+    return names
+
+
+def _series_key(row, group_cols, skip: str) -> str:
+    parts = []
+    for g in group_cols:
+        name, level = row[g], row[f"{g}_level"]
+        if isinstance(name, str) and name != skip and isinstance(level, str):
+            parts.append(level)
+    return ", ".join(parts) or "All"
+
+
+def _long(frame, stats: tuple[str, ...], level: str | None = None):
+    """{series: {x: {stat: value}}} keyed by the non-visit groups, x the visit."""
+    group_cols = _groups(frame)
+    out: dict[str, dict[float, dict[str, float]]] = {}
+    rows = frame[frame.stat_name.isin(stats)]
+    if level is not None:
+        rows = rows[rows.variable_level == level]
+    for _, row in rows.iterrows():
+        x = None
+        for g in group_cols:
+            if row[g] == "visit":
+                x = float(row[f"{g}_level"])
+        series = _series_key(row, group_cols, "visit")
+        if row.analysis_id.endswith("]") and "[" in row.analysis_id:
+            series = f"{row.analysis_id[row.analysis_id.index('[') + 1:-1]}, {series}"
+        out.setdefault(series, {}).setdefault(x, {})[row.stat_name] = row.stat
+    return out
+
+
+def draw(frame, labels: dict[str, str], ylabel: str):
+    """A matplotlib Figure for the analysis rows in ``frame`` (see the module docstring)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
+    names = set(frame.stat_name)
+    if "correlation" in names:
+        _heatmap(fig, ax, frame, labels)
+    elif "mean" in names:
+        data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
+        _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"))
+        ax.set_ylabel(f"{ylabel}, mean (95% CI)")
+    elif "pct" in names:
+        level = "Y" if "Y" in set(frame.variable_level) else sorted(
+            set(frame.variable_level.dropna()))[0]
+        data = _long(frame, ("pct",), level)
+        _lines(ax, data, labels, "pct", None)
+        ax.set_ylabel(f"{ylabel}, % of patients")
+        ax.set_ylim(0, 100)
+    fig.tight_layout()
+    return fig
+
+
+def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
+    xs_all = sorted({x for s in data.values() for x in s if x is not None})
+    categorical = not xs_all
+    n = len(data)
+    for i, (series, points) in enumerate(data.items()):
+        keys = sorted(points, key=lambda v: (v is None, v if v is not None else 0))
+        if categorical:
+            xs = [i] * len(keys)
+        else:
+            # Offset the arms a little so overlapping error bars stay readable.
+            xs = [k + (i - (n - 1) / 2) * 0.35 for k in keys]
+        ys = [points[k].get(stat) for k in keys]
+        err = None
+        if band:
+            err = [[y - points[k].get(band[0], y) for k, y in zip(keys, ys)],
+                   [points[k].get(band[1], y) - y for k, y in zip(keys, ys)]]
+        label = ", ".join(labels.get(p.strip(), p.strip()) for p in series.split(","))
+        ax.errorbar(xs, ys, yerr=err, label=label, color=COLOURS[i % len(COLOURS)],
+                    marker=MARKERS[i % len(MARKERS)], capsize=3, linewidth=1.4,
+                    linestyle="none" if categorical else "-", markersize=5)
+    if categorical:
+        ax.set_xticks(range(n), [", ".join(labels.get(p.strip(), p.strip())
+                                           for p in s.split(",")) for s in data], rotation=15)
+    else:
+        ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
+        ax.set_xlabel("Week")
+        ax.legend(frameon=False, fontsize=8)
+    ax.axhline(0, color="#999999", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _heatmap(fig, ax, frame, labels) -> None:
+    import numpy as np
+
+    rows = frame[frame.stat_name == "correlation"]
+    pairs = [str(v).split("|") for v in rows.variable_level]
+    names = list(dict.fromkeys(p[0] for p in pairs))
+    index = {n: i for i, n in enumerate(names)}
+    mat = np.full((len(names), len(names)), np.nan)
+    for (a, b), r in zip(pairs, rows.stat):
+        if a in index and b in index:
+            mat[index[a], index[b]] = r
+    im = ax.imshow(mat, cmap="RdBu_r", vmin=-1, vmax=1)
+    ticks = [labels.get(n, n) for n in names]
+    ax.set_xticks(range(len(names)), ticks, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), ticks, fontsize=8)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if not np.isnan(mat[i, j]):
+                ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if abs(mat[i, j]) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="correlation")
+
+
+def build_figures(plan: m.Plan, ard, out_dir: Path, labels: dict[str, str]) -> list[BuiltFigure]:
+    built = []
+    fig_dir = out_dir / "figures"
+    for spec in plan.figures:
+        anchor = "figure-" + spec.number
+        rows = ard[(ard.analysis_id == spec.analysis) |
+                   ard.analysis_id.str.startswith(spec.analysis + "[")]
+        png = f"figures/figure-{spec.number}.png"
+        pop_rows = ard[ard.analysis_id == f"figure {spec.number}"]
+        total = pop_rows[pop_rows.group1_level == "Total"].stat
+        pop = plan.populations.get(spec.population.name) if spec.population else None
+        subtitle = ((pop.label or pop.name) + (f" (N = {int(total.iloc[0])})"
+                                               if len(total) else "")) if pop else ""
+        if rows.empty:
+            built.append(BuiltFigure(spec.number, spec.title, subtitle, "", "",
+                                     list(spec.footnotes), anchor,
+                                     note=f"Analysis {spec.analysis} produced no results."))
+            continue
+        analysis = plan.analyses[spec.analysis]
+        variable = rows.variable.iloc[0]
+        fig = draw(rows, labels, labels.get(variable, analysis.label or variable))
+        fig_dir.mkdir(exist_ok=True)
+        fig.savefig(out_dir / png, format="png", dpi=150)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        svg = buffer.getvalue()
+        svg = svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+        built.append(BuiltFigure(spec.number, spec.title, subtitle, svg, png,
+                                 list(spec.footnotes), anchor))
+    return built
