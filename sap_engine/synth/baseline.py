@@ -141,7 +141,9 @@ def baseline_scores(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
                                  0.1, vmed)
         key = np.argsort(np.argsort(a_vals + rng.normal(0, 6, m))).astype(float)
         key[a_vals == 0] = -1e3
-        key[s["early_drop"][idx] & (a_vals > 0)] = 1e3
+        forced = s["early_drop"][idx] & (a_vals > 0)
+        # anywhere in the top bin: a key above lo_n + mid_n ranks sorts past the low bins
+        key[forced] = lo_n + mid_n + 1 + rng.uniform(0, hi_n - 2, int(forced.sum()))
         s["cutvas"][idx] = _rank_assign(vvals, key)
         # extramuscular global: moderately related to cutaneous VAS
         emed = (4.0, 4.0) if m % 2 == 0 else None

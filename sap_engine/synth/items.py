@@ -17,10 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.instrument import (CAPS, DAMAGE, ERYTHEMA, GOTHDM, GOTHER, ITEMS,
-                                         OTHER_ACTIVITY, baseline_presence_targets)
+from sap_engine.synth.instrument import (
+    CAPS,
+    DAMAGE,
+    ERYTHEMA,
+    GOTHDM,
+    GOTHER,
+    ITEMS,
+    OTHER_ACTIVITY,
+    baseline_presence_targets,
+)
 from sap_engine.synth.published import published
 
+MAX_ATTEMPTS = 30
 ERYTHEMA_SHARE = 0.69  # share of activity points carried by the 15 erythema items
 
 
@@ -105,8 +114,15 @@ def baseline_items(rng: np.random.Generator, a: np.ndarray, d: np.ndarray) -> np
     has_g = np.flatnonzero(pres[:, g] == 1)
     slack = rest[has_g] - o_n[has_g]
     pap = has_g[np.argsort(-(slack + rng.uniform(size=len(has_g))), kind="stable")[:papules]]
-    if np.any(rest[pap] - o_n[pap] < 1):
-        raise ValueError("not enough activity points for the Gottron's papules count")
+    for i in pap[rest[pap] - o_n[pap] < 1]:
+        # a papule needs a second point: take it from an erythema item above 1 that
+        # is not the only one at the subject's highest erythema
+        ery = x[i, list(ERYTHEMA)]
+        ok = np.flatnonzero((ery > 1) & ((ery < h[i]) | ((ery == h[i]).sum() > 1)))
+        if len(ok) == 0:
+            raise ValueError("not enough activity points for the Gottron's papules count")
+        x[i, ERYTHEMA[int(rng.choice(ok))]] -= 1
+        rest[i] += 1
     for i in np.flatnonzero(rest > 0):
         cols = np.flatnonzero(pres[i])
         vals = np.ones(len(cols), dtype=np.int64)
@@ -173,7 +189,16 @@ def item_matrix(rng: np.random.Generator, a_traj: np.ndarray, d_traj: np.ndarray
     """
     n, v = a_traj.shape
     out = np.full((n, v, len(ITEMS)), -1, dtype=np.int64)
-    base = baseline_items(rng, a_traj[:, 0], d_traj[:, 0])
+    # a random fill can paint itself into a corner (about 1 in 10): draw again, the
+    # stream stays deterministic for a given seed
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            base = baseline_items(rng, a_traj[:, 0], d_traj[:, 0])
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError(f"no CDASI item fill found in {MAX_ATTEMPTS} attempts")
     act = np.array(ERYTHEMA + OTHER_ACTIVITY)
     dam = np.array(DAMAGE)
     for i in range(n):

@@ -4,6 +4,20 @@
 as Parquet. Everything is drawn from one ``numpy.random.Generator`` seeded with
 ``seed`` in a fixed order, so a seed gives bit-identical files (no dict/set-order or
 hash dependence: all keys are iterated in declared order).
+
+Order of construction (each step fixes what the next must respect):
+1. subjects, demographics and baseline scores (Table 1, baseline facts; ``baseline``);
+2. week-16 CDASI-A (classes, then cell means/SDs) and CDASI-D, the switches (``week16``);
+3. attendance and the week-40 values (``visits``);
+4. week-16 TIS with Table 3 (``secondary.tis``), then the MMT-8, extramuscular and VAS
+   changes conditional on TIS and CDASI-A (Figure 5; ``figure5``);
+5. trajectories over all visits, MITAX, the missing week-8 value;
+6. CDASI items consistent with the totals (Table 2; ``items``).
+
+Example:
+    >>> study = generate()
+    >>> study.adsl.num_rows, study.adeff.num_rows > 6000
+    (95, True)
 """
 
 from __future__ import annotations
@@ -14,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from sap_engine.synth import baseline, items, secondary, visits, week16
-from sap_engine.synth.tables import (STRATA, adcdasi_table, adeff_table, adsl_table,
-                                     write_parquet)
+from sap_engine.synth import baseline, figure5, items, secondary, visits, week16
+from sap_engine.synth.tables import STRATA, adcdasi_table, adeff_table, adsl_table, write_parquet
 
 DEFAULT_SEED = 20231102
-# off-diagonal shrinkage of the Figure 5 latent correlations (arm effects add the rest)
-LATENT_SHRINK = 0.85
+# scale of the off-diagonal latent correlations behind the TIS ordering and the CDASI-A
+# change (1.0: Figure 5 as published, converted to the Pearson scale)
+LATENT_SHRINK = 1.0
 FILES = ("adsl.parquet", "adeff.parquet", "adcdasi.parquet")
 
 
@@ -55,8 +69,7 @@ def simulate(seed: int = DEFAULT_SEED
     visits.attendance(rng, s)
     visits.week40_targets(rng, s)
     tis = secondary.tis(rng, s)
-    secondary.conditional_scores(rng, s)
-    week16.cutvas_values(s, s["zv"])
+    figure5.week16_block(rng, s)
     traj = {
         "CDASIA": visits.trajectory(rng, s, s["cdasia"], s["cdasia16"], s["cdasia40"],
                                     0, 100, 1.0, 1.5, 0.3),
@@ -68,6 +81,7 @@ def simulate(seed: int = DEFAULT_SEED
         "MMT8": secondary.mmt8(rng, s),
         "MITAXC": secondary.mitax(rng, s),
     }
+    visits.keep_late_response(s, traj["CDASIA"])
     # the one missing week-8 CDASI-A value (an IVIg patient still in the study)
     cand = np.flatnonzero((s["arm"] == "IVIg") & (s["lastwk"] >= 16) & (s["cdasia"] > 0))
     traj["CDASIA"][int(rng.choice(cand)), 2] = np.nan

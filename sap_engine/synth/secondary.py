@@ -1,15 +1,12 @@
 """Extramuscular global VAS, TIS, MMT-8 and MITAX trajectories.
 
-These carry the week-16 correlation structure of Figure 5 (through the shared latent
-matrix ``s["lat"]``: columns TIS, change MMT-8, change CDASI-A, change extramuscular
-global, change cutaneous VAS, with the published Spearman correlations) and the MITAX
-improvement percentages. The paper prints no per-arm summaries for the extramuscular
+The week-16 values come from ``figure5.py`` (TIS here, with Table 3); this module
+builds the trajectories and the MITAX categories with the published improvement
+percentages. The paper prints no per-arm summaries for the extramuscular
 global change, TIS or MMT-8, so their arm means are plausible values, stated below.
 """
 
 from __future__ import annotations
-
-from statistics import NormalDist
 
 import numpy as np
 
@@ -21,8 +18,8 @@ from sap_engine.synth.week16 import fit_cell
 # Week-16 change targets (mean, SD) where the paper gives none (assumed, plausible).
 EXTGLOB16 = {"IVIg": (-1.8, 1.9), "Placebo": (-0.6, 1.6)}
 MMT8_16 = {"IVIg": (7.0, 9.0), "Placebo": (2.0, 7.0)}
-CORR_BOOST = 1.0  # scales the Figure 5 correlations used for the conditional draws
 TIS_ARM_SHIFT = 0.6  # IVIg patients improve more on the core-set measures
+TIS_A_WEIGHT = 0.1  # weight of the CDASI-A change in the TIS ordering
 TIS_STEP = 2.5  # TIS is a sum of core-set item points in steps of 2.5
 
 
@@ -42,48 +39,10 @@ def latent(rng: np.random.Generator, n: int, shrink: float) -> np.ndarray:
     return rng.normal(size=(n, 5)) @ np.linalg.cholesky(c).T
 
 
-def normal_scores(x: np.ndarray) -> np.ndarray:
-    """Van der Waerden scores of ``x`` (ties get the mean rank)."""
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(1, len(x) + 1)
-    for v in np.unique(x):  # average ranks of ties
-        tie = x == v
-        ranks[tie] = ranks[tie].mean()
-    inv = NormalDist().inv_cdf
-    return np.array([inv((r - 0.5) / len(x)) for r in ranks])
-
-
-def conditional_scores(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
-    """Scores of the MMT-8, extramuscular and VAS changes given the realised TIS and CDASI-A.
-
-    TIS and the CDASI-A change are fixed first (Table 3 pins them); the other three
-    Figure 5 variables are drawn from the conditional normal distribution given their
-    normal scores, with the published correlations (Spearman -> Pearson), so that the
-    pooled week-16 Spearman matrix reproduces Figure 5. Sets ``zm``, ``ze``, ``zv``.
-    """
-    n = len(s["arm"])
-    idx = np.flatnonzero(~s["early_drop"])
-    y = np.column_stack([normal_scores(s["tis16"][idx]),
-                         normal_scores(s["cdasia16"][idx] - s["cdasia"][idx])])
-    r = np.asarray(published()["spearman_week16"]["r"], float)
-    p = 2 * np.sin(np.pi * np.clip(CORR_BOOST * r, -0.97, 0.97) / 6)
-    np.fill_diagonal(p, 1.0)
-    given, rest = [0, 2], [1, 3, 4]
-    s_yy, s_xy, s_xx = p[np.ix_(given, given)], p[np.ix_(rest, given)], p[np.ix_(rest, rest)]
-    b = s_xy @ np.linalg.inv(s_yy)
-    cov = s_xx - b @ s_xy.T
-    w, v = np.linalg.eigh(cov)
-    root = v * np.sqrt(np.maximum(w, 1e-9))
-    x = y @ b.T + rng.normal(size=(len(idx), 3)) @ root.T
-    for k, name in enumerate(("zm", "ze", "zv")):
-        s[name] = np.zeros(n)
-        s[name][idx] = x[:, k]
-
-
-def _arm_changes(s: dict[str, np.ndarray], z: np.ndarray, base: np.ndarray,
-                 targets: dict[str, tuple[float, float]], lo: float, hi: float,
-                 step: float) -> np.ndarray:
+def arm_changes(s: dict[str, np.ndarray], z: np.ndarray, base: np.ndarray,
+                targets: dict[str, tuple[float, float]], lo: float, hi: float,
+                step: float) -> np.ndarray:
+    """Week-16 changes per arm with the target (mean, SD), ordered by ``z``."""
     chg = np.zeros(len(base))
     for arm in ARMS:
         idx = np.flatnonzero((s["arm"] == arm) & ~s["early_drop"])
@@ -93,19 +52,15 @@ def _arm_changes(s: dict[str, np.ndarray], z: np.ndarray, base: np.ndarray,
 
 
 def extglob(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Extramuscular global VAS trajectories (0-10, one decimal)."""
+    """Extramuscular global VAS trajectories (0-10, one decimal) through ``extglob16``."""
     base = s["extglob"]
-    chg = _arm_changes(s, s["ze"], base, EXTGLOB16, 0, 10, 0.1)
-    s["extglob16"] = np.where(s["early_drop"], np.nan, np.round(base + chg, 1))
     v40 = np.clip(np.round(base - 2.0 - 1.2 * s["z40"], 1), 0, 10)
     return trajectory(rng, s, base, s["extglob16"], v40, 0, 10, 0.1, 0.3, 0.25)
 
 
 def mmt8(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
-    """MMT-8 trajectories (0-150, integer); higher is stronger."""
+    """MMT-8 trajectories (0-150, integer; higher is stronger) through ``mmt816``."""
     base = s["mmt8"]
-    chg = _arm_changes(s, s["zm"], base, MMT8_16, 0, 150, 1.0)
-    s["mmt816"] = np.where(s["early_drop"], np.nan, base + chg)
     v40 = np.clip(np.rint(base + 9 + 6 * s["z40"]), 0, 150)
     return trajectory(rng, s, base, s["mmt816"], v40, 0, 150, 1.0, 1.5, -0.05)
 
@@ -120,7 +75,11 @@ def tis(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     """
     n = len(s["arm"])
     table = np.asarray(published()["table3_counts"]["counts"], dtype=np.int64)
+    # within a CDASI-A class, larger CDASI-A falls go with higher TIS (Figure 5: -0.68)
     key = s["lat"][:, 0] + TIS_ARM_SHIFT * (s["arm"] == "IVIg")
+    present = ~s["early_drop"]
+    chg_a = (s["cdasia16"] - s["cdasia"])[present]
+    key[present] -= TIS_A_WEIGHT * (chg_a - chg_a.mean()) / chg_a.std()
     switched = ~np.isnan(s["switchwk"])
     key = np.where(switched, -1e6 + key, key)
     cand = np.flatnonzero((s["arm"] == "Placebo") & (s["a_cls"] == 0) & ~switched)
@@ -144,6 +103,18 @@ def tis(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     return traj
 
 
+def _improvers(pct: float, idx: np.ndarray, cdasia: np.ndarray) -> int:
+    """Number of improvers closest to ``pct`` for both plausible denominators.
+
+    A plan may count all patients assessed or only those with CDASI-A > 0 at baseline
+    (the four without activity are MITAX D and cannot improve): the count minimises
+    the larger of the two percentage errors.
+    """
+    n_all, n_act = len(idx), int((cdasia[idx] > 0).sum())
+    errs = [max(abs(100 * k / n_all - pct), abs(100 * k / n_act - pct)) for k in range(n_act + 1)]
+    return int(np.argmin(errs))
+
+
 def mitax(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     """MITAX cutaneous category trajectories (1 = A most active ... 5 = E).
 
@@ -160,10 +131,10 @@ def mitax(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     imp40 = np.zeros(n, bool)
     for arm in ARMS:
         at16 = np.flatnonzero((s["arm"] == arm) & ~s["early_drop"])
-        k = int(round(pub["week16"][arm] / 100 * len(at16)))
+        k = _improvers(pub["week16"][arm], at16, s["cdasia"])
         imp16[at16[np.argsort(-score[at16], kind="stable")[:k]]] = True
         at40 = np.flatnonzero((s["arm"] == arm) & s["complfl"])
-        k = int(round(pub["week40"][arm] / 100 * len(at40)))
+        k = _improvers(pub["week40"][arm], at40, s["cdasia"])
         key = score[at40] + 0.6 * s["z40"][at40] + 2.0 * imp16[at40]
         imp40[at40[np.argsort(-key, kind="stable")[:k]]] = True
     start16 = np.where(score > 1.0, 4, np.where(score > 0.3, 8, 12))

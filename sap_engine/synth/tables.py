@@ -33,12 +33,15 @@ def visit_label(week: int) -> str:
     return "Baseline" if week == 0 else f"Week {week}"
 
 
+def _yn(flags: np.ndarray) -> list[str]:
+    return ["Y" if f else "N" for f in flags]
+
+
 def adsl_table(s: dict[str, np.ndarray]) -> Any:
     """One row per subject, sorted by USUBJID."""
     import pyarrow as pa
 
     order = np.argsort(s["usubjid"].astype(str), kind="stable")
-    yn = (lambda b: ["Y" if x else "N" for x in b])
     sw = s["switchwk"][order]
     cols = {
         "STUDYID": pa.array([STUDYID] * len(order), pa.string()),
@@ -54,10 +57,10 @@ def adsl_table(s: dict[str, np.ndarray]) -> Any:
         "TRT01PN": pa.array(np.where(s["arm"][order] == "IVIg", 1, 2).astype(np.int64)),
         "STRATAR": pa.array(list(s["stratar"][order]), pa.string()),
         "FASFL": pa.array(["Y"] * len(order), pa.string()),
-        "SWITCHFL": pa.array(yn(~np.isnan(sw)), pa.string()),
+        "SWITCHFL": pa.array(_yn(~np.isnan(sw)), pa.string()),
         "SWITCHWK": pa.array(sw, pa.float64(), mask=np.isnan(sw)),
-        "EXTFL": pa.array(yn(s["extfl"][order]), pa.string()),
-        "COMPLFL": pa.array(yn(s["complfl"][order]), pa.string()),
+        "EXTFL": pa.array(_yn(s["extfl"][order]), pa.string()),
+        "COMPLFL": pa.array(_yn(s["complfl"][order]), pa.string()),
         "LASTWK": pa.array(s["lastwk"][order].astype(np.int64), pa.int64()),
     }
     return pa.table(cols)

@@ -114,27 +114,49 @@ def week16_values(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
     chg_a[zero] = np.where(rng.uniform(size=int(zero.sum())) < 0.5, 0, 2)
     s["cdasia16"] = np.where(present, s["cdasia"] + chg_a, np.nan)
 
-    # CDASI-D: all present subjects; zero damage stays zero at week 16
-    chg_d = np.zeros(n)
-    block = published()["week16_change"]["cdasi_damage"]
-    for arm in ARMS:
-        idx = np.flatnonzero(present & (s["arm"] == arm))
-        lo, hi = block[arm]["ci95"]
-        sd = sd_from_ci(lo, hi, len(idx), t975(len(idx) - 1))
-        mean = stat_target(block[arm]["mean"], block["lsmeans"][arm])
-        base = s["cdasid"][idx]
-        frozen = base == 0
-        # the change is carried by the subjects with damage: centre their start there
-        scale = len(idx) / max(int((~frozen).sum()), 1)
-        upper = np.full(len(idx), 3.0)
-        chg_d[idx] = fit_cell(base, zd[idx], mean * scale, sd * np.sqrt(scale), 0, 32, 1.0,
-                              frozen=frozen, upper=upper)
-        chg_d[idx] = fit_moments(chg_d[idx], -base, np.where(frozen, 0, upper), 1.0, mean, sd,
-                                 frozen)
-    s["cdasid16"] = np.where(present, s["cdasid"] + chg_d, np.nan)
+    s["cdasid16"] = np.where(present, s["cdasid"] + _damage_changes(s, zd), np.nan)
     _switches(rng, s, chg_a)
 
 
+
+
+def _ancova_diff(chg: np.ndarray, base: np.ndarray, ivig: np.ndarray) -> float:
+    """Treatment coefficient of CHG ~ 1 + IVIg + BASE (least squares)."""
+    x = np.column_stack([np.ones(len(chg)), ivig.astype(float), base])
+    return float(np.linalg.lstsq(x, chg, rcond=None)[0][1])
+
+
+def _damage_changes(s: dict[str, np.ndarray], zd: np.ndarray) -> np.ndarray:
+    """Week-16 CDASI-D changes of all present subjects; zero damage stays zero.
+
+    IVIg patients have more damage at baseline, so the ANCOVA attributes part of their
+    larger fall to the baseline: the IVIg target mean is moved (at most three times)
+    until the model's difference is the published -0.6 (its p-value is then about 0.01,
+    clear of 0.05 on the paper's side; the paper: 0.0304).
+    """
+    present = ~s["early_drop"]
+    chg = np.zeros(len(s["arm"]))
+    block = published()["week16_change"]["cdasi_damage"]
+    targets = {arm: stat_target(block[arm]["mean"], block["lsmeans"][arm]) for arm in ARMS}
+    for _ in range(3):
+        for arm in ARMS:
+            idx = np.flatnonzero(present & (s["arm"] == arm))
+            sd = sd_from_ci(*block[arm]["ci95"], len(idx), t975(len(idx) - 1))
+            base = s["cdasid"][idx]
+            frozen = base == 0
+            # the change is carried by the subjects with damage: start them there
+            scale = len(idx) / max(int((~frozen).sum()), 1)
+            upper = np.where(frozen, 0.0, 3.0)
+            init = fit_cell(base, zd[idx], targets[arm] * scale, sd * np.sqrt(scale), 0, 32,
+                            1.0, frozen=frozen, upper=upper)
+            chg[idx] = fit_moments(init, -base, upper, 1.0, targets[arm], sd, frozen)
+        idx = np.flatnonzero(present)
+        gap = block["difference"]["estimate"] - _ancova_diff(
+            chg[idx], s["cdasid"][idx], s["arm"][idx] == "IVIg")
+        if abs(gap) < 0.02:
+            break
+        targets["IVIg"] += gap
+    return chg
 
 
 def cutvas_values(s: dict[str, np.ndarray], zv: np.ndarray) -> None:
