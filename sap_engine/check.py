@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 
 from sap_engine import model as m
 from sap_engine.data.sources import Dataset, open_sources
-from sap_engine.errors import (DataError, DataLocation, Diagnostic, Location, PlanErrors,
-                               did_you_mean)
+from sap_engine.errors import (
+    DataError,
+    DataLocation,
+    Diagnostic,
+    Location,
+    PlanCheckError,
+    did_you_mean,
+)
 from sap_engine.methods import registry
 
 PARAMETER_FUNCTIONS = ("baseline", "change", "percent_change", "value")
@@ -213,7 +219,7 @@ class _Checker:
         for display in (*plan.tables, *plan.figures):
             self.check_display(display)
         if self.problems:
-            raise PlanErrors(sorted(self.problems, key=lambda d: (d.location.line,
+            raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
                                                                    d.location.column)))
         return CheckedPlan(plan, self.datasets, self.subjects or "", roles, self.kinds)
 
@@ -301,7 +307,7 @@ class _Checker:
 
 
 def check(plan: m.Plan) -> CheckedPlan:
-    """Check ``plan`` against its data; raise PlanErrors/DataError listing every problem."""
+    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem."""
     try:
         datasets = open_sources(plan.sources, plan.path)
     except DataError as exc:

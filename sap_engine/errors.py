@@ -4,7 +4,7 @@ Each error carries a stable code (``SAP1xx`` syntax, ``SAP2xx`` names and types,
 ``SAP3xx`` data, ``SAP4xx`` statistics/methods, ``SAP5xx`` output), a one-line
 message and, where it has one, a location: a plan ``file:line:col`` or a data
 ``file, row, column``. Semantic errors are *collected* and raised together as one
-:class:`PlanErrors`, so a user fixes a plan in one pass instead of one error per run.
+:class:`PlanCheckError`, so a user fixes a plan in one pass instead of one error per run.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class PlanSyntaxError(SapError):
     """The plan text does not parse (SAP1xx)."""
 
 
-class PlanErrors(SapError):
+class PlanCheckError(SapError):
     """The plan parses but does not check against the data (SAP2xx, SAP3xx)."""
 
 

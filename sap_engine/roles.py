@@ -152,7 +152,7 @@ def check_analyses(ch: _Checker) -> dict[str, dict[str, tuple[m.Expr, ...]]]:
                 ch.error("SAP207", f"method '{a.method}': {problem}", opt.loc)
         kinds: dict[int, str | None] = {}
 
-        def kind_of(e: m.Expr) -> str | None:
+        def kind_of(e: m.Expr, kinds: dict = kinds) -> str | None:
             if is_treatment(e):
                 return "category"
             if id(e) not in kinds:

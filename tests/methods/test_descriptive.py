@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sap_engine.methods.descriptive import (binary_smd, cohens_d, descriptive, numeric_summary,
-                                            quantile)
+from sap_engine.methods.descriptive import (
+    binary_smd,
+    cohens_d,
+    descriptive,
+    numeric_summary,
+    quantile,
+)
 from sap_engine.render.format import fmt_pattern
 
 
