@@ -1,7 +1,9 @@
 """The Python API behind ``sap-run``: a notebook user calls the same functions.
 
->>> from sap_engine.api import check_plan                     # doctest: +SKIP
->>> checked = check_plan("plans/prodrem.sap")                  # doctest: +SKIP
+>>> from sap_engine.api import check_plan
+>>> checked = check_plan("tests/fixtures/mini/mini.sap")
+>>> sorted(checked.plan.analyses)[:3]
+['D1', 'D1s', 'R1']
 """
 
 from __future__ import annotations

@@ -41,9 +41,11 @@ def quantile(sorted_values: np.ndarray, p: float, definition: str = "sas5") -> f
 
 
 def t_quantile(level: float, df: float) -> float:
-    from scipy.stats import t
+    # scipy.special, not scipy.stats: the same quantile (stdtrit is what t.ppf calls) for a
+    # third of the import time.
+    from scipy.special import stdtrit
 
-    return float(t.ppf(0.5 + level / 2, df))
+    return float(stdtrit(df, 0.5 + level / 2))
 
 
 def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
