@@ -256,6 +256,10 @@ class _Checker:
             self.non_numeric(ds, p.source.name, p.source.loc, f"parameter '{p.name}'")
         if p.where is not None:
             self.kind(p.where, ds)
+        for by in p.by:
+            if by not in cols:
+                self.error("SAP201", f"parameter '{p.name}': dataset '{ds}' has no column "
+                                     f"'{by}'", p.loc, did_you_mean(by, list(cols)))
         if p.baseline_column and p.baseline_column.name not in cols:
             self.error("SAP201", f"dataset '{ds}' has no column '{p.baseline_column.name}'",
                        p.baseline_column.loc, did_you_mean(p.baseline_column.name, list(cols)))

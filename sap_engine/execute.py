@@ -83,8 +83,49 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
                 "stat_text": None, "plan_line": spec.loc.line})
 
 
+def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
+    """Parameters an expression depends on, through endpoints too."""
+    seen = seen if seen is not None else set()
+    found: set[str] = set()
+    if isinstance(e, m.Col) and e.dataset is None:
+        if e.name in plan.parameters:
+            found.add(e.name)
+        elif e.name in plan.endpoints and e.name not in seen:
+            seen.add(e.name)
+            found |= _parameters_in(plan.endpoints[e.name].expr, plan, seen)
+    for child in vars(e).values() if hasattr(e, "__dataclass_fields__") else ():
+        items = child if isinstance(child, tuple) else (child,)
+        for item in items:
+            if hasattr(item, "__dataclass_fields__") and not isinstance(item, m.Loc):
+                found |= _parameters_in(item, plan, seen)
+    return found
+
+
 def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
-    """One row per subject (per visit with `by visit`), one column per term used."""
+    """One row per subject (per visit with `by visit`, per member of a parameter family),
+    one column per term used."""
+    plan = ev.plan
+    used = set().union(*(_parameters_in(t, plan) for _, terms in step.roles for t in terms))
+    families = sorted(p for p in used if plan.parameters[p].by)
+    if not families:
+        return _subject_frame(step, ev)
+    family = families[0]  # one family per analysis (checked)
+    frames = []
+    try:
+        for member in ev.family_members(family):
+            ev.selector = {family: member}
+            frame = _subject_frame(step, ev)
+            for column, level in member:
+                frame[column] = level
+            frames.append(frame)
+    finally:
+        ev.selector = {}
+    frame = pd.concat(frames)
+    frame.attrs["family"] = list(plan.parameters[family].by)
+    return frame
+
+
+def _subject_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     ids = ev.population(step.population, step.handling)
     if len(ids) == 0:
         raise DataError(Diagnostic("SAP401", f"population '{step.population.name}' is empty"
@@ -156,6 +197,9 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple,
                 for level in levels:
                     nxt.append((pairs + ((b, level),), sub[sub[b] == level]))
         parts = nxt
+    for column in frame.attrs.get("family", []):  # members of a parameter family, data order
+        parts = [(pairs + ((column, level),), sub[sub[column] == level])
+                 for pairs, sub in parts for level in dict.fromkeys(sub[column])]
     return parts
 
 

@@ -215,6 +215,8 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
             text += f" where {expr(s.where)}"
         if s.baseline_column:
             text += f" baseline {s.baseline_column.text}"
+        if s.by:
+            text += " by " + ", ".join(s.by)
         return text
     if isinstance(s, m.Endpoint):
         return f"{s.kind} {s.name}{_label(s.label)} = {expr(s.expr)}"

@@ -224,6 +224,7 @@ class Parameter:
     source: Col  # dataset.value_column
     where: Expr | None = None
     baseline_column: Col | None = None
+    by: tuple[str, ...] = ()
     loc: Loc = _loc()
 
 

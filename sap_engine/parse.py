@@ -203,9 +203,9 @@ class _ToModel(Transformer):
                         items.get("label"), _loc(meta))
 
     def parameter(self, meta, c):
-        name, label, source, where, base = c
+        name, label, source, where, base, by = c
         return m.Parameter(str(name), label.value if label else None, source, where, base,
-                           _loc(meta))
+                           by or (), _loc(meta))
 
     def endpoint(self, meta, c):
         return m.Endpoint(str(c[0]), c[1].value if c[1] else None, c[2], "endpoint", _loc(meta))

@@ -38,6 +38,8 @@ class Handling:
 class Evaluator:
     checked: CheckedPlan
     _params: dict = field(default_factory=dict)
+    # The member of each parameter family in use: {parameter: ((column, value), ...)}.
+    selector: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         plan = self.checked.plan
@@ -76,15 +78,15 @@ class Evaluator:
 
     # ---- parameters: long data (subject x visit) after intercurrent-event handling
     def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
-        cache_key = (name, handling)
+        member = self.selector.get(name, ())
+        cache_key = (name, handling, member)
         if cache_key in self._params:
             return self._params[cache_key]
         p = self.plan.parameters[name]
         ds = self.checked.datasets[p.source.dataset]
-        frame = ds.frame()
-        if p.where is not None:
-            frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
-                          .astype(bool).to_numpy()]
+        frame = self.parameter_rows(name)
+        for column, level in member:
+            frame = frame[frame[column].astype(str) == level]
         # A dataset without the visit variable (ADTTE, one row per subject) gives a
         # subject-level parameter: the same value at every visit, and no baseline.
         subject_level = self.visit_col not in frame.columns
@@ -116,6 +118,21 @@ class Evaluator:
         result["base"] = result.index.get_level_values(0).map(base).astype(float)
         self._params[cache_key] = result
         return result
+
+    def parameter_rows(self, name: str) -> pd.DataFrame:
+        """The dataset rows of a parameter (all members of a family)."""
+        p = self.plan.parameters[name]
+        frame = self.checked.datasets[p.source.dataset].frame()
+        if p.where is not None:
+            frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
+                          .astype(bool).to_numpy()]
+        return frame
+
+    def family_members(self, name: str) -> list[tuple[tuple[str, str], ...]]:
+        """Members of a parameter family, in data order: ((column, value), ...) each."""
+        p = self.plan.parameters[name]
+        rows = self.parameter_rows(name)[list(p.by)].dropna().astype(str).drop_duplicates()
+        return [tuple(zip(p.by, values)) for values in rows.itertuples(index=False)]
 
     def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
         weeks = self.plan.visits.weeks if self.plan.visits else ()

@@ -79,7 +79,31 @@ class Column:
     header: str
 
 
-def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int]) -> list[Column]:
+def _grouping_levels(ard, spec: m.Table, name: str) -> list[str]:
+    """Levels of a grouping column (``columns PARCAT2``) among the table's analyses."""
+    ids = [i for r in spec.rows for i in (r.analysis, *r.also)]
+    rows = ard[ard.analysis_id.isin(ids) | ard.analysis_id.str.split("[").str[0].isin(ids)]
+    levels: list[str] = []
+    for g in _group_columns(ard):
+        hit = rows[rows[g] == name][f"{g}_level"]
+        levels += [str(v) for v in dict.fromkeys(hit) if str(v) not in levels]
+    return levels
+
+
+def _group_columns(frame) -> list[str]:
+    out, i = [], 1
+    while f"group{i}" in frame.columns:
+        out.append(f"group{i}")
+        i += 1
+    return out
+
+
+def _nice(level: str) -> str:
+    return level.replace("_", " ").capitalize() if level.islower() else level
+
+
+def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
+                ard=None) -> list[Column]:
     cols: list[Column] = []
     trt = plan.treatment
     for item in spec.columns:
@@ -91,6 +115,9 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int]) -> li
         elif item.name == "total":
             n = population_n.get("Total")
             cols.append(Column("Total", f"Total (N={n})" if n is not None else "Total"))
+        elif ard is not None:  # a grouping column of the data, e.g. the CDASI measure
+            cols += [Column(f"{item.name}={lev}", _nice(lev))
+                     for lev in _grouping_levels(ard, spec, item.name)]
     return cols
 
 
@@ -103,7 +130,7 @@ def population_counts(ard, spec: m.Table) -> dict[str, int]:
 def build_table(plan: m.Plan, spec: m.Table, ard, treatment_col: str | None) -> BuiltTable:
     pop_name = spec.population.name if spec.population else None
     pop_n = population_counts(ard, spec)
-    cols = columns_for(plan, spec, pop_n)
+    cols = columns_for(plan, spec, pop_n, ard)
     wants_smd = any(s.name == "smd" for r in spec.rows for s in r.show)
     if wants_smd:
         cols.append(Column("SMD", "SMD"))
@@ -145,9 +172,51 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
             vlabel = label if sub.variable.nunique() == 1 else \
                 f"{label}: {names.get(variable, variable)}"
             vextra = [f[f.variable == variable] for f in extra]
-            out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
-                                labels.get(variable, {})))
+            value_labels = labels.get(variable, {})
+            inner = _row_groups(vsub, cols, treatment_col)
+            if not inner:
+                out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
+                                    value_labels))
+                continue
+            # Groups that are neither columns nor the arm (a parameter family's members,
+            # visits): one row each for a binary result, else one section each.
+            combos = list(dict.fromkeys(_combo(r, inner) for _, r in vsub.iterrows()))
+            binary = set(vsub.variable_level.dropna()) <= {"Y", "N"} and \
+                (vsub.stat_name == "pct").any()
+            section = Section(vlabel)
+            for combo in combos:
+                mask = vsub.apply(lambda r, c=combo: _combo(r, inner) == c, axis=1)
+                text = ", ".join(_nice(v) for _, v in combo)
+                if binary:
+                    cells = _cells(vsub[mask & (vsub.variable_level == "Y")],
+                                   m.ShowItem("n_pct"), cols, treatment_col, 0, level_filter="Y")
+                    section.rows.append(Row(text, cells))
+                else:
+                    out.append(_section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
+                                        cols, treatment_col, value_labels))
+            if section.rows:
+                out.append(section)
     return out
+
+
+def _row_groups(frame, cols: list[Column], treatment_col: str | None) -> list[str]:
+    """Group names in ``frame`` that no column of the table takes."""
+    taken = {c.key.split("=")[0] for c in cols if "=" in c.key} | {treatment_col}
+    names = []
+    for g in _group_columns(frame):
+        for name in frame[g].dropna().unique():
+            if name not in taken and name not in names:
+                names.append(name)
+    return names
+
+
+def _combo(row, names: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in names:
+        level = _group_level(row, name)
+        if level is not None:
+            out.append((name, str(level)))
+    return tuple(out)
 
 
 def _stratum_text(plan: m.Plan, analysis_id: str) -> str:
@@ -186,6 +255,10 @@ def _group_level(row, name: str) -> str | None:
 
 def _column_of(row, cols: list[Column], treatment_col: str | None) -> str | None:
     keys = [c.key for c in cols]
+    for name in dict.fromkeys(k.split("=", 1)[0] for k in keys if "=" in k):
+        got = _group_level(row, name)
+        if got is not None:  # the row belongs to the column of its level, or to none
+            return f"{name}={got}" if f"{name}={got}" in keys else None
     if row.stat_name == "smd":
         return "SMD" if "SMD" in keys else None
     level = _group_level(row, treatment_col) if treatment_col else None
