@@ -40,6 +40,7 @@ class Evaluator:
     _params: dict = field(default_factory=dict)
     # The member of each parameter family in use: {parameter: ((column, value), ...)}.
     selector: dict = field(default_factory=dict)
+    _rows: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         plan = self.checked.plan
@@ -55,6 +56,14 @@ class Evaluator:
 
     # ---- populations
     def population(self, use: m.PopulationUse, handling: Handling = Handling()) -> pd.Index:
+        # Populations rarely depend on a family member; cache them unless they do.
+        member = tuple(sorted(self.selector.items())) if use.where is not None else ()
+        key = ("population", use, handling, member)
+        if key not in self._params:
+            self._params[key] = self._population(use, handling)
+        return self._params[key]
+
+    def _population(self, use: m.PopulationUse, handling: Handling) -> pd.Index:
         pop = self.plan.populations[use.name]
         frame = self.checked.datasets[pop.dataset].frame()
         if pop.where is not None:
@@ -78,25 +87,48 @@ class Evaluator:
 
     # ---- parameters: long data (subject x visit) after intercurrent-event handling
     def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
+        """Values (column ``value``) and baselines (``base``) indexed by (subject, visit)."""
         member = self.selector.get(name, ())
         cache_key = (name, handling, member)
         if cache_key in self._params:
             return self._params[cache_key]
         p = self.plan.parameters[name]
+        long, base = self._prepared(name)
+        if p.by:  # one member of a family: a cross-section of the prepared family
+            levels = tuple(level for _, level in member)
+            try:
+                long = long.xs(levels, level=list(p.by))
+                base = base.xs(levels, level=list(p.by))
+            except KeyError:
+                long, base = long.iloc[0:0].droplevel(list(p.by)), base.iloc[0:0]
+        long = self._handle(long, base, handling)
+        result = pd.DataFrame({"value": long})
+        result["base"] = result.index.get_level_values(0).map(base).astype(float)
+        self._params[cache_key] = result
+        return result
+
+    def _prepared(self, name: str) -> tuple[pd.Series, pd.Series]:
+        """A parameter's values indexed by (subject, *family columns, visit), and baselines
+        indexed by (subject, *family columns); built once for a whole family."""
+        key = ("prepared", name)
+        if key in self._params:
+            return self._params[key]
+        p = self.plan.parameters[name]
         ds = self.checked.datasets[p.source.dataset]
         frame = self.parameter_rows(name)
-        for column, level in member:
-            frame = frame[frame[column].astype(str) == level]
         # A dataset without the visit variable (ADTTE, one row per subject) gives a
         # subject-level parameter: the same value at every visit, and no baseline.
         subject_level = self.visit_col not in frame.columns
-        keep = [self.key, p.source.name] + ([] if subject_level else [self.visit_col])
+        by = list(p.by)
+        keep = [self.key, *by, p.source.name] + ([] if subject_level else [self.visit_col])
         if p.baseline_column:
             keep.append(p.baseline_column.name)
         long = frame[keep].rename(columns={self.visit_col: "visit", p.source.name: "value"})
         if subject_level:
             long["visit"] = math.nan
-        dup = long.duplicated([self.key, "visit"], keep=False)
+        for column in by:
+            long[column] = long[column].astype(str)
+        dup = long.duplicated([self.key, *by, "visit"], keep=False)
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             first = long.iloc[row]
@@ -108,25 +140,24 @@ class Evaluator:
                                            p.source.name)))
         long = long.astype({"value": float, "visit": float})
         if p.baseline_column:
-            base = long.groupby(self.key)[p.baseline_column.name].first().astype(float)
+            base = long.groupby([self.key, *by])[p.baseline_column.name].first().astype(float)
         else:
             bl = self.plan.visits.baseline if self.plan.visits else 0.0
-            base = long[long["visit"] == bl].set_index(self.key)["value"]
-        long = long.set_index([self.key, "visit"])["value"].sort_index()
-        long = self._handle(long, base, handling)
-        result = pd.DataFrame({"value": long})
-        result["base"] = result.index.get_level_values(0).map(base).astype(float)
-        self._params[cache_key] = result
-        return result
+            base = long[long["visit"] == bl].set_index([self.key, *by])["value"]
+        values = long.set_index([self.key, *by, "visit"])["value"].sort_index()
+        self._params[key] = (values, base)
+        return values, base
 
     def parameter_rows(self, name: str) -> pd.DataFrame:
-        """The dataset rows of a parameter (all members of a family)."""
-        p = self.plan.parameters[name]
-        frame = self.checked.datasets[p.source.dataset].frame()
-        if p.where is not None:
-            frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
-                          .astype(bool).to_numpy()]
-        return frame
+        """The dataset rows of a parameter (all members of a family); filtered once."""
+        if name not in self._rows:
+            p = self.plan.parameters[name]
+            frame = self.checked.datasets[p.source.dataset].frame()
+            if p.where is not None:
+                frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
+                              .astype(bool).to_numpy()]
+            self._rows[name] = frame
+        return self._rows[name]
 
     def family_members(self, name: str) -> list[tuple[tuple[str, str], ...]]:
         """Members of a parameter family, in data order: ((column, value), ...) each."""

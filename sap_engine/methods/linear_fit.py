@@ -19,9 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from sap_engine.errors import MethodError
-from sap_engine.methods.linear_design import (ModelSpec, Term, build_columns, check_rank,
-                                              effect_codes, level_label, sorted_levels,
-                                              term_layout)
+from sap_engine.methods.linear_design import (
+    ModelSpec,
+    Term,
+    build_columns,
+    check_rank,
+    effect_codes,
+    level_label,
+    sorted_levels,
+    term_layout,
+)
 
 
 @dataclass(frozen=True)
