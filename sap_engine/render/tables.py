@@ -185,7 +185,7 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
                 (vsub.stat_name == "pct").any()
             section = Section(vlabel)
             for combo in combos:
-                mask = vsub.apply(lambda r, c=combo: _combo(r, inner) == c, axis=1)
+                mask = vsub.apply(lambda r, c=combo, g=inner: _combo(r, g) == c, axis=1)
                 text = ", ".join(_nice(v) for _, v in combo)
                 if binary:
                     cells = _cells(vsub[mask & (vsub.variable_level == "Y")],
