@@ -68,11 +68,11 @@ class Evaluator:
         frame = self.checked.datasets[pop.dataset].frame()
         if pop.where is not None:
             mask = self.row_eval(pop.where, frame, pop.dataset)
-            frame = frame[mask.fillna(False).astype(bool).to_numpy()]
+            frame = frame[mask.fillna(0).astype(bool).to_numpy()]
         ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
         if use.where is not None:
             keep = self.subject_eval(use.where, None, handling).reindex(ids)
-            ids = ids[keep.fillna(False).astype(bool).to_numpy()]
+            ids = ids[keep.fillna(0).astype(bool).to_numpy()]
         return ids
 
     # ---- row-level expressions on one dataset (population and parameter filters)
@@ -154,7 +154,7 @@ class Evaluator:
             p = self.plan.parameters[name]
             frame = self.checked.datasets[p.source.dataset].frame()
             if p.where is not None:
-                frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(False)
+                frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(0)
                               .astype(bool).to_numpy()]
             self._rows[name] = frame
         return self._rows[name]
@@ -200,7 +200,7 @@ class Evaluator:
         ie = self.plan.intercurrents[event]
         occurred = self.row_eval(ie.condition, self.subjects, self.checked.subjects)
         times = self.subjects[ie.time.name].astype(float)
-        return times[occurred.fillna(False).astype(bool).to_numpy()].dropna()
+        return times[occurred.fillna(0).astype(bool).to_numpy()].dropna()
 
     # ---- subject-level expressions at a visit
     def subject_eval(self, e: m.Expr, visit: float | None, handling: Handling) -> pd.Series:

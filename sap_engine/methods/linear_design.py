@@ -186,6 +186,6 @@ def _aliasing_message(scaled: np.ndarray, norms: np.ndarray, terms: Sequence[Ter
                 what = (f"term {owner[j]}" if owner[j] == names[j]
                         else f"term {owner[j]} ({names[j]})")
                 return (f"design is rank deficient: {what} is aliased with "
-                        f"{', '.join(partners)} (an empty cell or a collinear covariate)")
+                        f"{', '.join(partners)}: drop a term or a level without rows")
         kept.append(j)
     return "design is rank deficient (numerically collinear columns)"

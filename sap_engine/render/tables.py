@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from sap_engine import model as m
-from sap_engine.render.format import default_decimals, fmt_p, fmt_pattern
+from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
 
 # show item -> (label, stat names, pattern built from base decimals d)
 COMPOSITES = {
@@ -42,7 +42,15 @@ COMPOSITES = {
     "smd": ("SMD", ("smd",), lambda d: "x.xx"),
     "estimate_ci": ("Estimate (95% CI)", ("estimate", "ci_lower", "ci_upper"),
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
+    "lsmean_ci_est": ("LS mean (95% CI)", ("lsmean", "lsmean_ci_lower", "lsmean_ci_upper"),
+                      lambda d: "xx.xx (xx.xx, xx.xx)"),
+    "diff_ci_est": ("Difference in LS means (95% CI)", ("diff", "diff_ci_lower",
+                                                         "diff_ci_upper"),
+                    lambda d: "xx.xx (xx.xx, xx.xx)"),
 }
+
+# Items that show a contrast: with several comparators they repeat once per comparator.
+CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value")
 
 
 def _x(decimals: int) -> str:
@@ -110,6 +118,8 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
         if item.name == "treatment" and trt:
             for arm in trt.arms:
                 n = population_n.get(arm.level)
+                if n == 0:
+                    continue  # an arm the table's population leaves out
                 cols.append(Column(arm.level, f"{arm.display} (N={n})" if n is not None
                                    else arm.display))
         elif item.name == "total":
@@ -176,7 +186,7 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
             inner = _row_groups(vsub, cols, treatment_col)
             if not inner:
                 out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
-                                    value_labels))
+                                    value_labels, _arm_labels(plan)))
                 continue
             # Groups that are neither columns nor the arm (a parameter family's members,
             # visits): one row each for a binary result, else one section each.
@@ -193,7 +203,7 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
                     section.rows.append(Row(text, cells))
                 else:
                     out.append(_section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
-                                        cols, treatment_col, value_labels))
+                                        cols, treatment_col, value_labels, _arm_labels(plan)))
             if section.rows:
                 out.append(section)
     return out
@@ -271,14 +281,37 @@ def _column_of(row, cols: list[Column], treatment_col: str | None) -> str | None
     return keys[0] if keys else None
 
 
-def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels) -> Section:
+def _arm_labels(plan: m.Plan) -> dict[str, str]:
+    return {a.level: a.display for a in plan.treatment.arms} if plan.treatment else {}
+
+
+def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
+             arm_labels=None) -> Section:
     import pandas as pd
 
     data = pd.concat([sub, *extra]) if extra else sub
-    show = rows_spec.show or _default_show(sub)
+    show = list(rows_spec.show or _default_show(sub))
     decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
     section = Section(label)
     categorical = (sub.stat_name == "pct").any()
+    contrasts = [v for v in dict.fromkeys(sub.variable_level.dropna()) if " - " in str(v)]
+    comparators = list(dict.fromkeys(v.split(" - ", 1)[1] for v in contrasts))
+    if len(comparators) > 1:
+        # As CSR tables do: the comparisons against each comparator form a block.
+        plain = [i for i in show if i.name not in CONTRAST_ITEMS]
+        against = [i for i in show if i.name in CONTRAST_ITEMS]
+        for item in plain:
+            section.rows.append(Row(_item_label(item), _cells(data, item, cols, treatment_col,
+                                                             decimals)))
+        is_contrast = data.variable_level.astype(str).str.contains(" - ", regex=False)
+        for comp in comparators:
+            keep = ~is_contrast | data.variable_level.astype(str).str.endswith(" - " + comp)
+            shown = (arm_labels or {}).get(comp, comp)
+            for item in against:
+                section.rows.append(Row(f"{_item_label(item)}, vs {shown}",
+                                        _cells(data[keep], item, cols, treatment_col,
+                                               decimals)))
+        return section
     for item in show:
         if categorical and item.name in ("n_pct", "n"):
             levels = list(dict.fromkeys(sub[sub.stat_name == "pct"].variable_level))
@@ -287,10 +320,13 @@ def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels) ->
                                item, cols, treatment_col, decimals, level_filter=level)
                 section.rows.append(Row(value_labels.get(level, level), cells))
             continue
-        cells = _cells(data, item, cols, treatment_col, decimals)
-        name, _, _ = COMPOSITES.get(item.name, (item.name, (item.name,), None))
-        section.rows.append(Row(name, cells))
+        section.rows.append(Row(_item_label(item), _cells(data, item, cols, treatment_col,
+                                                         decimals)))
     return section
+
+
+def _item_label(item: m.ShowItem) -> str:
+    return COMPOSITES.get(item.name, (item.name, (), None))[0]
 
 
 def _default_show(sub) -> tuple[m.ShowItem, ...]:
@@ -322,6 +358,12 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
         col = _column_of(row, cols, treatment_col)
         if col is not None:
             values.setdefault(col, {})[row.stat_name] = row.stat
+    if not values and keys:
+        # A single model-level test (a dose-response trend) goes to the last column, where
+        # CSR tables print it, beside the highest dose.
+        lone = data[data.stat_name.isin(stats)]
+        if len(lone) == len(set(lone.stat_name)) and len(lone):
+            values[keys[-1]] = dict(zip(lone.stat_name, lone.stat))
     cells = []
     for key in keys:
         got = values.get(key, {})
@@ -329,7 +371,8 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
             cells.append("")
             continue
         if item.name == "p_value" or stats == ("p_value",):
-            cells.append(fmt_p(got.get("p_value")))
+            places = decimals_of(item.pattern) if item.pattern else 4
+            cells.append(fmt_p(got.get("p_value"), places))
             continue
         pattern = item.pattern or (pattern_of(decimals) if pattern_of else _x(decimals + 1))
         if stats == ("n", "pct"):
