@@ -55,6 +55,13 @@ def test_change_summaries_by_hand(mini):
     assert value(f, "D1", "mean_ci_lower", TRT01P="Active") == pytest.approx(-6.5 - half)
 
 
+def test_switch_rule_applies_only_to_its_estimand(mini):
+    _, f = mini
+    # Without the hypothetical strategy S06 keeps its observed change -8: (-2 - 8 + 1) / 3
+    assert value(f, "D1_obs", "mean", TRT01P="Control") == pytest.approx(-3.0)
+    assert value(f, "D1", "mean", TRT01P="Control") == pytest.approx(1.0)
+
+
 def test_by_stratum_ids_and_counts(mini):
     _, f = mini
     ids = set(f.analysis_id)

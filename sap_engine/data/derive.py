@@ -166,23 +166,35 @@ class Evaluator:
         return [tuple(zip(p.by, values)) for values in rows.itertuples(index=False)]
 
     def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
+        """Apply intercurrent-event rules and missing-data imputation; never in place
+        (``long`` may be the cached, shared preparation of the parameter)."""
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         for st in handling.strategies:
             how = st.effective_handling
             if how not in ("last_before", "missing"):
                 continue
             times = self.event_times(st.event)
-            for subject, t in times.items():
-                if subject not in long.index.get_level_values(0):
-                    continue
-                series = long.loc[subject]
-                before = series[series.index <= t].dropna()
-                after_visits = sorted(set(series.index[series.index > t]) |
-                                      {w for w in weeks if w > t})
-                fill = before.iloc[-1] if (how == "last_before" and len(before)) else math.nan
-                for v in after_visits:
-                    long.loc[(subject, v)] = fill
-            long = long.sort_index()
+            subjects = long.index.get_level_values(0)
+            times = times[times.index.isin(subjects.unique())]
+            if times.empty:
+                continue
+            # Scheduled visits after the event that have no record still get the rule.
+            extra = pd.MultiIndex.from_tuples(
+                [(s, w) for s, t in times.items() for w in weeks if w > t],
+                names=long.index.names)
+            long = long.reindex(long.index.union(extra)).sort_index()
+            event_at = long.index.get_level_values(0).map(times).to_numpy(dtype=float)
+            visit = long.index.get_level_values(1).to_numpy(dtype=float)
+            after = visit > event_at  # False where there is no event (NaN compares False)
+            values = long.to_numpy(dtype=float).copy()
+            if how == "last_before":
+                before = long[~after & ~np.isnan(values) & ~np.isnan(event_at)]
+                last = before.groupby(level=0).last()
+                fill = long.index.get_level_values(0).map(last).to_numpy(dtype=float)
+                values[after] = fill[after]
+            else:
+                values[after] = np.nan
+            long = pd.Series(values, index=long.index, name=long.name)
         if handling.missing in ("locf", "bocf"):
             grid = pd.MultiIndex.from_product(
                 [long.index.get_level_values(0).unique(), sorted(set(weeks) or

@@ -119,10 +119,11 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
     import pandas as pd
 
     values = frame[treatment]
-    labels = [level_label(v) for v in values[~pd.isna(values)].tolist()]
+    raw = values[~pd.isna(values)].tolist()
+    labels = {level_label(v) for v in raw}
     listed = [str(x) for x in options.get("levels") or ()]
-    levels = listed or sorted_levels(labels)
-    extra = sorted(set(labels) - set(levels))
+    levels = listed or sorted_levels(raw)
+    extra = sorted(labels - set(levels))
     if extra:
         raise MethodError("SAP435", f"treatment '{treatment}' has level '{extra[0]}' that is "
                                     f"not in the listed levels ({', '.join(levels)}); select "

@@ -92,11 +92,16 @@ def level_label(value) -> str:
     return str(value)
 
 
-def sorted_levels(values) -> list[str]:
-    """Distinct labels in SAS's default order: numeric values by value, text by text."""
+def sorted_levels(values, numeric: bool | None = None) -> list[str]:
+    """Distinct labels in SAS's default order: numeric values by value, text as text.
+
+    ``numeric=None`` decides from the values (numbers, or labels that all parse as numbers).
+    """
     distinct = list(dict.fromkeys(values))
+    if numeric is None:
+        numeric = all(isinstance(v, (int, float, np.number)) for v in distinct)
     try:
-        distinct.sort(key=float)
+        distinct.sort(key=float if numeric else str)
     except (TypeError, ValueError):
         distinct.sort(key=str)
     return list(dict.fromkeys(level_label(v) for v in distinct))

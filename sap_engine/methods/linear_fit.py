@@ -103,10 +103,11 @@ class CoefficientTest:
 
 def critical_value(ci_level: float, df: float, quantile: str = "t") -> float:
     """Two-sided critical value: Student t with ``df`` or standard normal."""
-    from scipy.stats import norm, t
+    # scipy.special directly: the same functions scipy.stats wraps, without its overhead.
+    from scipy.special import ndtri, stdtrit
 
     upper = 0.5 + ci_level / 2
-    return float(norm.ppf(upper) if quantile == "normal" else t.ppf(upper, df))
+    return float(ndtri(upper) if quantile == "normal" else stdtrit(df, upper))
 
 
 def two_sided_p(statistic: float, df: float) -> float:
@@ -116,9 +117,9 @@ def two_sided_p(statistic: float, df: float) -> float:
     ``quantile='normal'`` changes confidence limits only, as in CDISC Table 14-3.02, whose
     difference CI used 1.96 while its p-value (0.822) is the t-test's (z would give 0.821).
     """
-    from scipy.stats import t
+    from scipy.special import stdtr
 
-    return float(2 * t.sf(abs(statistic), df))
+    return float(2 * stdtr(df, -abs(statistic)))
 
 
 def fit_linear(frame, spec: ModelSpec,
@@ -146,7 +147,7 @@ def fit_linear_many(frame, spec: ModelSpec, responses: Sequence[str],
     """
     base = ModelSpec(spec.response, spec.factors, spec.covariates, spec.interactions)
     base.validate()
-    labels, covs, independent_ok = _independent_part(frame, spec)
+    labels, numeric, covs, independent_ok = _independent_part(frame, spec)
     responses = list(dict.fromkeys(responses))
     ys = {r: _numeric(frame, r, "response") for r in responses}
     groups: dict[bytes, list[str]] = {}
@@ -159,8 +160,8 @@ def fit_linear_many(frame, spec: ModelSpec, responses: Sequence[str],
     for names in groups.values():
         used = independent_ok & np.isfinite(ys[names[0]])
         y = np.column_stack([ys[r][used] for r in names])
-        for r, fit in zip(names, _fit_rows(spec, labels, covs, independent_ok, used, y,
-                                           names, levels or {})):
+        for r, fit in zip(names, _fit_rows(spec, labels, numeric, covs, independent_ok, used,
+                                           y, names, levels or {})):
             fits[r] = fit
     return {r: fits[r] for r in responses}
 
@@ -175,17 +176,38 @@ def _independent_part(frame, spec: ModelSpec):
                                     "analysis data")
     n = len(frame)
     ok = np.ones(n, dtype=bool)
-    labels = {}
+    labels, numeric = {}, {}
     for f in spec.factors:
         series = frame[f]
         present = ~pd.isna(series).to_numpy(dtype=bool)
-        labels[f] = np.array([level_label(v) if p else None
-                              for v, p in zip(series.tolist(), present)], dtype=object)
+        labels[f] = _labels(series.to_numpy()[present], present)
+        # SAS orders numeric class values by value and character ones as text ("10" < "9").
+        numeric[f] = pd.api.types.is_numeric_dtype(series) and \
+            not pd.api.types.is_bool_dtype(series)
         ok &= present
     covs = {c: _numeric(frame, c, "covariate") for c in spec.covariates}
     for values in covs.values():
         ok &= np.isfinite(values)
-    return labels, covs, ok
+    return labels, numeric, covs, ok
+
+
+def _labels(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Level labels per row (None where missing), labelling each distinct value once."""
+    out = np.full(len(present), None, dtype=object)
+    try:
+        distinct, inverse = np.unique(values, return_inverse=True)
+    except TypeError:  # values of mixed types: no common order, label row by row
+        out[present] = [level_label(v) for v in values]
+        return out
+    out[present] = np.array([level_label(v) for v in distinct], dtype=object)[inverse]
+    return out
+
+
+def _codes(labels: np.ndarray, levels: tuple[str, ...]) -> np.ndarray:
+    """Level index of each label (-1 for a label that is not a level, or missing)."""
+    import pandas as pd
+
+    return np.asarray(pd.Categorical(labels, categories=list(levels)).codes, dtype=int)
 
 
 def _numeric(frame, column: str, role: str) -> np.ndarray:
@@ -201,7 +223,8 @@ def _numeric(frame, column: str, role: str) -> np.ndarray:
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _resolve_levels(spec: ModelSpec, labels, used, given) -> dict[str, tuple[str, ...]]:
+def _resolve_levels(spec: ModelSpec, labels, numeric, used,
+                    given) -> dict[str, tuple[str, ...]]:
     out = {}
     for f in spec.factors:
         present = labels[f][used]
@@ -216,24 +239,23 @@ def _resolve_levels(spec: ModelSpec, labels, used, given) -> dict[str, tuple[str
                 raise MethodError("SAP427", f"level '{empty[0]}' of '{f}' has no observations "
                                             "with all model variables present")
         else:
-            order = tuple(sorted_levels(present))
+            order = tuple(sorted_levels(present, numeric[f]))
         out[f] = order
     return out
 
 
-def _fit_rows(spec, labels, covs, independent_ok, used, y, names, given) -> list[LinearFit]:
+def _fit_rows(spec, labels, numeric, covs, independent_ok, used, y, names,
+              given) -> list[LinearFit]:
     """Fit the responses ``names`` (columns of ``y``) on the rows ``used``."""
-    from scipy.linalg import qr, solve_triangular
+    from scipy.linalg import lapack, qr, solve_triangular
 
-    levels = _resolve_levels(spec, labels, used, given)
-    index = {f: {lev: i for i, lev in enumerate(levels[f])} for f in spec.factors}
-    codes = {f: np.array([index[f][v] for v in labels[f][used]], dtype=int)
-             for f in spec.factors}
+    levels = _resolve_levels(spec, labels, numeric, used, given)
+    all_codes = {f: _codes(labels[f], levels[f]) for f in spec.factors}
+    codes = {f: all_codes[f][used] for f in spec.factors}
     margin = independent_ok.copy()
     for f in spec.factors:  # a row whose level is not in the model carries no margin weight
-        margin &= np.array([v in index[f] for v in labels[f]], dtype=bool)
-    margin_codes = {f: np.array([index[f][v] for v in labels[f][margin]], dtype=int)
-                    for f in spec.factors}
+        margin &= all_codes[f] >= 0
+    margin_codes = {f: all_codes[f][margin] for f in spec.factors}
     n = int(used.sum())
     if n == 0:
         raise MethodError("SAP428", f"no rows with all model variables present "
@@ -249,7 +271,7 @@ def _fit_rows(spec, labels, covs, independent_ok, used, y, names, given) -> list
     coef = np.empty((p, y.shape[1]))
     coef[piv] = solve_triangular(r, q.T @ y)
     coef /= norms[:, None]
-    r_inv = solve_triangular(r, np.eye(p))
+    r_inv, _ = lapack.dtrtri(r, lower=0)  # R^-1 (LAPACK trtri; R is nonsingular here)
     cov = np.empty((p, p))
     cov[np.ix_(piv, piv)] = r_inv @ r_inv.T
     cov /= np.outer(norms, norms)
@@ -278,7 +300,7 @@ def type3(fit: LinearFit) -> tuple[TermTest, ...]:
     function for the term (equal-weight hypotheses over the other factors' levels; a factor
     crossed with a covariate is tested at covariate = 0, as SAS does).
     """
-    from scipy.stats import f as f_dist
+    from scipy.special import fdtrc
 
     out = []
     for term in fit.terms:
@@ -292,7 +314,7 @@ def type3(fit: LinearFit) -> tuple[TermTest, ...]:
         z = np.linalg.solve(chol, b)
         f_value = float(z @ z) / term.df / fit.sigma ** 2 if fit.sigma > 0 else math.inf
         out.append(TermTest(term.name, term.df, fit.df_resid, f_value,
-                            float(f_dist.sf(f_value, term.df, fit.df_resid))))
+                            float(fdtrc(term.df, fit.df_resid, f_value))))
     return tuple(out)
 
 
