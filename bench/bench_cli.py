@@ -49,10 +49,16 @@ def main() -> None:
             [py, "-m", "sap_engine.cli", "run", PLAN, "--out", "/tmp/sap-bench-out"], repeats),
     }
     from sap_engine.api import check_plan, execute_plan
+    from sap_engine.compile import compile_plan
+    from sap_engine.execute import execute
 
     checked = check_plan(ROOT / PLAN)
+    # The first-pass plan (issue 2): Table 1 and the week-16 ANCOVAs with the switch rule.
+    core = [s for s in compile_plan(checked) if s.id.startswith(("T1_", "D_", "A_", "R35"))]
     in_process = {
         "check (parse + check, warm)": median_time(lambda: check_plan(ROOT / PLAN), repeats),
+        f"execute: Table 1 + week-16 ANCOVAs ({len(core)} analyses, warm)": median_time(
+            lambda: execute(checked, core), repeats),
         "execute (all analyses, warm)": median_time(lambda: execute_plan(checked), repeats),
         "hand-written pandas + statsmodels, 3 ANCOVAs only": median_time(_statsmodels_script,
                                                                           repeats),

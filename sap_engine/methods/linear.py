@@ -95,12 +95,13 @@ def _pairs(options: Mapping[str, Any], levels: Sequence[str]) -> list[tuple[str,
             raise MethodError("SAP434", f"reference '{reference}' is not a treatment level in "
                                         f"the data ({', '.join(levels)})")
         return [(lev, reference) for lev in levels if lev != reference]
-    return [(levels[j], levels[i]) for i in range(len(levels)) for j in range(i + 1,
-                                                                           len(levels))]
+    k = len(levels)
+    return [(levels[j], levels[i]) for i in range(k) for j in range(i + 1, k)]
 
 
-def _interactions(options, treatment: str, variables: Sequence[str]) -> tuple[tuple[str, ...],
-                                                                              ...]:
+def _interactions(options, treatment: str,
+                  variables: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """'treatment*SITE' -> (treatment column, 'SITE'); members must be model variables."""
     out = []
     for text in options.get("interactions") or ():
         parts = tuple(treatment if p.strip() == "treatment" else p.strip()

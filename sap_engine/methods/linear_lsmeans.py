@@ -85,7 +85,17 @@ def lsmean_matrix(fit: LinearFit, factor: str, weights: str = "equal") -> np.nda
 
 def lsmeans(fit: LinearFit, factor: str, weights: str = "equal", ci_level: float = 0.95,
             quantile: str = "t") -> tuple[LSMean, ...]:
-    """LS mean, SE, df (residual) and CI of every level of ``factor``, in level order."""
+    """LS mean, SE, df (residual) and CI of every level of ``factor``, in level order.
+
+    One factor only: the LS means are the arm means.
+
+    >>> import pandas as pd
+    >>> from sap_engine.methods.linear_fit import ModelSpec, fit_linear
+    >>> d = pd.DataFrame({"y": [1.0, 2, 4, 6], "g": ["a", "a", "b", "b"]})
+    >>> fit = fit_linear(d, ModelSpec("y", ("g",)))
+    >>> [(m.level, round(m.estimate, 12), m.n) for m in lsmeans(fit, "g")]
+    [('a', 1.5, 2), ('b', 5.0, 2)]
+    """
     big_l = lsmean_matrix(fit, factor, weights)
     est = big_l @ fit.coef
     se = np.sqrt(np.einsum("ij,jk,ik->i", big_l, fit.cov, big_l))
@@ -97,7 +107,11 @@ def lsmeans(fit: LinearFit, factor: str, weights: str = "equal", ci_level: float
 
 
 def adjust_p(p: Sequence[float], method: str = "none") -> np.ndarray:
-    """Multiplicity-adjusted p-values over one family (Bonferroni, Holm step-down, Sidak)."""
+    """Multiplicity-adjusted p-values over one family (Bonferroni, Holm step-down, Sidak).
+
+    >>> adjust_p([0.01, 0.04, 0.03], "holm").round(4).tolist()
+    [0.03, 0.06, 0.06]
+    """
     p = np.asarray(p, dtype=float)
     k = len(p)
     if method == "none" or k <= 1:
@@ -137,14 +151,15 @@ def lsmean_differences(fit: LinearFit, factor: str, pairs: Sequence[tuple[str, s
         raise MethodError("SAP433", f"unknown adjustment '{adjust}' (one of "
                                     f"{', '.join(ADJUSTMENTS)})")
     big_l = lsmean_matrix(fit, factor, weights)
+    if not pairs:
+        return ()
     index = {lev: i for i, lev in enumerate(fit.levels[factor])}
     for a, b in pairs:
         for lev in (a, b):
             if lev not in index:
                 raise MethodError("SAP434", f"contrast level '{lev}' is not a level of "
                                             f"'{factor}' in the data ({', '.join(index)})")
-    rows = np.array([big_l[index[a]] - big_l[index[b]] for a, b in pairs]).reshape(
-        len(pairs), -1)
+    rows = np.array([big_l[index[a]] - big_l[index[b]] for a, b in pairs])
     est = rows @ fit.coef
     se = np.sqrt(np.einsum("ij,jk,ik->i", rows, fit.cov, rows))
     df = fit.df_resid

@@ -59,15 +59,16 @@ def _long(frame, stats: tuple[str, ...], level: str | None = None):
     rows = frame[frame.stat_name.isin(stats)]
     if level is not None:
         rows = rows[rows.variable_level == level]
-    for _, row in rows.iterrows():
+    for row in rows.to_dict("records"):
         x = None
         for g in group_cols:
             if row[g] == "visit":
                 x = float(row[f"{g}_level"])
         series = _series_key(row, group_cols, "visit")
-        if row.analysis_id.endswith("]") and "[" in row.analysis_id:
-            series = f"{row.analysis_id[row.analysis_id.index('[') + 1:-1]}, {series}"
-        out.setdefault(series, {}).setdefault(x, {})[row.stat_name] = row.stat
+        aid = row["analysis_id"]
+        if aid.endswith("]") and "[" in aid:
+            series = f"{aid[aid.index('[') + 1:-1]}, {series}"
+        out.setdefault(series, {}).setdefault(x, {})[row["stat_name"]] = row["stat"]
     return out
 
 

@@ -13,6 +13,8 @@ Placement rules (as CSR tables set them out):
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from sap_engine import model as m
@@ -190,12 +192,13 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
                 continue
             # Groups that are neither columns nor the arm (a parameter family's members,
             # visits): one row each for a binary result, else one section each.
-            combos = list(dict.fromkeys(_combo(r, inner) for _, r in vsub.iterrows()))
+            row_combos = [_combo(r, inner) for r in _records(vsub)]
+            combos = list(dict.fromkeys(row_combos))
             binary = set(vsub.variable_level.dropna()) <= {"Y", "N"} and \
                 (vsub.stat_name == "pct").any()
             section = Section(vlabel)
             for combo in combos:
-                mask = vsub.apply(lambda r, c=combo, g=inner: _combo(r, g) == c, axis=1)
+                mask = np.array([c == combo for c in row_combos])
                 text = ", ".join(_nice(v) for _, v in combo)
                 if binary:
                     cells = _cells(vsub[mask & (vsub.variable_level == "Y")],
@@ -218,6 +221,31 @@ def _row_groups(frame, cols: list[Column], treatment_col: str | None) -> list[st
             if name not in taken and name not in names:
                 names.append(name)
     return names
+
+
+def _records(frame) -> list:
+    """Rows as light records (itertuples, with an ``index`` of column names like a Series)."""
+    names = list(frame.columns)
+    return [_Record(names, values) for values in frame.itertuples(index=False, name=None)]
+
+
+class _Record:
+    """A read-only row: attribute and ``row[col]`` access, far cheaper than iterrows."""
+
+    __slots__ = ("index", "_values")
+
+    def __init__(self, names: list[str], values: tuple):
+        self.index = names
+        self._values = dict(zip(names, values))
+
+    def __getitem__(self, name: str):
+        return self._values[name]
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _combo(row, names: list[str]) -> tuple[tuple[str, str], ...]:
@@ -347,7 +375,7 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
         stats = ("n", "pct") if item.name == "n_pct" else ("n",)
     keys = [c.key for c in cols]
     values: dict[str, dict[str, float]] = {}
-    for _, row in data[data.stat_name.isin(stats)].iterrows():
+    for row in _records(data[data.stat_name.isin(stats)]):
         if row.stat_name != "smd" and level_filter is None and isinstance(
                 row.variable_level, str) and " - " not in row.variable_level and \
                 row.stat_name not in ("n",):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED
 
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry
@@ -29,7 +29,7 @@ from sap_engine.methods.linear import (
 )
 from sap_engine.render.format import fmt_number, fmt_pattern
 
-NIST = Path(__file__).resolve().parents[3] / "shared" / "references" / "nist-strd"
+NIST = SHARED / "references" / "nist-strd"
 ARMS = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
 
 
@@ -438,3 +438,18 @@ def test_unknown_contrast_level_is_named():
         _run("ancova", d, roles, levels=["a1", "a2", "a3", "a7"])
     with pytest.raises(MethodError, match="must read 'A - B'"):
         _run("ancova", d, roles, contrasts=["a2 versus a1"])
+
+
+def test_class_levels_in_sas_order():
+    # SAS orders numeric class values by value (0 < 54 < 100) and character ones as text
+    # ("10" < "9"); an explicit list sets the order instead.
+    rng = np.random.default_rng(9)
+    d = pd.DataFrame({"dose": np.tile([0.0, 54.0, 100.0], 8), "site": ["10", "9"] * 12,
+                      "y": rng.normal(size=24)})
+    fit = fit_linear(d, ModelSpec("y", ("dose", "site")))
+    assert fit.levels == {"dose": ("0", "54", "100"), "site": ("10", "9")}
+    assert fit_linear(d, ModelSpec("y", ("site",)), {"site": ["9", "10"]}).levels["site"] == \
+        ("9", "10")
+    out = _run("ancova", d, {"response": "y", "treatment": "dose", "factors": "site"})
+    assert [k[0] for k in out if k[2] == "diff"] == ["54 - 0", "100 - 0", "100 - 54"]
+    assert [k[1][0][1] for k in out if k[2] == "lsmean"] == ["0", "54", "100"]
