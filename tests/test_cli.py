@@ -126,3 +126,35 @@ def test_debug_shows_traceback(sap_run, tmp_path):
 def test_missing_plan_file(sap_run):
     r = sap_run("check", ROOT / "plans" / "nope.sap")
     _assert_clean_error(r, "error[SAP001]", "nope.sap")
+
+
+def test_model_that_cannot_be_estimated_names_the_arm(sap_run, tmp_path):
+    # S04 is the only Active patient kept, and its week-8 score is missing: the Active arm
+    # has no analysable value, so the ANCOVA cannot be estimated.
+    text = MINI_TEXT.replace('document "Mini results"', '''analysis A8 "Week 8 ANCOVA" {
+  population FAS where adsl.USUBJID in {"S04", "S05", "S06", "S07"}
+  method ancova
+  model chg_score ~ treatment + baseline(score)
+  at week 8
+}
+
+document "Mini results"''')
+    out = tmp_path / "o"
+    r = sap_run("run", write_plan(tmp_path, text), "--out", out)
+    _assert_clean_error(r, "analysis A8", "error[SAP436]", "Active")
+    assert not out.exists()
+
+
+def test_rank_deficient_design_names_the_aliased_term(sap_run, tmp_path):
+    text = MINI_TEXT.replace('document "Mini results"', '''endpoint twice_base = 2 * baseline(score)
+
+analysis AR "Aliased covariates" {
+  population FAS
+  method ancova
+  model chg_score ~ treatment + baseline(score) + twice_base
+  at week 16
+}
+
+document "Mini results"''')
+    r = sap_run("run", write_plan(tmp_path, text), "--out", tmp_path / "o")
+    _assert_clean_error(r, "analysis AR", "error[SAP423]", "twice_base")
