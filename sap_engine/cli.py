@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head`: not an error of ours
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # an engine bug: say so plainly, point at --debug
         if args.debug:
             raise
