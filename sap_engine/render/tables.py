@@ -13,9 +13,9 @@ Placement rules (as CSR tables set them out):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
-from dataclasses import dataclass, field
 
 from sap_engine import model as m
 from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
