@@ -218,6 +218,13 @@ class _Checker:
         roles = check_analyses(self)
         for display in (*plan.tables, *plan.figures):
             self.check_display(display)
+        doc = plan.document
+        if doc and doc.reproduce:
+            from pathlib import Path
+
+            target = Path(plan.path).resolve().parent / doc.reproduce
+            if not target.is_file():
+                self.error("SAP222", f"reproduction map not found: {target}", doc.loc)
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
                                                                    d.location.column)))

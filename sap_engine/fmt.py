@@ -254,6 +254,8 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
         if s.author:
             items.append((m.Loc(), f"author {quote(s.author)}"))
         items.append((m.Loc(), "include " + ", ".join(s.include)))
+        if s.reproduce:
+            items.append((m.Loc(), f"reproduce {quote(s.reproduce)}"))
         return _block(f"document {quote(s.title)}", items, comments)
     raise TypeError(f"cannot format statement {s!r}")
 

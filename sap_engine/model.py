@@ -382,6 +382,7 @@ class Document:
     template: str | None = None
     include: tuple[str, ...] = ("all",)
     author: str | None = None
+    reproduce: str | None = None  # a reproduction map (published figures vs the ARD)
     loc: Loc = _loc()
 
 

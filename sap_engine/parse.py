@@ -378,10 +378,13 @@ class _ToModel(Transformer):
     def doc_author(self, meta, c):
         return ("author", c[0].value)
 
+    def doc_reproduce(self, meta, c):
+        return ("reproduce", c[0].value)
+
     def document(self, meta, c):
         items = dict(c[1:])
         return m.Document(c[0].value, items.get("template"), items.get("include", ("all",)),
-                          items.get("author"), _loc(meta))
+                          items.get("author"), items.get("reproduce"), _loc(meta))
 
 
 def _plain(value):

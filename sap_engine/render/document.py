@@ -26,6 +26,7 @@ class DocumentModel:
     failures: list[str]
     notes: list[str]
     analyses: list[dict]
+    reproduction: dict | None = None
 
 
 def _environment():
@@ -74,7 +75,20 @@ def build_document(checked, table, results, out_dir: Path | None = None) -> Docu
              "was made unless a table says otherwise.",
              "Values are rounded half away from zero for display; the ARD holds full "
              "precision."]
+    reproduction = None
+    if plan.document and plan.document.reproduce:
+        from sap_engine.render.reproduction import compare, load
+
+        mapping, published, source = load(plan.path, plan.document.reproduce)
+        checks = compare(ard, mapping, published)
+        counted = [c for c in checks if c.within is not None]
+        reproduction = {
+            "source": mapping.get("title", source), "checks": checks,
+            "within": sum(1 for c in counted if c.within), "counted": len(counted),
+            "not_compared": mapping.get("not_compared", []),
+        }
     return DocumentModel(
+        reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
         study=study_info, provenance=provenance, tables=tables, figures=figures,
         failures=[d.render() for d in results.failures], notes=notes, analyses=analyses)

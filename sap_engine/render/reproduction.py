@@ -1,0 +1,145 @@
+"""The reproduction appendix: every published figure beside the engine's value.
+
+A plan's ``document`` block may name a reproduction map (``reproduce "file.json"``, relative
+to the plan). The map points at a copy of the published figures (a JSON tree) and lists, for
+each figure, where its value lies in the ARD and which tolerance applies::
+
+    {"published": "../sap_engine/synth/published.json",
+     "entries": [{"figure": "table1.bmi.IVIg.mean", "tolerance": "table1.tolerance.mean",
+                  "lookup": {"analysis": "T1_bmi", "stat": "mean",
+                             "groups": {"TRT01P": "IVIg"}}}, ...],
+     "not_compared": [{"figure": "design.screened", "why": "no screening data"}]}
+
+A lookup may instead be ``{"sum": [lookup, ...]}`` (a count over several categories) or
+``{"min": [...]}`` with ``"kind": "at_least"`` (a published lower bound). A tolerance is a
+number, a path into the published tree, or ``"p_value_side"`` (the engine's p-value must lie
+on the same side of 0.05 and of 0.0001 as the published one). A figure without a tolerance is
+shown for information and does not count. Values are compared at full precision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Check:
+    figure: str
+    published: object
+    engine: float | None
+    difference: float | None
+    tolerance: str
+    within: bool | None  # None: shown for information, no tolerance applies
+    note: str = ""
+
+
+def _path(tree: dict, dotted: str):
+    node = tree
+    for part in _split(dotted):
+        node = node[part] if isinstance(node, dict) else node[int(part)]
+    return node
+
+
+def _split(dotted: str) -> list[str]:
+    """``a.b.(0,6].c`` -> [a, b, (0,6], c]: dots inside brackets belong to the key."""
+    parts, current, depth = [], "", 0
+    for ch in dotted:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def _group_match(frame, groups: dict[str, str]):
+    import numpy as np
+
+    mask = np.ones(len(frame), dtype=bool)
+    names = [c for c in frame.columns if c.startswith("group") and not c.endswith("_level")]
+    for name, level in groups.items():
+        hit = np.zeros(len(frame), dtype=bool)
+        for g in names:
+            hit |= ((frame[g] == name) & (frame[f"{g}_level"] == str(level))).to_numpy()
+        mask &= hit
+    return mask
+
+
+def lookup(ard, spec: dict) -> float | None:
+    if "sum" in spec:
+        values = [lookup(ard, s) for s in spec["sum"]]
+        return None if any(v is None for v in values) else float(sum(values))
+    if "min" in spec:
+        values = [lookup(ard, s) for s in spec["min"]]
+        return None if any(v is None for v in values) else float(min(values))
+    rows = ard[(ard.analysis_id == spec["analysis"]) & (ard.stat_name == spec["stat"])]
+    if "variable" in spec:
+        rows = rows[rows.variable == spec["variable"]]
+    level = spec.get("level")
+    rows = rows[rows.variable_level == level] if level is not None else \
+        rows[rows.variable_level.isna()]
+    groups = spec.get("groups", {})
+    rows = rows[_group_match(rows, groups)]
+    # Exactly the groups asked for: a row with further groupings is another cell.
+    n_groups = rows.filter(regex=r"^group\d+$").notna().sum(axis=1)
+    rows = rows[n_groups.to_numpy() == len(groups)]
+    if len(rows) != 1:
+        return None
+    return float(rows.stat.iloc[0])
+
+
+def _p_side(published, engine: float) -> bool:
+    if isinstance(published, str) and published.startswith("<"):
+        bound = float(published[1:])
+        return engine < bound
+    p = float(published)
+    return (p < 0.05) == (engine < 0.05) and (p < 0.0001) == (engine < 0.0001)
+
+
+def compare(ard, mapping: dict, published: dict) -> list[Check]:
+    checks = []
+    for entry in mapping["entries"]:
+        figure = entry["figure"]
+        value = _path(published, figure)
+        engine = lookup(ard, entry["lookup"])
+        tol_spec = entry.get("tolerance")
+        if engine is None:
+            checks.append(Check(figure, value, None, None, str(tol_spec or ""), False,
+                                "not found in the ARD"))
+            continue
+        if tol_spec == "p_value_side":
+            checks.append(Check(figure, value, engine, None, "same side of 0.05 and 0.0001",
+                                _p_side(value, engine)))
+            continue
+        scale = entry.get("scale", 1.0)
+        engine_scaled = engine * scale
+        if entry.get("kind") == "at_least":
+            checks.append(Check(figure, value, engine_scaled, engine_scaled - float(value),
+                                f">= {value}", engine_scaled >= float(value)))
+            continue
+        difference = engine_scaled - float(value)
+        if tol_spec is None:
+            checks.append(Check(figure, value, engine_scaled, difference, "", None,
+                                entry.get("note", "")))
+            continue
+        tol = float(_path(published, tol_spec) if isinstance(tol_spec, str) else tol_spec)
+        within = abs(difference) <= tol + 1e-9 and not math.isnan(difference)
+        checks.append(Check(figure, value, engine_scaled, difference, f"{tol:g}", within,
+                            entry.get("note", "")))
+    return checks
+
+
+def load(plan_path: str, ref: str) -> tuple[dict, dict, str]:
+    """(mapping, published tree, published file) for a plan's ``reproduce`` reference."""
+    map_path = (Path(plan_path).resolve().parent / ref).resolve()
+    mapping = json.loads(map_path.read_text())
+    published_path = (map_path.parent / mapping["published"]).resolve()
+    return mapping, json.loads(published_path.read_text()), str(published_path)

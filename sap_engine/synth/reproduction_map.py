@@ -1,0 +1,210 @@
+"""Write ``plans/prodrem.reproduction.json``: where each published ProDERM figure lies in
+the ARD of ``plans/prodrem.sap`` and which tolerance of ``published.json`` applies.
+
+Run ``python -m sap_engine.synth.reproduction_map`` after changing the plan's analysis ids;
+``tests/test_reproduction.py`` checks the committed file is current and that every figure is
+within tolerance. The map is data (reviewable line by line); this module only spares writing
+300 near-identical entries by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[2] / "plans" / "prodrem.reproduction.json"
+ARMS = ("IVIg", "Placebo")
+TRT = "TRT01P"
+RACE = {"Asian": "ASIAN", "Black or African American": "BLACK OR AFRICAN AMERICAN",
+        "White": "WHITE", "Other": "OTHER"}
+SCORES = {"cdasi_activity": "baseline_cdasi_a", "cdasi_damage": "baseline_cdasi_d",
+          "extramuscular_global": "baseline_extglob", "cutaneous_vas": "baseline_vas"}
+WEEK16 = {"cdasi_activity": ("D_cdasi_a", "A_cdasi_a"), "cdasi_damage": ("D_cdasi_d", "A_cdasi_d"),
+          "cutaneous_vas": ("D_vas", "A_vas")}
+SPEARMAN = ("tis", "chg_mmt8", "chg_cdasi_a", "chg_extglob", "chg_vas")
+
+
+def _e(figure: str, tolerance, **lookup) -> dict:
+    return {"figure": figure, "tolerance": tolerance, "lookup": lookup}
+
+
+def _table1(published: dict) -> list[dict]:
+    out = []
+    for sex, code in (("Female", "F"), ("Male", "M")):
+        for arm in (*ARMS, "Total"):
+            out.append(_e(f"table1.sex.{sex}.{arm}", 0, analysis="T1_sex", stat="n",
+                          level=code, groups={TRT: arm}))
+    for race, code in RACE.items():
+        for arm in (*ARMS, "Total"):
+            out.append(_e(f"table1.race.{race}.{arm}", 0, analysis="T1_race", stat="n",
+                          level=code, groups={TRT: arm}))
+    tol = {"mean": "table1.tolerance.mean", "sd": "table1.tolerance.sd",
+           "median": "table1.tolerance.mean", "min": "table1.tolerance.mean",
+           "max": "table1.tolerance.mean"}
+    for arm in (*ARMS, "Total"):
+        for stat, t in tol.items():
+            out.append(_e(f"table1.bmi.{arm}.{stat}", t, analysis="T1_bmi", stat=stat,
+                          groups={TRT: arm}))
+            for score, variable in SCORES.items():
+                out.append(_e(f"table1.{score}.{arm}.{stat}", t, analysis="T1_base", stat=stat,
+                              variable=variable, groups={TRT: arm}))
+    for score, variable in SCORES.items():
+        out.append(_e(f"table1.{score}.smd", "table1.tolerance.smd", analysis="T1_smd",
+                      stat="smd", variable=variable, level="IVIg - Placebo"))
+    return out
+
+
+def _baseline_distribution() -> list[dict]:
+    cat = {"analysis": "B_cdasi_a", "stat": "n", "groups": {TRT: "Total"}}
+    out = [_e("baseline_distribution.cdasi_activity_zero", 0, **cat, level="0"),
+           {"figure": "baseline_distribution.cdasi_activity_gt6", "tolerance": 0,
+            "lookup": {"sum": [{**cat, "level": "(6,14]"}, {**cat, "level": ">14"}]}},
+           _e("baseline_distribution.cdasi_activity_gt14", 0, **cat, level=">14"),
+           _e("baseline_distribution.cdasi_damage_zero", 0, analysis="B_cdasi_d", stat="n",
+              level="0", groups={TRT: "Total"})]
+    for arm in ARMS:
+        out.append(_e(f"baseline_distribution.cutaneous_vas_le_0_2.{arm}", 0, analysis="B_vas",
+                      stat="n", level="<=0.2", groups={TRT: arm}))
+    for category in ("A", "B", "C", "D/E"):
+        out.append(_e(f"baseline_distribution.mitax_cutaneous_category_percent.{category}",
+                      0.05, analysis="B_mitax", stat="pct", level=category,
+                      groups={TRT: "Total"}))
+    return out
+
+
+def _table2(published: dict) -> list[dict]:
+    out = []
+    for area, measures in published["table2"]["areas"].items():
+        for measure in measures:
+            out.append(_e(f"table2.areas.{area}.{measure}", "table2.tolerance.percent",
+                          analysis="T2_areas", stat="pct", level="Y",
+                          groups={"PARCAT1": area, "PARCAT2": measure}))
+    for measure in ("erythema", "ulceration", "hand_damage"):
+        out.append(_e(f"table2.gottron_hands.{measure}", "table2.tolerance.percent",
+                      analysis="T2_other", stat="pct", level="Y",
+                      groups={"PARCAT1": "Gottron's hands", "PARCAT2": measure}))
+    for key, area in (("periungual_changes", "Periungual"), ("alopecia", "Alopecia")):
+        out.append(_e(f"table2.{key}", "table2.tolerance.percent", analysis="T2_other",
+                      stat="pct", level="Y",
+                      groups={"PARCAT1": area, "PARCAT2": area.lower()}))
+    return out
+
+
+def _week16() -> list[dict]:
+    out = []
+    for score, (desc, model) in WEEK16.items():
+        base = f"week16_change.{score}"
+        for arm in ARMS:
+            out.append(_e(f"{base}.{arm}.mean", "week16_change.tolerance.mean",
+                          analysis=desc, stat="mean", groups={TRT: arm}))
+            for i, bound in enumerate(("mean_ci_lower", "mean_ci_upper")):
+                out.append(_e(f"{base}.{arm}.ci95.{i}", "week16_change.tolerance.ci_bound",
+                              analysis=desc, stat=bound, groups={TRT: arm}))
+            out.append(_e(f"{base}.lsmeans.{arm}", "week16_change.tolerance.lsmean",
+                          analysis=model, stat="lsmean", groups={TRT: arm}))
+        contrast = "IVIg - Placebo"
+        out.append(_e(f"{base}.difference.estimate", "week16_change.tolerance.lsmean",
+                      analysis=model, stat="diff", level=contrast))
+        for i, bound in enumerate(("diff_ci_lower", "diff_ci_upper")):
+            out.append(_e(f"{base}.difference.ci95.{i}", "week16_change.tolerance.ci_bound",
+                          analysis=model, stat=bound, level=contrast))
+        out.append(_e(f"{base}.difference.p_value", "p_value_side", analysis=model,
+                      stat="p_value", level=contrast))
+    return out
+
+
+def _strata(published: dict) -> list[dict]:
+    out = []
+    tol = "week16_change_by_stratum.tolerance"
+    for score, analysis, stratum in (("cdasi_activity", "D_cdasi_a_sev", "severity"),
+                                     ("cutaneous_vas", "D_vas_sev", "vas_severity")):
+        for level, arms in published["week16_change_by_stratum"][score].items():
+            aid = f"{analysis}[{stratum}={level}]"
+            for arm in ARMS:
+                groups = {TRT: arm, stratum: level}
+                out.append(_e(f"week16_change_by_stratum.{score}.{level}.{arm}.mean",
+                              f"{tol}.mean", analysis=aid, stat="mean", groups=groups))
+                for i, bound in enumerate(("mean_ci_lower", "mean_ci_upper")):
+                    out.append(_e(f"week16_change_by_stratum.{score}.{level}.{arm}.ci95.{i}",
+                                  f"{tol}.mean", analysis=aid, stat=bound, groups=groups))
+                if "n" in arms[arm]:
+                    out.append(_e(f"week16_change_by_stratum.{score}.{level}.{arm}.n",
+                                  f"{tol}.n", analysis=aid, stat="n", groups=groups))
+    return out
+
+
+def _later(published: dict) -> list[dict]:
+    out = []
+    for arm in ARMS:
+        out.append(_e(f"week40.cdasi_activity_change.{arm}.mean", "week40.tolerance.mean",
+                      analysis="W40_chg", stat="mean", groups={TRT: arm}))
+        for i, bound in enumerate(("mean_ci_lower", "mean_ci_upper")):
+            out.append(_e(f"week40.cdasi_activity_change.{arm}.ci95.{i}",
+                          "week40.tolerance.mean", analysis="W40_chg", stat=bound,
+                          groups={TRT: arm}))
+        for key, variable in (("cdasi_activity_mean", "cdasi_a"),
+                              ("cdasi_damage_mean", "cdasi_d"), ("cutaneous_vas_mean", "vas")):
+            out.append(_e(f"week40.{key}.{arm}.mean", "week40.tolerance.mean",
+                          analysis="W40_levels", stat="mean", variable=variable,
+                          groups={TRT: arm}))
+            entry = _e(f"week40.{key}.{arm}.sd", None, analysis="W40_levels", stat="sd",
+                       variable=variable, groups={TRT: arm})
+            entry["note"] = "no published tolerance for SDs at week 40"
+            out.append(entry)
+        out.append(_e(f"responders_35pct.week16.{arm}.responders",
+                      "responders_35pct.tolerance.count", analysis="R35", stat="n", level="Y",
+                      groups={TRT: arm}))
+        responders = {"analysis": "R35", "stat": "n", "groups": {TRT: arm}}
+        out.append({"figure": f"responders_35pct.week16.{arm}.n",
+                    "tolerance": "responders_35pct.tolerance.count",
+                    "lookup": {"sum": [{**responders, "level": "Y"},
+                                       {**responders, "level": "N"}]}})
+        for week in ("16", "40"):
+            out.append(_e(f"mitax_improved_one_category_percent.week{week}.{arm}",
+                          "mitax_improved_one_category_percent.tolerance.percent",
+                          analysis=f"MITAX{week}", stat="pct", level="Y", groups={TRT: arm}))
+    later = [{"analysis": "F3b", "stat": "pct", "level": "Y",
+              "groups": {TRT: arm, "visit": str(week)}} for arm in ARMS for week in (32, 36, 40)]
+    out.append({"figure": "responders_35pct.after_week28_percent_at_least", "kind": "at_least",
+                "tolerance": 0, "lookup": {"min": later}})
+    for i, a in enumerate(SPEARMAN):
+        for j, b in enumerate(SPEARMAN):
+            if j > i:
+                out.append(_e(f"spearman_week16.r.{i}.{j}", "spearman_week16.tolerance.r",
+                              analysis="F5", stat="correlation", level=f"{a}|{b}"))
+    return out
+
+
+def build(published: dict) -> dict:
+    return {
+        "title": "ProDERM cutaneous post-hoc analysis, eClinicalMedicine 2023;64:102234",
+        "published": "../sap_engine/synth/published.json",
+        "entries": [*_table1(published), *_baseline_distribution(), *_table2(published),
+                    *_week16(), *_strata(published), *_later(published)],
+        "not_compared": [
+            {"figure": "design (screened, infusion cycles, median dose)",
+             "why": "the synthetic study has no screening or exposure data"},
+            {"figure": "baseline_distribution.highest_erythema_score_percent",
+             "why": "a maximum over body areas per patient is not yet expressible in the plan "
+                    "language (checked from the data in tests/test_synth.py)"},
+            {"figure": "table2.gottron_papules_on_hands",
+             "why": "needs a score >= 2 threshold on one item (checked in tests/test_synth.py)"},
+            {"figure": "missing (stayed-zero damage counts)",
+             "why": "patient-level trajectories; checked from the data in tests/test_synth.py"},
+        ],
+    }
+
+
+def main(argv: list[str]) -> int:
+    published = json.loads((Path(__file__).with_name("published.json")).read_text())
+    text = json.dumps(build(published), indent=1, ensure_ascii=False) + "\n"
+    if "--check" in argv:
+        return 0 if OUT.exists() and OUT.read_text() == text else 1
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(build(published)['entries'])} figures)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
