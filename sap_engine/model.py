@@ -8,6 +8,7 @@ Nothing here mutates: derive a changed node with :func:`dataclasses.replace`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Union
 
 
@@ -402,26 +403,26 @@ class Plan:
     def _of(self, kind: type) -> tuple:
         return tuple(s for s in self.statements if isinstance(s, kind))
 
-    @property
+    @cached_property
     def study(self) -> Study | None:
         found = self._of(Study)
         return found[0] if found else None
 
-    @property
+    @cached_property
     def sources(self) -> tuple[Source, ...]:
         return tuple(src for s in self.statements if isinstance(s, DataBlock) for src in s.sources)
 
-    @property
+    @cached_property
     def treatment(self) -> Treatment | None:
         found = self._of(Treatment)
         return found[0] if found else None
 
-    @property
+    @cached_property
     def visits(self) -> Visits | None:
         found = self._of(Visits)
         return found[0] if found else None
 
-    @property
+    @cached_property
     def document(self) -> Document | None:
         found = self._of(Document)
         return found[0] if found else None
@@ -429,39 +430,39 @@ class Plan:
     def named(self, kind: type) -> dict[str, object]:
         return {s.name: s for s in self._of(kind)}
 
-    @property
+    @cached_property
     def populations(self) -> dict[str, Population]:
         return self.named(Population)
 
-    @property
+    @cached_property
     def parameters(self) -> dict[str, Parameter]:
         return self.named(Parameter)
 
-    @property
+    @cached_property
     def endpoints(self) -> dict[str, Endpoint]:
         return self.named(Endpoint)
 
-    @property
+    @cached_property
     def intercurrents(self) -> dict[str, Intercurrent]:
         return self.named(Intercurrent)
 
-    @property
+    @cached_property
     def estimands(self) -> dict[str, Estimand]:
         return self.named(Estimand)
 
-    @property
+    @cached_property
     def analyses(self) -> dict[str, Analysis]:
         return self.named(Analysis)
 
-    @property
+    @cached_property
     def labels(self) -> dict[str, dict[str, str]]:
         return {lab.column.name: dict(lab.items) for lab in self._of(Labels)}
 
-    @property
+    @cached_property
     def tables(self) -> tuple[Table, ...]:
         return self._of(Table)
 
-    @property
+    @cached_property
     def figures(self) -> tuple[Figure, ...]:
         return self._of(Figure)
 

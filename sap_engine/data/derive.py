@@ -94,18 +94,30 @@ class Evaluator:
             return self._params[cache_key]
         p = self.plan.parameters[name]
         long, base = self._prepared(name)
-        if p.by:  # one member of a family: a cross-section of the prepared family
-            levels = tuple(level for _, level in member)
-            try:
-                long = long.xs(levels, level=list(p.by))
-                base = base.xs(levels, level=list(p.by))
-            except KeyError:
-                long, base = long.iloc[0:0].droplevel(list(p.by)), base.iloc[0:0]
+        if p.by:  # one member of a family, split from the prepared family once
+            long, base = self._members(name).get(tuple(level for _, level in member),
+                                                 (long.iloc[0:0].droplevel(list(p.by)),
+                                                  base.iloc[0:0].droplevel(list(p.by))))
         long = self._handle(long, base, handling)
-        result = pd.DataFrame({"value": long})
-        result["base"] = result.index.get_level_values(0).map(base).astype(float)
+        result = pd.DataFrame({"value": long.to_numpy(dtype=float)}, index=long.index)
+        result["base"] = base.reindex(result.index.get_level_values(0)).to_numpy(dtype=float)
         self._params[cache_key] = result
         return result
+
+    def _members(self, name: str) -> dict[tuple, tuple[pd.Series, pd.Series]]:
+        """Each member of a family: (values by subject and visit, baselines by subject)."""
+        key = ("members", name)
+        if key not in self._params:
+            by = list(self.plan.parameters[name].by)
+            long, base = self._prepared(name)
+            bases = {k if isinstance(k, tuple) else (k,): part.droplevel(by)
+                     for k, part in base.groupby(level=by, sort=False)}
+            self._params[key] = {
+                (k if isinstance(k, tuple) else (k,)): (
+                    part.droplevel(by), bases.get(k if isinstance(k, tuple) else (k,),
+                                                  base.iloc[0:0].droplevel(by)))
+                for k, part in long.groupby(level=by, sort=False)}
+        return self._params[key]
 
     def _prepared(self, name: str) -> tuple[pd.Series, pd.Series]:
         """A parameter's values indexed by (subject, *family columns, visit), and baselines
