@@ -1,0 +1,393 @@
+"""Time-to-event methods: Kaplan-Meier, log-rank (and Wilcoxon) tests, Cox regression.
+
+The plan-facing methods ``kaplan_meier``, ``logrank`` and ``cox`` are registered here; the
+numbers come from the plain functions of
+- :mod:`~sap_engine.methods.survival_km`: kaplan_meier, confidence_limits, survival_at,
+  quantile, rank_test (SAS PROC LIFETEST conventions);
+- :mod:`~sap_engine.methods.survival_cox`: cox_ph, partial_likelihood, hazard_ratio_limits
+  (SAS PROC PHREG conventions).
+
+Every method takes ``time`` and ``event`` roles. ``event_from = cnsr`` (the default) reads the
+event column as ADaM ADTTE's CNSR (0 = event, a positive integer = censored);
+``event_from = event`` reads it as an event flag (1 = event, 0 = censored). Rows with a missing
+time, event, group or stratum are left out, as SAS does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sap_engine.errors import MethodError
+from sap_engine.methods.linear_design import level_label, sorted_levels
+from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.survival_cox import (
+    TIES,
+    CoxFit,
+    check_aliasing,
+    cox_ph,
+    cox_stats,
+    hazard_ratio_limits,
+    partial_likelihood,
+)
+from sap_engine.methods.survival_km import (
+    CONFTYPES,
+    RANK_TESTS,
+    KaplanMeier,
+    RankTest,
+    SurvivalAt,
+    SurvivalQuantile,
+    confidence_limits,
+    kaplan_meier,
+    quantile,
+    rank_test,
+    survival_at,
+)
+
+__all__ = ["KaplanMeier", "SurvivalAt", "SurvivalQuantile", "RankTest", "CoxFit",
+           "kaplan_meier", "confidence_limits", "survival_at", "quantile", "rank_test",
+           "cox_ph", "partial_likelihood", "hazard_ratio_limits", "event_indicator",
+           "kaplan_meier_method", "logrank", "cox"]
+
+_T = "tests/methods/test_survival.py"
+
+_ROLES = (
+    Role("time", "numeric", doc="time to event or censoring (e.g. ADTTE AVAL)"),
+    Role("event", "numeric", doc="censoring or event flag (ADTTE CNSR by default, see "
+         "`event_from`)"),
+)
+_GROUP = Role("group", "categorical", required=False,
+              doc="the compared groups (defaults to the plan's treatment)")
+_STRATA = Role("strata", "categorical", many=True, required=False, doc="stratification factors")
+_EVENT_FROM = Option("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
+                     "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
+                     choices=("cnsr", "event"))
+_LEVELS = Option("levels", "list", (), "group levels in display order (default: sorted)")
+_CI_LEVEL = Option("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
+_EVENT_CONVENTION = ("The event role is ADaM ADTTE CNSR by default (0 = event, a positive "
+                     "integer = censored, as SAS `time AVAL*CNSR(1,2,...)`); `event_from = "
+                     "event` reads a 1/0 event flag (R `Surv(time, status)`). Rows with a "
+                     "missing time, event, group or stratum are excluded.")
+
+
+def event_indicator(values: np.ndarray, event_from: str = "cnsr") -> np.ndarray:
+    """1/0 event flags from a CNSR column (0 = event) or an event column (1 = event)."""
+    v = np.asarray(values, dtype=float)
+    if event_from == "cnsr":
+        bad = v[(v < 0) | (v != np.floor(v))]
+        if len(bad):
+            raise MethodError("SAP476", f"censoring value {bad[0]:g} is not 0 (event) or a "
+                                        "positive integer (censored), as ADaM CNSR is coded")
+        return (v == 0).astype(int)
+    bad = v[(v != 0) & (v != 1)]
+    if len(bad):
+        raise MethodError("SAP476", f"event value {bad[0]:g} is not 1 (event) or 0 "
+                                    "(censored)")
+    return (v == 1).astype(int)
+
+
+def _many(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _prepare(frame, roles: Mapping[str, Any], options: Mapping[str, Any],
+             extra: Sequence[str] = ()):
+    """(rows used, time, event): rows complete in every role's column, validated."""
+    import pandas as pd
+
+    cols = [roles["time"], roles["event"], *_many(roles.get("group")),
+            *_many(roles.get("strata")), *extra]
+    used = frame[list(dict.fromkeys(cols))].dropna()
+    if used.empty:
+        raise MethodError("SAP477", "no rows with time, event and the other variables all "
+                                    "present")
+    t_col = used[roles["time"]]
+    if not pd.api.types.is_numeric_dtype(t_col) or pd.api.types.is_bool_dtype(t_col):
+        raise MethodError("SAP475", f"time variable '{roles['time']}' is not numeric")
+    time = t_col.to_numpy(dtype=float)
+    if np.any(time < 0):
+        raise MethodError("SAP475", f"time variable '{roles['time']}' has a negative value "
+                                    f"({time[time < 0][0]:g})")
+    e_col = used[roles["event"]]
+    if not pd.api.types.is_numeric_dtype(e_col):
+        raise MethodError("SAP476", f"event variable '{roles['event']}' is not numeric")
+    event = event_indicator(e_col.to_numpy(dtype=float), options.get("event_from", "cnsr"))
+    return used, time, event
+
+
+def _labels(series) -> np.ndarray:
+    return np.array([level_label(v) for v in series.tolist()], dtype=object)
+
+
+def _levels(series, listed: Sequence[Any] = ()) -> tuple[np.ndarray, list[str]]:
+    """(label of each row, levels): listed levels that occur, in the listed order, then any
+    others in SAS order (numbers by value)."""
+    labels = _labels(series)
+    present = sorted_levels(series.tolist())
+    first = [str(x) for x in listed if str(x) in present]
+    return labels, first + [lev for lev in present if lev not in first]
+
+
+def _time_label(t: float) -> str:
+    return str(int(t)) if float(t).is_integer() else f"{t:.10g}"
+
+
+@register(
+    "kaplan_meier", family="survival",
+    summary="Kaplan-Meier survival estimates with Greenwood SEs and confidence limits, median "
+            "and quartiles with Brookmeyer-Crowley limits, numbers at risk and events "
+            "(SAS PROC LIFETEST).",
+    roles=(*_ROLES, _GROUP, _STRATA),
+    options=(
+        _EVENT_FROM,
+        Option("conftype", "choice", "loglog", "transformation of the confidence limits "
+               "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
+        _CI_LEVEL,
+        Option("timepoints", "list", (), "times at which to report the survival estimate "
+               "(default: every event time)"),
+        _LEVELS,
+    ),
+    conventions=(
+        _EVENT_CONVENTION,
+        "One curve per group level (and per stratum combination); product-limit estimate with "
+        "Greenwood's SE of S(t).",
+        "Confidence limits on the `conftype` scale: loglog by default (SAS PROC LIFETEST "
+        "CONFTYPE=LOGLOG); R survfit's default is `log`; linear and log limits are clipped to "
+        "[0, 1]; where S = 0 only the linear limits exist.",
+        "Median and quartiles: the first event time with S(t) < 1 - p, the midpoint of two "
+        "event times when S equals 1 - p exactly between them (SAS, R); Brookmeyer-Crowley "
+        "limits from the same `conftype` test inverted over the event times (SAS): lower = "
+        "first event time in the set, upper = the event time following its last one, missing "
+        "(not estimable) when the set reaches the last event time. R survfit reads the upper "
+        "limit where the upper band crosses 1 - p and so reports NA when the band stops at "
+        "S = 0, where the rule above gives that last event time.",
+        "Survival at `timepoints`: the step function's value at t (events at t included), "
+        "with `n_risk` the subjects with follow-up >= t and `events` the events up to t; not "
+        "estimable past the last follow-up time unless S has reached 0. Without `timepoints`, "
+        "every event time is reported.",
+    ),
+    evidence=(
+        Evidence("R survival: summary(survfit(Surv(time, status) ~ x, aml)) (published) "
+                 "survival, std.err and log-type limits; medians 31 and 23 with lower limits "
+                 "18 and 8", "printed digits", f"{_T}::test_aml_km_matches_r_survfit"),
+        Evidence("SAS/STAT PROC LIFETEST documentation (Kaplan-Meier details): 95% limits of "
+                 "the 25th percentile, ALL group of the BMT data, for each CONFTYPE (linear "
+                 "107-276, loglog 86-230, log 107-332, asinsqrt 104-276, logit 104-230)",
+                 "exact (event times)", f"{_T}::test_sas_bmt_quartile_limits_every_conftype"),
+        Evidence("statsmodels SurvfuncRight (survival, Greenwood SE, quantile limits) as a "
+                 "second algorithm", "1e-10", f"{_T}::test_km_statsmodels_second_algorithm"),
+        Evidence("Hand computation of the KM step function, numbers at risk and the flat "
+                 "median midpoint rule", "exact", f"{_T}::test_km_hand_computation"),
+    ),
+    stats=("n", "events", "median", "median_ci_lower", "median_ci_upper", "q1", "q1_ci_lower",
+           "q1_ci_upper", "q3", "q3_ci_lower", "q3_ci_upper", "survival", "survival_se",
+           "survival_ci_lower", "survival_ci_upper", "n_risk"),
+)
+def kaplan_meier_method(frame, roles: Mapping[str, Any],
+                        options: Mapping[str, Any]) -> list[Stat]:
+    used, time, event = _prepare(frame, roles, options)
+    conftype = options.get("conftype", "loglog")
+    level = float(options.get("ci_level", 0.95))
+    keys = [*_many(roles.get("group")), *_many(roles.get("strata"))]
+    labels, orders = {}, {}
+    for k in keys:
+        labels[k], orders[k] = _levels(used[k], options.get("levels", ())
+                                       if k == roles.get("group") else ())
+    combos: list[tuple[tuple[str, str], ...]] = [()]
+    for k in keys:
+        combos = [c + ((k, lev),) for c in combos for lev in orders[k]]
+    out: list[Stat] = []
+    for combo in combos:
+        rows = np.ones(len(time), dtype=bool)
+        for k, lev in combo:
+            rows &= labels[k] == lev
+        if not rows.any():
+            continue
+        out += _curve_stats(kaplan_meier(time[rows], event[rows]), combo, conftype, level,
+                            options.get("timepoints") or ())
+    return out
+
+
+def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype: str,
+                 level: float, timepoints: Sequence[Any]) -> list[Stat]:
+    out = [Stat("n", float(km.n), groups=groups), Stat("events", float(km.events), groups=groups)]
+    for name, p in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+        q = quantile(km, p, conftype, level)
+        out += [Stat(name, q.estimate, groups=groups),
+                Stat(f"{name}_ci_lower", q.lower, groups=groups),
+                Stat(f"{name}_ci_upper", q.upper, groups=groups)]
+    try:
+        times = [float(t) for t in timepoints] if timepoints else km.times.tolist()
+    except (TypeError, ValueError):
+        raise MethodError("SAP479", "option 'timepoints' must list numbers") from None
+    for t in times:
+        at = survival_at(km, t, conftype, level)
+        g = groups + (("time", _time_label(t)),)
+        out += [Stat("survival", at.survival, groups=g), Stat("survival_se", at.se, groups=g),
+                Stat("survival_ci_lower", at.lower, groups=g),
+                Stat("survival_ci_upper", at.upper, groups=g),
+                Stat("n_risk", float(at.n_risk), groups=g),
+                Stat("events", float(at.events), groups=g)]
+    return out
+
+
+@register(
+    "logrank", family="survival",
+    summary="Log-rank test (or Wilcoxon/Gehan, Tarone-Ware) of equal survival across groups, "
+            "optionally stratified (SAS PROC LIFETEST STRATA / GROUP=).",
+    roles=(*_ROLES, Role("group", "categorical", doc="the compared groups (defaults to the "
+                         "plan's treatment)"), _STRATA),
+    options=(
+        _EVENT_FROM,
+        Option("test", "choice", "logrank", "weights of the rank test: log-rank (1), Wilcoxon "
+               "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
+               choices=RANK_TESTS),
+        _LEVELS,
+    ),
+    conventions=(
+        _EVENT_CONVENTION,
+        "Chi-square U' V^- U on rank(V) df (k - 1 for k groups) with the hypergeometric "
+        "covariance, as SAS PROC LIFETEST and R survdiff; `test = wilcoxon` is SAS's Wilcoxon "
+        "(Gehan-Breslow weights = number at risk), `tarone` weights by its square root.",
+        "Strata: scores and covariances are computed within each stratum and summed (SAS "
+        "STRATA strata / GROUP=group; R survdiff + strata()).",
+        "ARD rows carry the test name as variable_level; the chi-square is `logrank_chisq` "
+        "for every weighting; observed `events` and `expected_events` per group.",
+    ),
+    evidence=(
+        Evidence("R survival: survdiff(Surv(time, status) ~ x, aml) (published): chisq 3.4 "
+                 "on 1 df, observed 7 / 11, expected 10.69 / 7.31", "printed digits",
+                 f"{_T}::test_aml_logrank_matches_r_survdiff"),
+        Evidence("SAS/STAT PROC LIFETEST documentation, BMT data (3 disease groups): Log-Rank "
+                 "13.8037, Wilcoxon 16.2407 on 2 df", "4 decimals",
+                 f"{_T}::test_sas_bmt_rank_tests"),
+        Evidence("R survdiff / survMisc values for AML-Low vs AML-High (BMT) unstratified, "
+                 "Gehan-Breslow, Tarone-Ware and with 5 strata: 13.44556, 15.38787, 14.98382, "
+                 "11.97799", "1e-5", f"{_T}::test_r_survdiff_bmt_weights_and_strata"),
+    ),
+    stats=("logrank_chisq", "df", "p_value", "events", "expected_events"),
+)
+def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
+    if not roles.get("group"):
+        raise MethodError("SAP493", "the log-rank test needs a 'group' role")
+    used, time, event = _prepare(frame, roles, options)
+    group_col = roles["group"]
+    group, order = _levels(used[group_col], options.get("levels", ()))
+    strata_cols = _many(roles.get("strata"))
+    strata = None
+    if strata_cols:
+        parts = [_labels(used[c]) for c in strata_cols]
+        strata = np.array(["\x1f".join(row) for row in zip(*parts, strict=True)])
+    # Order the groups for display: rank_test numbers them in order of appearance.
+    rank = {lev: i for i, lev in enumerate(order)}
+    sort = np.argsort([rank[g] for g in group], kind="mergesort")
+    test = options.get("test", "logrank")
+    result = rank_test(time[sort], event[sort], group[sort],
+                       None if strata is None else strata[sort], test)
+    out = [Stat("logrank_chisq", result.chisq, variable_level=test),
+           Stat("df", float(result.df), variable_level=test),
+           Stat("p_value", result.p_value, variable_level=test)]
+    for lev, o, e in zip(result.groups, result.observed, result.expected, strict=True):
+        g = ((group_col, lev),)
+        out += [Stat("events", o, variable_level=test, groups=g),
+                Stat("expected_events", e, variable_level=test, groups=g)]
+    return out
+
+
+@register(
+    "cox", family="survival",
+    summary="Cox proportional hazards regression: hazard ratios with Wald limits and tests, "
+            "likelihood-ratio, score and Wald global tests (SAS PROC PHREG).",
+    roles=(*_ROLES, _GROUP,
+           Role("factors", "categorical", many=True, required=False,
+                doc="other class variables"),
+           Role("covariates", "numeric", many=True, required=False,
+                doc="continuous covariates"),
+           Role("strata", "categorical", many=True, required=False,
+                doc="strata with their own baseline hazard (SAS STRATA statement)")),
+    options=(
+        _EVENT_FROM,
+        Option("ties", "choice", "breslow", "tied event times: Breslow (SAS PHREG default) or "
+               "Efron (R coxph default)", choices=TIES),
+        _CI_LEVEL,
+        Option("reference", "string", "", "reference group level (default: the plan's "
+               "reference arm, else the last level, SAS REF=LAST)"),
+        _LEVELS,
+    ),
+    conventions=(
+        _EVENT_CONVENTION,
+        "Ties: Breslow by default (SAS PROC PHREG TIES=BRESLOW); R coxph's default is Efron "
+        "(`ties = efron`). Newton-Raphson from 0 with step halving.",
+        "Class variables use reference coding (SAS PARAM=REF): the group against `reference` "
+        "(default the plan's reference arm, else the last level as SAS REF=LAST), other "
+        "factors against their last level; parameters read `B vs A` (group) and "
+        "`factor B vs A`.",
+        "Per parameter: estimate (log hazard ratio), SE from the observed information, Wald "
+        "chi-square `statistic` (SAS prints chi-square, R z = its signed square root) and "
+        "p-value, hazard ratio with Wald limits exp(b -/+ z se).",
+        "Global tests of beta = 0 (variable_level `Likelihood Ratio`, `Score`, `Wald`) with "
+        "`df`; a class effect with more than one parameter also gets its joint Wald test "
+        "(SAS Type 3) under its name.",
+        "Refused: no events, fewer events than parameters, collinear covariates, or a "
+        "diverging estimate (monotone likelihood, e.g. a group without events).",
+    ),
+    evidence=(
+        Evidence("R survival: coxph(Surv(time, status) ~ x, aml) (Efron, published): coef "
+                 "0.9155, se 0.5119, HR 2.498 (0.9159, 6.813), LR 3.38, Wald 3.2, score 3.42",
+                 "printed digits", f"{_T}::test_aml_cox_efron_matches_r_coxph"),
+        Evidence("SAS/STAT PROC PHREG documentation, Getting Started (Rats data, Breslow "
+                 "ties): hazard ratio for Group 0.551", "printed digits",
+                 f"{_T}::test_sas_rats_cox_breslow_hazard_ratio"),
+        Evidence("statsmodels PHReg (ties breslow and efron, strata, several covariates) as a "
+                 "second algorithm", "1e-8", f"{_T}::test_cox_statsmodels_second_algorithm"),
+        Evidence("Breslow score test of one binary covariate without ties equals the log-rank "
+                 "chi-square (identity)", "1e-10", f"{_T}::test_cox_score_equals_logrank"),
+    ),
+    stats=("estimate", "se", "hazard_ratio", "ci_lower", "ci_upper", "statistic", "df",
+           "p_value", "n", "events"),
+)
+def cox(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
+    group_col = roles.get("group") or None
+    factors, covariates = _many(roles.get("factors")), _many(roles.get("covariates"))
+    used, time, event = _prepare(frame, roles, options, (*factors, *covariates))
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    effects: list[tuple[str, list[int]]] = []
+    if group_col:
+        labels, levels = _levels(used[group_col], options.get("levels", ()))
+        if len(levels) > 1:  # one arm (a by-arm analysis): no group parameter
+            ref = str(options.get("reference") or "") or levels[-1]
+            _class_columns(labels, levels, ref, group_col, "{level} vs {ref}", columns, names,
+                           effects)
+    for col in factors:
+        labels, levels = _levels(used[col])
+        _class_columns(labels, levels, levels[-1], col, "{col} {level} vs {ref}", columns,
+                       names, effects)
+    for col in covariates:
+        columns.append(used[col].to_numpy(dtype=float))
+        names.append(col)
+    x = np.column_stack(columns) if columns else np.empty((len(time), 0))
+    check_aliasing(x, names)
+    strata = None
+    if _many(roles.get("strata")):
+        parts = [_labels(used[c]) for c in _many(roles.get("strata"))]
+        strata = np.array(["\x1f".join(row) for row in zip(*parts, strict=True)])
+    fit = cox_ph(time, event, x, names, strata, options.get("ties", "breslow"))
+    return cox_stats(fit, effects, float(options.get("ci_level", 0.95)))
+
+
+def _class_columns(labels: np.ndarray, levels: list[str], ref: str, col: str, pattern: str,
+                   columns: list, names: list, effects: list) -> None:
+    if ref not in levels:
+        raise MethodError("SAP478", f"reference '{ref}' is not a level of '{col}' in the data "
+                                    f"({', '.join(levels)})")
+    start = len(names)
+    for level in levels:
+        if level != ref:
+            columns.append((labels == level).astype(float))
+            names.append(pattern.format(col=col, level=level, ref=ref))
+    effects.append((col, list(range(start, len(names)))))
