@@ -60,6 +60,13 @@ def _options(plan: m.Plan, a: m.Analysis, method: registry.Method, interactions:
         implied["weights"] = a.weights
     if "interactions" in names and interactions:
         implied["interactions"] = interactions
+    # A cross-tabulation keeps the plan's category order (cut intervals, labels blocks):
+    # kappa weights and the symmetry test depend on it.
+    for role, option in (("row", "row_levels"), ("col", "col_levels")):
+        if option in names and role in roles:
+            levels = category_levels(plan, roles[role][0])
+            if levels:
+                implied[option] = levels
     if "levels" in names and "levels" not in implied:
         target = next(iter(roles.get("variable", ())), None)
         levels = category_levels(plan, target) if target is not None else None

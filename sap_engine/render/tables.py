@@ -55,6 +55,31 @@ COMPOSITES = {
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
 }
 
+# Test results shown as one line each, as SAS PROC FREQ prints them (AGREE layout):
+# item -> (label, variable_level of the ARD rows, formatter of {stat: value}).
+TEST_ITEMS = {
+    "fisher": ("Fisher's exact test", None, lambda v: (
+        f"table probability {_sig(v.get('table_probability'))}; "
+        f"p {fmt_p(v.get('fisher_p'))}")),
+    "bowker": ("Bowker's test of symmetry", "bowker", lambda v: (
+        f"S = {fmt_pattern('xx.xxxx', v.get('bowker_chisq'))}, DF = "
+        f"{fmt_pattern('xx', v.get('df'))}, p {fmt_p(v.get('p_value'))}")),
+    "kappa": ("Simple kappa (ASE) [95% CI]", "kappa", lambda v: fmt_pattern(
+        "x.xxxx (x.xxxx) [x.xxxx, x.xxxx]", v.get("kappa"), v.get("kappa_ase"),
+        v.get("ci_lower"), v.get("ci_upper"))),
+    "weighted_kappa": ("Weighted kappa (ASE) [95% CI]", "weighted_kappa", lambda v: fmt_pattern(
+        "x.xxxx (x.xxxx) [x.xxxx, x.xxxx]", v.get("weighted_kappa"),
+        v.get("weighted_kappa_ase"), v.get("ci_lower"), v.get("ci_upper"))),
+}
+
+
+def _sig(value: float | None) -> str:
+    """A small probability in scientific notation (SAS prints e.g. 3.206E-15)."""
+    if value is None or math.isnan(value):
+        return ""
+    return f"{value:.4g}" if value >= 1e-4 else f"{value:.3E}"
+
+
 # Items that show a contrast: with several comparators they repeat once per comparator.
 CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value")
 
@@ -231,6 +256,8 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
 def _wanted_stats(show) -> set[str]:
     out: set[str] = set()
     for item in show:
+        if item.name in TEST_ITEMS:
+            return set()  # test lines read their own rows
         out |= set(COMPOSITES.get(item.name, (None, (item.name,), None))[1])
         if item.name == "n_pct":
             out |= {"n", "pct"}
@@ -379,6 +406,8 @@ def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
 
 
 def _item_label(item: m.ShowItem) -> str:
+    if item.name in TEST_ITEMS:
+        return TEST_ITEMS[item.name][0]
     return COMPOSITES.get(item.name, (item.name, (), None))[0]
 
 
@@ -394,7 +423,19 @@ def _default_show(sub) -> tuple[m.ShowItem, ...]:
     return tuple(m.ShowItem(n) for n in dict.fromkeys(sub.stat_name))
 
 
+def _test_cells(data, item: m.ShowItem, cols) -> list[str]:
+    _, level, formatter = TEST_ITEMS[item.name]
+    rows = data[data.variable_level == level] if level else data[data.variable_level.isna()]
+    values = {r.stat_name: r.stat for r in _records(rows)}
+    cells = [""] * len(cols)
+    if values and cols:
+        cells[-1] = formatter(values)
+    return cells
+
+
 def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=None) -> list[str]:
+    if item.name in TEST_ITEMS:
+        return _test_cells(data, item, cols)
     label, stats, pattern_of = COMPOSITES.get(item.name, (item.name, (item.name,), None))
     if item.name == "n_pct" or (level_filter is not None and item.name == "n"):
         stats = ("n", "pct") if item.name == "n_pct" else ("n",)

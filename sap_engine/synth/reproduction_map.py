@@ -176,12 +176,20 @@ def _later(published: dict) -> list[dict]:
     return out
 
 
+def _table3(published: dict) -> list[dict]:
+    classes = published["table3_counts"]["classes"]
+    return [_e(f"table3_counts.counts.{i}.{j}", "table3_counts.tolerance.count",
+               analysis="T3_counts", stat="n", level=row, groups={"cdasi_class": col})
+            for i, row in enumerate(classes) for j, col in enumerate(classes)]
+
+
 def build(published: dict) -> dict:
     return {
         "title": "ProDERM cutaneous post-hoc analysis, eClinicalMedicine 2023;64:102234",
         "published": "../sap_engine/synth/published.json",
         "entries": [*_table1(published), *_baseline_distribution(), *_table2(published),
-                    *_week16(), *_strata(published), *_later(published)],
+                    *_week16(), *_strata(published), *_later(published),
+                    *_table3(published)],
         "not_compared": [
             {"figure": "design (screened, infusion cycles, median dose)",
              "why": "the synthetic study has no screening or exposure data"},
