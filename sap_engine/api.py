@@ -3,7 +3,7 @@
 >>> from sap_engine.api import check_plan
 >>> checked = check_plan("tests/fixtures/mini/mini.sap")
 >>> sorted(checked.plan.analyses)[:3]
-['D1', 'D1s', 'R1']
+['D1', 'D1_obs', 'D1s']
 """
 
 from __future__ import annotations
