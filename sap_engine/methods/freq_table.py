@@ -133,7 +133,10 @@ def ordered_levels(series, order: str = "internal",
     elif isinstance(series.dtype, pd.CategoricalDtype):
         levels = present
     else:
-        levels = sorted(present)
+        try:
+            levels = sorted(present)
+        except TypeError:  # mixed types in an object column: order by the labels
+            levels = sorted(present, key=label)
     labels = [label(v) for v in levels]
     if explicit:
         wanted = [str(x) for x in explicit]
