@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED
 
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry
@@ -29,7 +29,7 @@ from sap_engine.methods.linear import (
 )
 from sap_engine.render.format import fmt_number, fmt_pattern
 
-NIST = SHARED / "references" / "nist-strd"
+NIST = Path(__file__).parent / "data" / "nist-strd"  # public-domain NIST StRD files
 ARMS = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
 
 
