@@ -1,15 +1,19 @@
 """Benchmark: time to regenerate the synthetic ProDERM study (generate + write Parquet).
 
-Run ``python bench/bench_synth.py [--repeat N]``; prints a Markdown table with the
-median and range of N runs (default 5) after one warm-up run (imports, caches).
+Run ``python bench/bench_synth.py [--repeat N] [--write]``; prints a Markdown table with the
+median and range of N runs (default 5) after one warm-up run (imports, caches), and the cold
+command a user runs (``python -m sap_engine.synth proderm --out DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
+
+from common import fmt_s, median_command, publish
 
 from sap_engine.synth.proderm import DEFAULT_SEED, generate, write
 
@@ -33,12 +37,20 @@ def bench(repeat: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     times = bench(args.repeat)
-    print(f"| step (seed {DEFAULT_SEED}, {args.repeat} runs) | median s | min s | max s |")
-    print("|---|---:|---:|---:|")
+    lines = [f"| step (seed {DEFAULT_SEED}, {args.repeat} runs) | median | min | max |",
+             "|---|---:|---:|---:|"]
     for step, ts in times.items():
-        print(f"| {step} | {statistics.median(ts):.3f} | {min(ts):.3f} | {max(ts):.3f} |")
+        lines.append(f"| {step} (in process) | {fmt_s(statistics.median(ts))} | "
+                     f"{fmt_s(min(ts))} | {fmt_s(max(ts))} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = median_command([sys.executable, "-m", "sap_engine.synth", "proderm", "--out", tmp],
+                              repeats=3)
+    lines.append(f"| `python -m sap_engine.synth proderm --out DIR` (cold process) | "
+                 f"{fmt_s(cold)} | | |")
+    publish("Synthetic ProDERM study", "python bench/bench_synth.py --write", "\n".join(lines))
 
 
 if __name__ == "__main__":
