@@ -197,9 +197,11 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple,
                 for level in levels:
                     nxt.append((pairs + ((b, level),), sub[sub[b] == level]))
         parts = nxt
-    for column in frame.attrs.get("family", []):  # members of a parameter family, data order
-        parts = [(pairs + ((column, level),), sub[sub[column] == level])
-                 for pairs, sub in parts for level in dict.fromkeys(sub[column])]
+    family = frame.attrs.get("family", [])
+    if family:  # members of a parameter family, in data order, split in one pass
+        parts = [(pairs + tuple(zip(family, key if isinstance(key, tuple) else (key,))), part)
+                 for pairs, sub in parts
+                 for key, part in sub.groupby(family, sort=False)]
     return parts
 
 

@@ -187,6 +187,19 @@ def _heatmap(fig, ax, frame, labels) -> None:
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="correlation")
 
 
+def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
+    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined)."""
+    import matplotlib.pyplot as plt
+
+    fig = draw(rows, labels, ylabel)
+    fig.savefig(png_path, format="png", dpi=120)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
 def build_figures(plan: m.Plan, ard, out_dir: Path, labels: dict[str, str]) -> list[BuiltFigure]:
     built = []
     fig_dir = out_dir / "figures"
@@ -207,16 +220,9 @@ def build_figures(plan: m.Plan, ard, out_dir: Path, labels: dict[str, str]) -> l
             continue
         analysis = plan.analyses[spec.analysis]
         variable = rows.variable.iloc[0]
-        fig = draw(rows, labels, labels.get(variable, analysis.label or variable))
         fig_dir.mkdir(exist_ok=True)
-        fig.savefig(out_dir / png, format="png", dpi=120)
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg")
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        svg = buffer.getvalue()
-        svg = svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+        svg = render_one(rows, labels, labels.get(variable, analysis.label or variable),
+                         str(out_dir / png))
         built.append(BuiltFigure(spec.number, spec.title, subtitle, svg, png,
                                  list(spec.footnotes), anchor))
     return built
