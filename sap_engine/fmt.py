@@ -256,6 +256,8 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
         items.append((m.Loc(), "include " + ", ".join(s.include)))
         if s.reproduce:
             items.append((m.Loc(), f"reproduce {quote(s.reproduce)}"))
+        if s.rounding != "half_away_from_zero":
+            items.append((m.Loc(), f"rounding {s.rounding}"))
         return _block(f"document {quote(s.title)}", items, comments)
     raise TypeError(f"cannot format statement {s!r}")
 

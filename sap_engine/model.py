@@ -384,6 +384,7 @@ class Document:
     include: tuple[str, ...] = ("all",)
     author: str | None = None
     reproduce: str | None = None  # a reproduction map (published figures vs the ARD)
+    rounding: str = "half_away_from_zero"  # display rounding: SAS ROUND; or "half_even"
     loc: Loc = _loc()
 
 

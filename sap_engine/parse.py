@@ -381,10 +381,14 @@ class _ToModel(Transformer):
     def doc_reproduce(self, meta, c):
         return ("reproduce", c[0].value)
 
+    def doc_rounding(self, meta, c):
+        return ("rounding", str(c[0]))
+
     def document(self, meta, c):
         items = dict(c[1:])
         return m.Document(c[0].value, items.get("template"), items.get("include", ("all",)),
-                          items.get("author"), items.get("reproduce"), _loc(meta))
+                          items.get("author"), items.get("reproduce"),
+                          items.get("rounding", "half_away_from_zero"), _loc(meta))
 
 
 def _plain(value):

@@ -134,3 +134,51 @@ def test_documents_rendered(mini):
     # Self-contained: no external resources.
     for marker in ("http://", "https://", "<script src", "<link "):
         assert marker not in html
+
+
+def test_rounding_is_a_plan_option():
+    from sap_engine.render.format import ROUNDING, fmt_pattern, sas_round
+
+    assert sas_round(0.125, 2) == 0.13 and sas_round(-2.5, 0) == -3.0  # SAS ROUND
+    token = ROUNDING.set("half_even")
+    try:
+        assert sas_round(0.125, 2) == 0.12 and sas_round(-2.5, 0) == -2.0
+        assert fmt_pattern("xx.x (xx.xx)", 2.25, 0.125) == "2.2 (0.12)"
+    finally:
+        ROUNDING.reset(token)
+    from sap_engine.parse import parse_text
+
+    plan = parse_text('document "D" { include all rounding half_even }')
+    assert plan.document.rounding == "half_even"
+
+
+def test_locf_carries_the_last_value_forward(tmp_path):
+    from conftest import write_plan
+
+    text = (MINI / "mini.sap").read_text().replace('document "Mini results"', '''analysis W8_oc "Week 8, observed" {
+  population FAS
+  method descriptive
+  variable chg_score
+  at week 8
+  by treatment
+}
+
+analysis W8_locf "Week 8, LOCF" {
+  population FAS
+  method descriptive
+  variable chg_score
+  at week 8
+  by treatment
+  missing locf
+}
+
+document "Mini results"''')
+    out = tmp_path / "o"
+    run_plan(write_plan(tmp_path, text), out)
+    f = ard.read(out / "ard.parquet")
+    # Active week 8: S01 -6, S02 -3, S03 -6; S04 is missing (observed case n = 3);
+    # LOCF carries S04's last value (its baseline, 8) forward: change 0.
+    assert value(f, "W8_oc", "n", TRT01P="Active") == 3
+    assert value(f, "W8_oc", "mean", TRT01P="Active") == pytest.approx(-5.0)
+    assert value(f, "W8_locf", "n", TRT01P="Active") == 4
+    assert value(f, "W8_locf", "mean", TRT01P="Active") == pytest.approx(-15 / 4)

@@ -9,7 +9,7 @@ Conventions (each stated in the plan language documentation):
   the last non-missing value at or before it (the ProDERM switch rule: the event is assessed
   at the switch visit, before the first dose of the other arm); ``with missing`` deletes
   values after the event; ``with non_responder`` makes a binary endpoint 0 after the event.
-- Missing data: ``locf`` carries the last non-missing post-baseline value forward over the
+- Missing data: ``locf`` carries the last non-missing value (baseline included) forward over the
   scheduled visits; ``bocf`` imputes the baseline; ``observed_case`` leaves gaps.
 """
 

@@ -101,7 +101,14 @@ def _included(plan: m.Plan, number: str) -> bool:
 
 def render_documents(checked, table, results, out_dir: Path) -> list[Path]:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
-    doc = build_document(checked, table, results, out_dir)
+    from sap_engine.render.format import ROUNDING
+
+    plan_doc = checked.plan.document
+    token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
+    try:
+        doc = build_document(checked, table, results, out_dir)
+    finally:
+        ROUNDING.reset(token)
     env = _environment()
     plan_doc = checked.plan.document
     html_template = (plan_doc.template if plan_doc and plan_doc.template else "results.html")

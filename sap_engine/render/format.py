@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from contextvars import ContextVar
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+# The plan's display rounding (document option `rounding`): SAS's half away from zero by
+# default, half to even (IEEE, R's print) on request.
+ROUNDING: ContextVar[str] = ContextVar("rounding", default="half_away_from_zero")
 
 _X = re.compile(r"x+(?:\.x+)?")
 
@@ -25,7 +30,8 @@ def sas_round(value: float, decimals: int) -> float:
     if value is None or math.isnan(value) or math.isinf(value):
         return value
     q = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
+    mode = ROUND_HALF_EVEN if ROUNDING.get() == "half_even" else ROUND_HALF_UP
+    return float(Decimal(repr(value)).quantize(q, rounding=mode))
 
 
 def fmt_number(value: float | None, decimals: int) -> str:
