@@ -38,7 +38,7 @@ def _statsmodels_script() -> None:
 
 def main() -> None:
     py = sys.executable
-    repeats = 7
+    repeats = 5
     cold = {
         "python -c pass": median_command([py, "-c", "pass"], repeats),
         "python -c 'import statsmodels.formula.api'": median_command(
