@@ -155,7 +155,7 @@ def test_rounding_is_a_plan_option():
 def test_locf_carries_the_last_value_forward(tmp_path):
     from conftest import write_plan
 
-    text = (MINI / "mini.sap").read_text().replace('document "Mini results"', '''analysis W8_oc "Week 8, observed" {
+    extra = '''analysis W8_oc "Week 8, observed" {
   population FAS
   method descriptive
   variable chg_score
@@ -172,7 +172,8 @@ analysis W8_locf "Week 8, LOCF" {
   missing locf
 }
 
-document "Mini results"''')
+document "Mini results"'''
+    text = (MINI / "mini.sap").read_text().replace('document "Mini results"', extra)
     out = tmp_path / "o"
     run_plan(write_plan(tmp_path, text), out)
     f = ard.read(out / "ard.parquet")
