@@ -59,6 +59,8 @@ class Dataset:
     plan_path: str
     _table: pa.Table | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
+    _kinds: dict | None = field(default=None, repr=False)
+    _levels: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -105,7 +107,12 @@ class Dataset:
 
     @property
     def columns(self) -> dict[str, str]:
-        """Column name -> kind: 'numeric', 'string', 'bool' or 'other'."""
+        """Column name -> kind: 'numeric', 'string', 'bool' or 'other' (computed once)."""
+        if self._kinds is None:
+            self._kinds = self._column_kinds()
+        return self._kinds
+
+    def _column_kinds(self) -> dict[str, str]:
         import pyarrow.types as t
 
         kinds = {}
@@ -127,6 +134,11 @@ class Dataset:
 
     def levels(self, column: str) -> list[str]:
         """Distinct non-missing values of a column, as text (numbers as written)."""
+        if column not in self._levels:
+            self._levels[column] = self._distinct(column)
+        return self._levels[column]
+
+    def _distinct(self, column: str) -> list[str]:
         # A Python set, not pyarrow.compute.unique: importing pyarrow.compute costs ~70 ms
         # of a cold `check`, more than the set costs on trial-sized columns.
         values = set(self.table().column(column).to_pylist())
