@@ -33,8 +33,12 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> 
 
 def median_command(args: list[str], repeats: int = 7, cwd: Path = ROOT) -> float:
     """Median wall time of a fresh process (a cold start, as a user types the command)."""
+    # As an installed package runs: with bytecode caches (the warm-up run writes them, even
+    # where the environment sets PYTHONDONTWRITEBYTECODE for development).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def run():
-        subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+        subprocess.run(args, cwd=cwd, check=True, capture_output=True, env=env)
 
     return median_time(run, repeats=repeats, warmup=1)
 
