@@ -60,6 +60,7 @@ class Dataset:
     _table: pa.Table | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
     _kinds: dict | None = field(default=None, repr=False)
+    _file: object | None = field(default=None, repr=False)
     _levels: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -78,6 +79,31 @@ class Dataset:
         if self._table is None:
             self._table = self._read()
         return self._table
+
+    def schema(self) -> pa.Schema:
+        """The columns and types; for Parquet from the file footer alone (the checker needs
+        no data rows, and a cold `check` should not read a 100,000-row dataset)."""
+        if self._table is None and self.format == "parquet" and self._file is not None:
+            return self._file.schema_arrow
+        return self.table().schema
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One column; read on its own from a Parquet file not yet read whole."""
+        if self._table is None and self.format == "parquet" and self._file is not None:
+            return self._file.read(columns=[name]).column(name)
+        return self.table().column(name)
+
+    def open(self) -> None:
+        """Validate the file is readable, reading only what the checker needs."""
+        if self.format == "parquet" and self.path.exists():
+            try:
+                import pyarrow.parquet as pq
+
+                self._file = pq.ParquetFile(self.path)
+                return
+            except Exception:
+                pass  # _read reports the problem with its location
+        self.table()
 
     def _read(self) -> pa.Table:
         if not self.path.exists():
@@ -116,7 +142,7 @@ class Dataset:
         import pyarrow.types as t
 
         kinds = {}
-        for f in self.table().schema:
+        for f in self.schema():
             typ = f.type
             if t.is_dictionary(typ):
                 typ = typ.value_type
@@ -141,13 +167,13 @@ class Dataset:
     def _distinct(self, column: str) -> list[str]:
         # A Python set, not pyarrow.compute.unique: importing pyarrow.compute costs ~70 ms
         # of a cold `check`, more than the set costs on trial-sized columns.
-        values = set(self.table().column(column).to_pylist())
+        values = set(self.column(column).to_pylist())
         values.discard(None)
         return sorted(_as_text(v) for v in values)
 
     def first_non_numeric(self, column: str) -> tuple[int, str] | None:
         """(1-based data row, value) of the first value that is not a number, if any."""
-        values = self.table().column(column).to_pylist()
+        values = self.column(column).to_pylist()
         for row, v in enumerate(values, start=1):
             if v is None or (isinstance(v, str) and v.strip() == ""):
                 continue
@@ -188,7 +214,7 @@ def open_sources(sources: tuple[Source, ...], plan_path: str) -> dict[str, Datas
     for src in sources:
         try:
             ds = Dataset(src, resolve_path(src, plan_path), plan_path)
-            ds.table()
+            ds.open()
             datasets[src.name] = ds
         except DataError as exc:
             problems.extend(exc.diagnostics)
