@@ -158,3 +158,37 @@ analysis AR "Aliased covariates" {
 document "Mini results"''')
     r = sap_run("run", write_plan(tmp_path, text), "--out", tmp_path / "o")
     _assert_clean_error(r, "analysis AR", "error[SAP423]", "twice_base")
+
+
+def _prodrem(tmp_path, old: str, new: str):
+    text = (ROOT / "plans" / "prodrem.sap").read_text()
+    assert old in text
+    text = text.replace(old, new).replace('"../data/proderm/', f'"{ROOT}/data/proderm/')
+    text = text.replace('reproduce "prodrem.reproduction.json"', "")
+    path = tmp_path / "prodrem.sap"
+    path.write_text(text)
+    return path
+
+
+def test_body_area_absent_from_the_data(sap_run, tmp_path):
+    plan = _prodrem(tmp_path, 'PARCAT1 in {"Gottron\'s hands", "Periungual", "Alopecia"}',
+                    'PARCAT1 in {"Gottron\'s hands", "Periungual", "Alopecia", "Nose"}')
+    _assert_clean_error(sap_run("check", plan), "error[SAP203]", 'no level "Nose"')
+
+
+def test_visit_absent_from_the_schedule(sap_run, tmp_path):
+    plan = _prodrem(tmp_path, "variable chg_cdasi_a at week 16", "variable chg_cdasi_a at week 17")
+    _assert_clean_error(sap_run("check", plan), "error[SAP215]", "week 17")
+
+
+def test_figure_of_a_failed_analysis_is_a_visible_note(sap_run, tmp_path):
+    text = MINI_TEXT.replace("  population FAS\n  variable chg_score at week 16",
+                             "  population FAS where adsl.AGE > 100\n"
+                             "  variable chg_score at week 16").replace(
+        'document "Mini results"', 'figure "1" "Change by arm" = D1 {\n  population FAS\n}\n\n'
+        'document "Mini results"')
+    out = tmp_path / "o"
+    r = sap_run("run", write_plan(tmp_path, text), "--out", out, "--keep-going")
+    assert r.returncode == 2
+    html = (out / "report.html").read_text()
+    assert "Figure 1 Change by arm" in html and "D1 produced no results" in html
