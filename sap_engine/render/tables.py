@@ -218,7 +218,10 @@ def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) ->
             # analysis also has one row per event time, which a median table does not show.
             wanted = _wanted_stats(rows_spec.show)
             shown = vsub[vsub.stat_name.isin(wanted)] if wanted else vsub
-            inner = _row_groups(shown, cols, treatment_col)
+            # Strata already named by the analysis id (`X[severity=(0,6]]`) are in the label.
+            encoded = {part.split("=")[0] for part in sid[sid.index("[") + 1:-1].split(";")} \
+                if "[" in sid else set()
+            inner = [g for g in _row_groups(shown, cols, treatment_col) if g not in encoded]
             if inner and wanted:
                 # Rows without the extra groups (a curve's n, events and median) win when
                 # they hold every statistic shown; the per-time rows then stay in the ARD.
