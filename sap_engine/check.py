@@ -22,6 +22,7 @@ from sap_engine.errors import (
 from sap_engine.methods import registry
 
 PARAMETER_FUNCTIONS = ("baseline", "change", "percent_change", "value")
+FAMILY_FUNCTIONS = ("max", "min", "sum")  # over the members of a parameter family
 MATH_FUNCTIONS = ("abs", "log", "exp", "sqrt")
 
 
@@ -76,6 +77,15 @@ class _Checker:
         if isinstance(e, m.Col):
             return self.name_kind(e, dataset)
         if isinstance(e, m.Call):
+            if e.function in FAMILY_FUNCTIONS:
+                arg = e.args[0] if len(e.args) == 1 else None
+                param = self.plan.parameters.get(getattr(arg, "name", ""))
+                if param is None or not param.by:
+                    families = [n for n, p in self.plan.parameters.items() if p.by]
+                    self.error("SAP223", f"{e.function}() takes one parameter family (a "
+                                         "parameter declared with 'by')", e.loc,
+                               did_you_mean(getattr(arg, "name", ""), families))
+                return "numeric"
             if e.function in PARAMETER_FUNCTIONS:
                 arg = e.args[0] if len(e.args) == 1 else None
                 if not isinstance(arg, m.Col) or arg.name not in self.plan.parameters:

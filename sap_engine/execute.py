@@ -87,6 +87,8 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
     """Parameters an expression depends on, through endpoints too."""
     seen = seen if seen is not None else set()
     found: set[str] = set()
+    if isinstance(e, m.Call) and e.function in ("max", "min", "sum"):
+        return found  # an aggregate over a family's members: one value per subject
     if isinstance(e, m.Col) and e.dataset is None:
         if e.name in plan.parameters:
             found.add(e.name)

@@ -183,3 +183,36 @@ document "Mini results"'''
     assert value(f, "W8_oc", "mean", TRT01P="Active") == pytest.approx(-5.0)
     assert value(f, "W8_locf", "n", TRT01P="Active") == 4
     assert value(f, "W8_locf", "mean", TRT01P="Active") == pytest.approx(-15 / 4)
+
+
+def test_family_aggregates_and_their_checks(tmp_path):
+    from conftest import write_plan
+
+    from sap_engine.errors import PlanCheckError
+
+    base = (MINI / "mini.sap").read_text()
+    extra = '''parameter arm_score "Score by visit family" = adeff.AVAL by PARAMCD
+
+endpoint worst "Highest score over the family" = max(arm_score)
+
+analysis AGG "Highest score at week 16" {
+  population FAS
+  method descriptive
+  variable worst
+  at week 16
+  by treatment
+}
+
+document "Mini results"'''
+    out = tmp_path / "o"
+    run_plan(write_plan(tmp_path, base.replace('document "Mini results"', extra)), out)
+    f = ard.read(out / "ard.parquet")
+    # One member (SCORE): the maximum is the week-16 value itself: Active 10, 8, 19, 7
+    assert value(f, "AGG", "mean", TRT01P="Active") == pytest.approx(11.0)
+    bad = base.replace('document "Mini results"', 'endpoint nope = max(score)\n\n'
+                       'document "Mini results"')
+    with pytest.raises(PlanCheckError) as err:
+        from sap_engine.api import check_plan
+
+        check_plan(write_plan(tmp_path, bad, "bad.sap"))
+    assert "SAP223" in err.value.codes

@@ -241,12 +241,32 @@ class Evaluator:
             return self.subjects[col.name]
 
         def call(c: m.Call) -> pd.Series:
+            if c.function in ("max", "min", "sum"):
+                return self._family_aggregate(c.function, c.args[0].name, visit, index)
             if c.function in ("baseline", "change", "percent_change", "value"):
                 return self._param_value(c.function, c.args[0].name, visit, handling, index)
             arg = _eval(c.args[0], column, call).astype(float)
             return {"abs": np.abs, "log": np.log, "exp": np.exp, "sqrt": np.sqrt}[c.function](arg)
 
         return _eval(e, column, call)
+
+    def _family_aggregate(self, fn: str, name: str, visit: float | None,
+                          index: pd.Index) -> pd.Series:
+        """max/min/sum of a family's members per subject at a visit (missing members are
+        skipped; a subject with no member value at the visit is missing)."""
+        if visit is None:
+            raise DataError(Diagnostic(
+                "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
+        values, _ = self._prepared(name)
+        try:
+            at = values.xs(visit, level="visit")
+        except KeyError:
+            return pd.Series(np.nan, index=index)
+        grouped = at.groupby(level=0)
+        result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
+        if fn == "sum":
+            result = result.where(grouped.count() > 0)
+        return result.reindex(index)
 
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
