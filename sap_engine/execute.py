@@ -15,7 +15,7 @@ from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
 from sap_engine.data.derive import Evaluator
-from sap_engine.errors import DataError, Diagnostic, Location, MethodError, SapError
+from sap_engine.errors import DataError, Diagnostic, Location, MethodError
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
 
@@ -256,11 +256,3 @@ def _variable_name(step: Step, roles: dict) -> str:
         if role in roles and isinstance(roles[role], str):
             return roles[role]
     return main_variable(step)
-
-
-def run_plan(checked: CheckedPlan) -> Results:
-    """Compile and execute; raise nothing for analysis failures (see Results.failures)."""
-    try:
-        return execute(checked)
-    except SapError:
-        raise

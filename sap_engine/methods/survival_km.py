@@ -147,7 +147,7 @@ def confidence_limits(survival: np.ndarray, se: np.ndarray, conftype: str = "log
     sd = np.asarray(se, dtype=float)
     z = _z(level)
     inner = (s > 0) & (s < 1)
-    si = np.where(inner, s, 0.5)  # placeholder off the interior keeps numpy quiet
+    si = np.where(inner, s, 0.5)  # a neutral value off the interior keeps numpy quiet
     if conftype == "linear":
         lower, upper = s - z * sd, s + z * sd
     elif conftype == "log":
