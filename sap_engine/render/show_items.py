@@ -39,6 +39,8 @@ COMPOSITES = {
     "median_ci": ("Median (95% CI)", ("median", "median_ci_lower", "median_ci_upper"),
                   lambda d: "xx.x (xx.x, xx.x)"),
     "q1_q3_km": ("25th, 75th percentile", ("q1", "q3"), lambda d: "xx.x, xx.x"),
+    "hr_ci": ("Hazard ratio (95% CI)", ("hazard_ratio", "ci_lower", "ci_upper"),
+              lambda d: "x.xx (x.xx, x.xx)"),
     "lsmean_ci_est": ("LS mean (95% CI)", ("lsmean", "lsmean_ci_lower", "lsmean_ci_upper"),
                       lambda d: "xx.xx (xx.xx, xx.xx)"),
     "diff_ci_est": ("Difference in LS means (95% CI)", ("diff", "diff_ci_lower",

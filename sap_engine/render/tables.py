@@ -292,8 +292,8 @@ def _column_of(row, cols: list[Column], treatment_col: str | None) -> str | None
     if level is not None:
         return level if level in keys else None
     vl = row.variable_level
-    if isinstance(vl, str) and " - " in vl:
-        left = vl.split(" - ")[0]
+    if isinstance(vl, str) and (" - " in vl or " vs " in vl):  # "A - B" or a hazard ratio
+        left = vl.split(" - " if " - " in vl else " vs ")[0]
         return left if left in keys else (keys[0] if keys else None)
     return keys[0] if keys else None
 
@@ -381,6 +381,7 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
     for row in _records(data[data.stat_name.isin(stats)]):
         if row.stat_name != "smd" and level_filter is None and isinstance(
                 row.variable_level, str) and " - " not in row.variable_level and \
+                " vs " not in row.variable_level and \
                 row.stat_name not in ("n",):
             continue  # a per-term statistic (Type III) is not a cell of this row
         if row.stat_name == "n" and isinstance(row.variable_level, str) and \
