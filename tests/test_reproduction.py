@@ -14,6 +14,7 @@ from conftest import ROOT, SHARED
 
 from sap_engine import ard
 from sap_engine.api import run_plan
+from sap_engine.render.ard_view import ArdView
 from sap_engine.render.reproduction import compare, load
 from sap_engine.synth import reproduction_map
 
@@ -42,7 +43,7 @@ def test_every_published_figure_within_tolerance(prodrem):
     _, frame = prodrem
     mapping, published, _ = load(str(ROOT / "plans" / "prodrem.sap"),
                                  "prodrem.reproduction.json")
-    checks = compare(frame, mapping, published)
+    checks = compare(ArdView(frame), mapping, published)
     assert len(checks) >= 290
     failed = [(c.figure, c.published, c.engine, c.tolerance, c.note) for c in checks
               if c.within is False]

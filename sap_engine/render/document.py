@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine.render.ard_view import ArdView
 from sap_engine.render.tables import BuiltTable, build_table
 from sap_engine.resources import templates_dir
 
@@ -42,7 +43,7 @@ def _environment():
 def build_document(checked, table, results, out_dir: Path | None = None) -> DocumentModel:
     """Everything a template needs, computed from the ARD table and the plan."""
     plan: m.Plan = checked.plan
-    ard = table.to_pandas()
+    ard = ArdView(table.to_pandas())
     meta = {k.decode()[len("sap_engine."):]: v.decode()
             for k, v in (table.schema.metadata or {}).items()}
     trt_col = plan.treatment.column.name if plan.treatment else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine.render.ard_view import ArdView
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
 COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
@@ -200,15 +201,15 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
     return svg[svg.index("<svg"):]
 
 
-def build_figures(plan: m.Plan, ard, out_dir: Path, labels: dict[str, str]) -> list[BuiltFigure]:
+def build_figures(plan: m.Plan, ard: ArdView, out_dir: Path,
+                  labels: dict[str, str]) -> list[BuiltFigure]:
     built = []
     fig_dir = out_dir / "figures"
     for spec in plan.figures:
         anchor = "figure-" + spec.number
-        rows = ard[(ard.analysis_id == spec.analysis) |
-                   ard.analysis_id.str.startswith(spec.analysis + "[")]
+        rows = ard.family(spec.analysis)
         png = f"figures/figure-{spec.number}.png"
-        pop_rows = ard[ard.analysis_id == f"figure {spec.number}"]
+        pop_rows = ard.rows(f"figure {spec.number}")
         total = pop_rows[pop_rows.group1_level == "Total"].stat
         pop = plan.populations.get(spec.population.name) if spec.population else None
         subtitle = ((pop.label or pop.name) + (f" (N = {int(total.iloc[0])})"

@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from sap_engine.render.ard_view import ArdView
+
 
 @dataclass(frozen=True)
 class Check:
@@ -60,40 +62,31 @@ def _split(dotted: str) -> list[str]:
     return parts
 
 
-def _group_match(frame, groups: dict[str, str]):
-    import numpy as np
-
-    mask = np.ones(len(frame), dtype=bool)
-    names = [c for c in frame.columns if c.startswith("group") and not c.endswith("_level")]
-    for name, level in groups.items():
-        hit = np.zeros(len(frame), dtype=bool)
-        for g in names:
-            hit |= ((frame[g] == name) & (frame[f"{g}_level"] == str(level))).to_numpy()
-        mask &= hit
-    return mask
+def _groups_of(rec: dict) -> dict[str, str]:
+    out, i = {}, 1
+    while f"group{i}" in rec:
+        if rec[f"group{i}"] is not None:
+            out[rec[f"group{i}"]] = str(rec[f"group{i}_level"])
+        i += 1
+    return out
 
 
-def lookup(ard, spec: dict) -> float | None:
+def lookup(ard: ArdView, spec: dict) -> float | None:
     if "sum" in spec:
         values = [lookup(ard, s) for s in spec["sum"]]
         return None if any(v is None for v in values) else float(sum(values))
     if "min" in spec:
         values = [lookup(ard, s) for s in spec["min"]]
         return None if any(v is None for v in values) else float(min(values))
-    rows = ard[(ard.analysis_id == spec["analysis"]) & (ard.stat_name == spec["stat"])]
-    if "variable" in spec:
-        rows = rows[rows.variable == spec["variable"]]
-    level = spec.get("level")
-    rows = rows[rows.variable_level == level] if level is not None else \
-        rows[rows.variable_level.isna()]
-    groups = spec.get("groups", {})
-    rows = rows[_group_match(rows, groups)]
+    wanted = {name: str(level) for name, level in spec.get("groups", {}).items()}
     # Exactly the groups asked for: a row with further groupings is another cell.
-    n_groups = rows.filter(regex=r"^group\d+$").notna().sum(axis=1)
-    rows = rows[n_groups.to_numpy() == len(groups)]
-    if len(rows) != 1:
+    hits = [r for r in ard.records(spec["analysis"], spec["stat"])
+            if ("variable" not in spec or r["variable"] == spec["variable"])
+            and r["variable_level"] == spec.get("level")
+            and _groups_of(r) == wanted]
+    if len(hits) != 1:
         return None
-    return float(rows.stat.iloc[0])
+    return float(hits[0]["stat"])
 
 
 def _p_side(published, engine: float) -> bool:
@@ -104,7 +97,7 @@ def _p_side(published, engine: float) -> bool:
     return (p < 0.05) == (engine < 0.05) and (p < 0.0001) == (engine < 0.0001)
 
 
-def compare(ard, mapping: dict, published: dict) -> list[Check]:
+def compare(ard: ArdView, mapping: dict, published: dict) -> list[Check]:
     checks = []
     for entry in mapping["entries"]:
         figure = entry["figure"]

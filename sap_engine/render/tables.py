@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sap_engine import model as m
+from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
 from sap_engine.render.show_items import COMPOSITES, CONTRAST_ITEMS, TEST_ITEMS, _x
 
@@ -52,14 +53,14 @@ class Column:
     header: str
 
 
-def _grouping_levels(ard, spec: m.Table, name: str) -> list[str]:
+def _grouping_levels(ard: ArdView, spec: m.Table, name: str) -> list[str]:
     """Levels of a grouping column (``columns PARCAT2``) among the table's analyses."""
-    ids = [i for r in spec.rows for i in (r.analysis, *r.also)]
-    rows = ard[ard.analysis_id.isin(ids) | ard.analysis_id.str.split("[").str[0].isin(ids)]
+    ids = dict.fromkeys(i for r in spec.rows for i in (r.analysis, *r.also))
     levels: list[str] = []
-    for g in _group_columns(ard):
-        hit = rows[rows[g] == name][f"{g}_level"]
-        levels += [str(v) for v in dict.fromkeys(hit) if str(v) not in levels]
+    for rows in (ard.family(i) for i in ids):
+        for g in ard.group_columns():
+            hit = rows[rows[g] == name][f"{g}_level"]
+            levels += [str(v) for v in dict.fromkeys(hit) if str(v) not in levels]
     return levels
 
 
@@ -76,7 +77,7 @@ def _nice(level: str) -> str:
 
 
 def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
-                ard=None) -> list[Column]:
+                ard: ArdView | None = None) -> list[Column]:
     cols: list[Column] = []
     trt = plan.treatment
     for item in spec.columns:
@@ -96,13 +97,13 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
     return cols
 
 
-def population_counts(ard, spec: m.Table) -> dict[str, int]:
+def population_counts(ard: ArdView, spec: m.Table) -> dict[str, int]:
     """The table's column denominators, read back from the ARD."""
-    rows = ard[(ard.analysis_id == f"table {spec.number}") & (ard.stat_name == "N")]
+    rows = ard.stat(f"table {spec.number}", "N")
     return {str(r.group1_level): int(r.stat) for r in rows.itertuples()}
 
 
-def build_table(plan: m.Plan, spec: m.Table, ard, treatment_col: str | None) -> BuiltTable:
+def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None) -> BuiltTable:
     pop_name = spec.population.name if spec.population else None
     pop_n = population_counts(ard, spec)
     cols = columns_for(plan, spec, pop_n, ard)
@@ -124,10 +125,10 @@ def build_table(plan: m.Plan, spec: m.Table, ard, treatment_col: str | None) -> 
                       sections, list(spec.footnotes), anchor="table-" + spec.number)
 
 
-def _sections(plan, rows_spec: m.TableRows, ard, cols, treatment_col, labels) -> list[Section]:
+def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
+              labels) -> list[Section]:
     ids = (rows_spec.analysis, *rows_spec.also)
-    frames = [ard[(ard.analysis_id == i) | ard.analysis_id.str.startswith(i + "[")]
-              for i in ids]
+    frames = [ard.family(i) for i in ids]
     main = frames[0]
     analysis = plan.analyses[rows_spec.analysis]
     title = rows_spec.label or analysis.label or analysis.name
@@ -215,7 +216,8 @@ def _row_groups(frame, cols: list[Column], treatment_col: str | None) -> list[st
 def _records(frame) -> list:
     """Rows as light records (itertuples, with an ``index`` of column names like a Series)."""
     names = list(frame.columns)
-    return [_Record(names, values) for values in frame.itertuples(index=False, name=None)]
+    # One conversion to an object matrix: itertuples extracts every column per call.
+    return [_Record(names, tuple(values)) for values in frame.to_numpy(dtype=object)]
 
 
 class _Record:
