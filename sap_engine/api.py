@@ -32,26 +32,35 @@ def check_plan(path: str | Path) -> CheckedPlan:
     return check(parse_file(path))
 
 
-def execute_plan(checked: CheckedPlan):
-    """Compile and execute a checked plan: the ARD rows and any analysis failures."""
+def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
+    """Compile and execute a checked plan: the ARD rows and any analysis failures.
+
+    ``jobs`` > 1 spreads the analyses over that many worker processes; the rows are the
+    same, in the same order, as with one job."""
     from sap_engine.execute import execute
 
-    return execute(checked)
+    return execute(checked, jobs=jobs, while_waiting=while_waiting)
 
 
 def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool = False,
-             command: list[str] | None = None) -> RunResult:
+             command: list[str] | None = None, jobs: int | None = None) -> RunResult:
     """Check, execute, write the ARD and render the documents into ``out``.
 
     Outputs are built in a temporary folder beside ``out`` and moved into place only when
     everything succeeded, so a failed run never leaves half-written results (with
     ``keep_going`` the successful analyses are written and the failures noted in them).
+    ``jobs`` worker processes execute the analyses and draw the figures (default: one per
+    available core; 1 runs everything in this process).
     """
-    from sap_engine import ard
+    from sap_engine import ard, workers
     from sap_engine.render.document import render_documents
+    from sap_engine.render.figures import preload
 
+    jobs = workers.default_jobs() if jobs is None else max(1, jobs)
     checked = check_plan(path)
-    results = execute_plan(checked)
+    # While the workers compute, this process loads the plotting library the figures need.
+    results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
+                           else None)
     if results.failures and not keep_going:
         raise AnalysisError(results.failures)
     out_dir = Path(out) if out else Path("out") / Path(path).stem
@@ -67,7 +76,7 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     try:
         ard.write(table, staging / "ard.parquet")
         files = [staging / "ard.parquet"]
-        files += render_documents(checked, table, results, staging)
+        files += render_documents(checked, table, results, staging, jobs=jobs)
         _replace_dir(staging, out_dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

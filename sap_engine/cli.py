@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("plan", type=Path)
     r.add_argument("--out", type=Path, default=None,
                    help="output folder (default: out/<plan name>)")
+    r.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
+                   help="worker processes for analyses and figures (default: one per "
+                        "available core; 1 runs everything in one process). The results "
+                        "do not depend on it.")
     r.add_argument("--keep-going", action="store_true",
                    help="write the results of the analyses that succeeded even when others "
                         "failed (the failures are listed in the document; exit code 2)")
@@ -39,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _cmd_check(args) -> int:
@@ -55,7 +69,8 @@ def _cmd_run(args) -> int:
     from sap_engine.api import run_plan
 
     start = time.perf_counter()
-    result = run_plan(args.plan, args.out, keep_going=args.keep_going, command=sys.argv)
+    result = run_plan(args.plan, args.out, keep_going=args.keep_going, command=sys.argv,
+                      jobs=args.jobs)
     elapsed = time.perf_counter() - start
     print(f"{args.plan}: {result.n_rows} results in {elapsed:.2f} s")
     for path in result.files:

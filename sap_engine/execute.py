@@ -7,11 +7,13 @@ line, and the caller decides (by default nothing is written and the run exits 2)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from sap_engine import model as m
+from sap_engine import workers
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
 from sap_engine.data.derive import Evaluator
@@ -29,22 +31,58 @@ class Results:
     population_n: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def execute(checked: CheckedPlan, steps: list[Step] | None = None) -> Results:
+def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1,
+            while_waiting: Callable[[], None] | None = None) -> Results:
+    """Run every step; with ``jobs`` > 1 the steps are spread over forked workers (see
+    :mod:`sap_engine.workers`) and ``while_waiting`` runs here meanwhile. The rows come
+    out in step order either way."""
     steps = steps if steps is not None else compile_plan(checked)
     ev = Evaluator(checked)
     results = Results()
-    for step in steps:
-        try:
-            _run_step(step, ev, results)
-        except MethodError as exc:
-            results.failures.append(_located(checked, step, exc.code, exc.message))
-        except DataError as exc:
-            for d in exc.diagnostics:
-                located = _located(checked, step, d.code, d.message)
-                results.failures.append(Diagnostic(
-                    d.code, located.message, d.location or located.location,
-                    data_location=d.data_location, source_line=located.source_line))
+    jobs = min(jobs, len(steps))
+    if jobs > 1:
+        for ds in checked.datasets.values():
+            ds.frame()  # loaded once here, inherited by every worker
+    pool = workers.pool(jobs, {"checked": checked, "steps": steps})
+    try:
+        pending = workers.submit_all(pool, _run_inherited, range(len(steps))) if pool \
+            else None
+        if while_waiting is not None:
+            while_waiting()
+        parts = workers.results(pending) if pending is not None else \
+            (run_step(step, ev) for step in steps)
+        for part in parts:
+            results.rows.extend(part.rows)
+            results.failures.extend(part.failures)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     _population_counts(checked, ev, results)
+    return results
+
+
+def _run_inherited(index: int) -> Results:
+    """In a worker: run step ``index`` of the plan the worker inherited."""
+    state = workers.inherited()
+    if "evaluator" not in state:  # one per worker, its caches shared by the steps it runs
+        state["evaluator"] = Evaluator(state["checked"])
+    return run_step(state["steps"][index], state["evaluator"])
+
+
+def run_step(step: Step, ev: Evaluator) -> Results:
+    """One step's ARD rows, or its failure located at the analysis in the plan."""
+    checked = ev.checked
+    results = Results()
+    try:
+        _run_step(step, ev, results)
+    except MethodError as exc:
+        results.failures.append(_located(checked, step, exc.code, exc.message))
+    except DataError as exc:
+        for d in exc.diagnostics:
+            located = _located(checked, step, d.code, d.message)
+            results.failures.append(Diagnostic(
+                d.code, located.message, d.location or located.location,
+                data_location=d.data_location, source_line=located.source_line))
     return results
 
 

@@ -40,24 +40,26 @@ def _environment():
     return env
 
 
-def build_document(checked, table, results, out_dir: Path | None = None) -> DocumentModel:
+def build_document(checked, table, results, out_dir: Path | None = None,
+                   jobs: int = 1) -> DocumentModel:
     """Everything a template needs, computed from the ARD table and the plan."""
     plan: m.Plan = checked.plan
     ard = ArdView(table.to_pandas())
     meta = {k.decode()[len("sap_engine."):]: v.decode()
             for k, v in (table.schema.metadata or {}).items()}
     trt_col = plan.treatment.column.name if plan.treatment else None
-    tables = [build_table(plan, spec, ard, trt_col)
-              for spec in plan.tables if _included(plan, spec.number)]
-    figures = []
+    pending_figures = None
     if plan.figures and out_dir is not None:
-        from sap_engine.render.figures import build_figures
+        from sap_engine.render.figures import start_figures
         from sap_engine.render.tables import variable_labels
 
         labels = variable_labels(plan)
         if plan.treatment:
             labels.update({a.level: a.display for a in plan.treatment.arms})
-        figures = build_figures(plan, ard, out_dir, labels)
+        # Figures are drawn by workers (with jobs > 1) while the tables are built here.
+        pending_figures = start_figures(plan, ard, out_dir, labels, jobs)
+    tables = [build_table(plan, spec, ard, trt_col)
+              for spec in plan.tables if _included(plan, spec.number)]
     study = plan.study
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
@@ -88,6 +90,7 @@ def build_document(checked, table, results, out_dir: Path | None = None) -> Docu
             "within": sum(1 for c in counted if c.within), "counted": len(counted),
             "not_compared": mapping.get("not_compared", []),
         }
+    figures = pending_figures.result() if pending_figures is not None else []
     return DocumentModel(
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
@@ -100,14 +103,14 @@ def _included(plan: m.Plan, number: str) -> bool:
     return doc is None or "all" in doc.include or number in doc.include
 
 
-def render_documents(checked, table, results, out_dir: Path) -> list[Path]:
+def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> list[Path]:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
     from sap_engine.render.format import ROUNDING
 
     plan_doc = checked.plan.document
     token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
     try:
-        doc = build_document(checked, table, results, out_dir)
+        doc = build_document(checked, table, results, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
     env = _environment()

@@ -12,10 +12,11 @@ A figure whose analysis produced no rows is not silently dropped: the document s
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine import workers
 from sap_engine.render.ard_view import ArdView
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
@@ -75,14 +76,14 @@ def _long(frame, stats: tuple[str, ...], level: str | None = None):
 
 def draw(frame, labels: dict[str, str], ylabel: str):
     """A matplotlib Figure for the analysis rows in ``frame`` (see the module docstring)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented Figure, not pyplot: no global figure registry or GUI backend
+    # selection to import (pyplot alone costs about half a second cold).
+    from matplotlib.figure import Figure
 
     names = set(frame.stat_name)
     size = (7.5, 6.2) if "correlation" in names else (7.0, 4.2)
-    fig, ax = plt.subplots(figsize=size, dpi=100)
+    fig = Figure(figsize=size, dpi=100)
+    ax = fig.subplots()
     if "correlation" in names:
         _heatmap(fig, ax, frame, labels)
     elif "survival" in names:
@@ -190,20 +191,42 @@ def _heatmap(fig, ax, frame, labels) -> None:
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
     """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined)."""
-    import matplotlib.pyplot as plt
-
     fig = draw(rows, labels, ylabel)
     fig.savefig(png_path, format="png", dpi=120)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
-    plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
 
 
-def build_figures(plan: m.Plan, ard: ArdView, out_dir: Path,
-                  labels: dict[str, str]) -> list[BuiltFigure]:
-    built = []
+def preload() -> None:
+    """Import the plotting modules now (about half a second cold), e.g. while workers run
+    the analyses, so that figure workers forked later inherit them."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+class PendingFigures:
+    """Figures being drawn (by workers, or already here); ``result()`` waits for them."""
+
+    def __init__(self, built: list, pending: list, pool) -> None:
+        self._built, self._pending, self._pool = built, pending, pool
+
+    def result(self) -> list[BuiltFigure]:
+        try:
+            svgs = iter(workers.results(self._pending))
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+        return [b if b.note else replace(b, svg=next(svgs)) for b in self._built]
+
+
+def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, str],
+                  jobs: int = 1) -> PendingFigures:
+    """Start drawing every figure of the plan: PNG files under ``out_dir/figures``, SVG
+    text for the document. With ``jobs`` > 1 forked workers draw them."""
+    built, tasks = [], []
     fig_dir = out_dir / "figures"
     for spec in plan.figures:
         anchor = "figure-" + spec.number
@@ -222,8 +245,22 @@ def build_figures(plan: m.Plan, ard: ArdView, out_dir: Path,
         analysis = plan.analyses[spec.analysis]
         variable = rows.variable.iloc[0]
         fig_dir.mkdir(exist_ok=True)
-        svg = render_one(rows, labels, labels.get(variable, analysis.label or variable),
-                         str(out_dir / png))
-        built.append(BuiltFigure(spec.number, spec.title, subtitle, svg, png,
+        tasks.append((rows, labels, labels.get(variable, analysis.label or variable),
+                      str(out_dir / png)))
+        built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png,
                                  list(spec.footnotes), anchor))
-    return built
+    jobs = min(jobs, len(tasks))
+    if jobs > 1:
+        preload()  # before forking, so that the workers inherit the modules
+    pool = workers.pool(jobs, {})
+    return PendingFigures(built, workers.submit_all(pool, _render_task, tasks), pool)
+
+
+def _render_task(task: tuple) -> str:
+    return render_one(*task)
+
+
+def build_figures(plan: m.Plan, ard: ArdView, out_dir: Path,
+                  labels: dict[str, str]) -> list[BuiltFigure]:
+    """Draw every figure of the plan here, in this process."""
+    return start_figures(plan, ard, out_dir, labels, jobs=1).result()
