@@ -41,8 +41,12 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
     results = Results()
     jobs = min(jobs, len(steps))
     if jobs > 1:
+        # Load once here what every worker would otherwise load for itself after the fork:
+        # the data, and the numerical libraries the methods import on first use.
         for ds in checked.datasets.values():
-            ds.frame()  # loaded once here, inherited by every worker
+            ds.frame()
+        import scipy.linalg  # noqa: F401
+        import scipy.special  # noqa: F401
     pool = workers.pool(jobs, {"checked": checked, "steps": steps})
     try:
         pending = workers.submit_all(pool, _run_inherited, range(len(steps))) if pool \
@@ -150,22 +154,29 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     if not families:
         return _subject_frame(step, ev)
     family = families[0]  # one family per analysis (checked)
-    frames = []
-    try:
-        for member in ev.family_members(family):
-            ev.selector = {family: member}
-            frame = _subject_frame(step, ev)
-            for column, level in member:
-                frame[column] = level
-            frames.append(frame)
-    finally:
-        ev.selector = {}
-    frame = pd.concat(frames)
+    if step.population.where is not None:
+        # A population filter may read the member's own values: one member at a time.
+        frames = []
+        try:
+            for member in ev.family_members(family):
+                ev.selector = {family: member}
+                frame = _subject_frame(step, ev)
+                for column, level in member:
+                    frame[column] = level
+                frames.append(frame)
+        finally:
+            ev.selector = {}
+        frame = pd.concat(frames)
+    else:
+        # Every member at once: the unit of analysis is (subject, member), rows ordered
+        # member by member as the loop above would give them.
+        frame = _subject_frame(step, ev, family)
     frame.attrs["family"] = list(plan.parameters[family].by)
     return frame
 
 
-def _subject_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
+def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.DataFrame:
+    """The analysis frame, one row per subject (per subject and member of ``family``)."""
     ids = ev.population(step.population, step.handling)
     if len(ids) == 0:
         raise DataError(Diagnostic("SAP401", f"population '{step.population.name}' is empty"
@@ -175,25 +186,35 @@ def _subject_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     visits = [step.visit]
     if "visit" in step.by:
         visits = list(plan.visits.weeks) if plan.visits else []
+    units = ev.family_units(family, ids) if family else ids
     frames = []
-    for visit in visits:
-        frame = pd.DataFrame(index=ids)
-        if plan.treatment:
-            frame[plan.treatment.column.name] = ev.subjects.loc[ids, plan.treatment.column.name] \
-                .astype(str).to_numpy()
-        for _, terms in step.roles:
-            for t in terms:
-                if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
-                    continue
-                frame[term_name(t)] = _flag_text(
-                    ev.subject_eval(t, visit, step.handling).reindex(ids), t, plan).to_numpy()
-        for b in step.by:
-            if b in plan.endpoints:
-                frame[b] = ev.subject_eval(m.Col(b), visit, step.handling).reindex(ids) \
-                    .to_numpy()
-        if visit is not None:
-            frame["visit"] = visit
-        frames.append(frame)
+    try:
+        if family:
+            ev.family, ev.unit = family, units
+        for visit in visits:
+            frame = pd.DataFrame(index=units.get_level_values(0))
+            if plan.treatment:
+                frame[plan.treatment.column.name] = ev.subjects[plan.treatment.column.name] \
+                    .reindex(units.get_level_values(0)).astype(str).to_numpy()
+            for _, terms in step.roles:
+                for t in terms:
+                    if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
+                        continue
+                    frame[term_name(t)] = _flag_text(
+                        ev.subject_eval(t, visit, step.handling).reindex(units), t, plan) \
+                        .to_numpy()
+            for b in step.by:
+                if b in plan.endpoints:
+                    frame[b] = ev.subject_eval(m.Col(b), visit, step.handling) \
+                        .reindex(units).to_numpy()
+            if family:
+                for i, column in enumerate(plan.parameters[family].by, start=1):
+                    frame[column] = units.get_level_values(i).to_numpy()
+            if visit is not None:
+                frame["visit"] = visit
+            frames.append(frame)
+    finally:
+        ev.family, ev.unit = None, None
     return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 

@@ -40,6 +40,10 @@ class Evaluator:
     _params: dict = field(default_factory=dict)
     # The member of each parameter family in use: {parameter: ((column, value), ...)}.
     selector: dict = field(default_factory=dict)
+    # Family mode: every member of this parameter family at once, the unit of analysis
+    # being (subject, *family columns) instead of the subject (see ``family_units``).
+    family: str | None = None
+    unit: pd.MultiIndex | None = None
     _rows: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,18 +93,21 @@ class Evaluator:
     def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
         """Values (column ``value``) and baselines (``base``) indexed by (subject, visit)."""
         member = self.selector.get(name, ())
-        cache_key = (name, handling, member)
+        whole = self.family == name
+        cache_key = (name, handling, member, whole)
         if cache_key in self._params:
             return self._params[cache_key]
         p = self.plan.parameters[name]
         long, base = self._prepared(name)
-        if p.by:  # one member of a family, split from the prepared family once
+        if p.by and not whole:  # one member of a family, split from the prepared family
             long, base = self._members(name).get(tuple(level for _, level in member),
                                                  (long.iloc[0:0].droplevel(list(p.by)),
                                                   base.iloc[0:0].droplevel(list(p.by))))
         long = self._handle(long, base, handling)
         result = pd.DataFrame({"value": long.to_numpy(dtype=float)}, index=long.index)
-        result["base"] = base.reindex(result.index.get_level_values(0)).to_numpy(dtype=float)
+        unit = result.index.droplevel("visit") if result.index.nlevels > 2 else \
+            result.index.get_level_values(0)
+        result["base"] = base.reindex(unit).to_numpy(dtype=float)
         self._params[cache_key] = result
         return result
 
@@ -177,10 +184,35 @@ class Evaluator:
         rows = self.parameter_rows(name)[list(p.by)].dropna().astype(str).drop_duplicates()
         return [tuple(zip(p.by, values)) for values in rows.itertuples(index=False)]
 
+    def family_units(self, name: str, ids: pd.Index) -> pd.MultiIndex:
+        """(subject, *family columns) for every member and every subject in ``ids``: member
+        by member, subjects in population order, the order of a loop over the members."""
+        members = self.family_members(name)
+        by = self.plan.parameters[name].by
+        arrays = [np.tile(ids.to_numpy(), len(members))]
+        for j in range(len(by)):
+            arrays.append(np.repeat(np.array([mem[j][1] for mem in members], dtype=object),
+                                    len(ids)))
+        return pd.MultiIndex.from_arrays(arrays, names=[self.key, *by])
+
+    def align(self, values):
+        """A series or frame indexed by subject (or by unit) on the current unit of
+        analysis: subject-level values repeat for every member of the family."""
+        if self.unit is None:
+            return values.reindex(self.subjects.index)
+        if values.index.nlevels == self.unit.nlevels:
+            return values.reindex(self.unit)
+        return values.reindex(self.unit.get_level_values(0)).set_axis(self.unit)
+
     def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
         """Apply intercurrent-event rules and missing-data imputation; never in place
         (``long`` may be the cached, shared preparation of the parameter)."""
         weeks = self.plan.visits.weeks if self.plan.visits else ()
+        # The unit is every level but the visit: the subject, or (subject, *family columns)
+        # when a whole parameter family is evaluated at once.
+        unit_levels = list(range(long.index.nlevels - 1))
+        if len(unit_levels) == 1:
+            unit_levels = unit_levels[0]
         for st in handling.strategies:
             how = st.effective_handling
             if how not in ("last_before", "missing"):
@@ -191,32 +223,38 @@ class Evaluator:
             if times.empty:
                 continue
             # Scheduled visits after the event that have no record still get the rule.
+            units = long.index.droplevel(-1).unique()
+            units = units[units.get_level_values(0).isin(times.index)]
             extra = pd.MultiIndex.from_tuples(
-                [(s, w) for s, t in times.items() for w in weeks if w > t],
+                [(*(u if isinstance(u, tuple) else (u,)), w)
+                 for u in units for w in weeks
+                 if w > times[u[0] if isinstance(u, tuple) else u]],
                 names=long.index.names)
             long = long.reindex(long.index.union(extra)).sort_index()
             event_at = long.index.get_level_values(0).map(times).to_numpy(dtype=float)
-            visit = long.index.get_level_values(1).to_numpy(dtype=float)
+            visit = long.index.get_level_values(-1).to_numpy(dtype=float)
             after = visit > event_at  # False where there is no event (NaN compares False)
             values = long.to_numpy(dtype=float).copy()
             if how == "last_before":
                 before = long[~after & ~np.isnan(values) & ~np.isnan(event_at)]
-                last = before.groupby(level=0).last()
-                fill = long.index.get_level_values(0).map(last).to_numpy(dtype=float)
+                last = before.groupby(level=unit_levels).last()
+                fill = last.reindex(_unit_index(long.index)).to_numpy(dtype=float)
                 values[after] = fill[after]
             else:
                 values[after] = np.nan
             long = pd.Series(values, index=long.index, name=long.name)
         if handling.missing in ("locf", "bocf"):
-            grid = pd.MultiIndex.from_product(
-                [long.index.get_level_values(0).unique(), sorted(set(weeks) or
-                                                                 set(long.index.levels[1]))],
-                names=long.index.names)
+            units = long.index.droplevel(-1).unique()
+            grid_weeks = sorted(set(weeks) or set(long.index.levels[-1]))
+            arrays = [np.repeat(units.get_level_values(i).to_numpy(), len(grid_weeks))
+                      for i in range(units.nlevels)]
+            arrays.append(np.tile(np.asarray(grid_weeks, dtype=float), len(units)))
+            grid = pd.MultiIndex.from_arrays(arrays, names=long.index.names)
             long = long.reindex(long.index.union(grid))
             if handling.missing == "locf":
-                long = long.groupby(level=0).ffill()
+                long = long.groupby(level=unit_levels).ffill()
             else:
-                filled = long.index.get_level_values(0).map(base).to_numpy(dtype=float)
+                filled = base.reindex(_unit_index(long.index)).to_numpy(dtype=float)
                 long = long.fillna(pd.Series(filled, index=long.index))
         return long
 
@@ -228,7 +266,9 @@ class Evaluator:
 
     # ---- subject-level expressions at a visit
     def subject_eval(self, e: m.Expr, visit: float | None, handling: Handling) -> pd.Series:
-        index = self.subjects.index
+        """``e`` per unit of analysis (the subject, or (subject, member) in family mode) at
+        ``visit``, indexed by the unit."""
+        index = self.unit if self.unit is not None else self.subjects.index
 
         def column(col: m.Col) -> pd.Series:
             plan = self.plan
@@ -238,7 +278,9 @@ class Evaluator:
                 ep = plan.endpoints[col.name]
                 result = self.subject_eval(ep.expr, visit, handling)
                 return self._non_responder(result, ep, visit, handling)
-            return self.subjects[col.name]
+            if self.unit is None:
+                return self.subjects[col.name]
+            return self.align(self.subjects[col.name])
 
         def call(c: m.Call) -> pd.Series:
             if c.function in ("max", "min", "sum"):
@@ -266,21 +308,22 @@ class Evaluator:
         result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
         if fn == "sum":
             result = result.where(grouped.count() > 0)
-        return result.reindex(index)
+        return self.align(result)
 
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
         long = self.parameter(name, handling)
         if fn == "baseline":
-            base = long.groupby(level=0)["base"].first()
-            return base.reindex(index)
+            levels = list(range(long.index.nlevels - 1))
+            base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
+            return self.align(base)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
             if fn != "value":
                 raise DataError(Diagnostic(
                     "SAP221", f"{fn}({name}): '{name}' has no visits (its dataset has no "
                               f"'{self.visit_col}'), so it has no baseline"))
-            return values["value"].reindex(index)
+            return self.align(values["value"])
         if visit is None:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
@@ -288,7 +331,7 @@ class Evaluator:
             at = long.xs(visit, level="visit")
         except KeyError:
             at = long.iloc[0:0].droplevel("visit")
-        at = at.reindex(index)
+        at = self.align(at)
         if fn == "value":
             return at["value"]
         change = at["value"] - at["base"]
@@ -304,8 +347,13 @@ class Evaluator:
                 times = self.event_times(st.event)
                 hit = times[times < visit].index
                 result = result.copy()
-                result.loc[result.index.intersection(hit)] = 0.0
+                result[result.index.get_level_values(0).isin(hit)] = 0.0
         return result
+
+
+def _unit_index(index: pd.MultiIndex) -> pd.Index:
+    """The unit of each (unit..., visit) entry: the subject, or (subject, *family columns)."""
+    return index.droplevel(-1) if index.nlevels > 2 else index.get_level_values(0)
 
 
 def _unsupported(call: m.Call) -> pd.Series:

@@ -205,6 +205,10 @@ def preload() -> None:
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
+    from matplotlib import font_manager
+
+    # The font list and the default font file are read on first use: once, here.
+    font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
 
 
 class PendingFigures:
