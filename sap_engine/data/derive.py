@@ -347,7 +347,7 @@ class Evaluator:
                 times = self.event_times(st.event)
                 hit = times[times < visit].index
                 result = result.copy()
-                result[result.index.get_level_values(0).isin(hit)] = 0.0
+                result.loc[result.index.get_level_values(0).isin(hit)] = 0.0
         return result
 
 
@@ -394,7 +394,7 @@ def _eval(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 - o
         for iv in e.intervals:
             lo = v >= iv.lower if iv.lower_closed else v > iv.lower
             hi = v <= iv.upper if iv.upper_closed else v < iv.upper
-            out[(lo & hi & out.isna()).to_numpy()] = iv.display
+            out.loc[(lo & hi & out.isna()).to_numpy()] = iv.display
         return out
     if isinstance(e, m.BinOp):
         left, right = _eval(e.left, column, call), _eval(e.right, column, call)
