@@ -16,7 +16,7 @@ from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
-from sap_engine.data.derive import Evaluator
+from sap_engine.data.derive import EACH_VISIT, Evaluator
 from sap_engine.errors import DataError, Diagnostic, Location, MethodError
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
@@ -183,39 +183,42 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
                                    + (" after its 'where' filter" if step.population.where
                                       else "")))
     plan = ev.plan
-    visits = [step.visit]
-    if "visit" in step.by:
-        visits = list(plan.visits.weeks) if plan.visits else []
-    units = ev.family_units(family, ids) if family else ids
-    frames = []
+    # Every scheduled visit at once (the unit carries the visit), or the one visit asked.
+    each = "visit" in step.by
+    visits = [float(w) for w in plan.visits.weeks] if each and plan.visits else None
+    if each and not visits:
+        return pd.DataFrame()
+    visit = EACH_VISIT if each else step.visit
+    units = ev.units(ids, family, visits)
     try:
-        if family:
+        if units is not ids:
             ev.family, ev.unit = family, units
-        for visit in visits:
-            frame = pd.DataFrame(index=units.get_level_values(0))
-            if plan.treatment:
-                frame[plan.treatment.column.name] = ev.subjects[plan.treatment.column.name] \
-                    .reindex(units.get_level_values(0)).astype(str).to_numpy()
-            for _, terms in step.roles:
-                for t in terms:
-                    if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
-                        continue
-                    frame[term_name(t)] = _flag_text(
-                        ev.subject_eval(t, visit, step.handling).reindex(units), t, plan) \
-                        .to_numpy()
-            for b in step.by:
-                if b in plan.endpoints:
-                    frame[b] = ev.subject_eval(m.Col(b), visit, step.handling) \
-                        .reindex(units).to_numpy()
-            if family:
-                for i, column in enumerate(plan.parameters[family].by, start=1):
-                    frame[column] = units.get_level_values(i).to_numpy()
-            if visit is not None:
-                frame["visit"] = visit
-            frames.append(frame)
+        subjects = units.get_level_values(0)
+        frame = pd.DataFrame(index=subjects)
+        if plan.treatment:
+            frame[plan.treatment.column.name] = ev.subjects[plan.treatment.column.name] \
+                .reindex(subjects).astype(str).to_numpy()
+        for _, terms in step.roles:
+            for t in terms:
+                if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
+                    continue
+                frame[term_name(t)] = _flag_text(
+                    ev.subject_eval(t, visit, step.handling).reindex(units), t, plan) \
+                    .to_numpy()
+        for b in step.by:
+            if b in plan.endpoints:
+                frame[b] = ev.subject_eval(m.Col(b), visit, step.handling) \
+                    .reindex(units).to_numpy()
+        if family:
+            for i, column in enumerate(plan.parameters[family].by, start=1):
+                frame[column] = units.get_level_values(i).to_numpy()
+        if each:
+            frame["visit"] = units.get_level_values("visit").to_numpy()
+        elif visit is not None:
+            frame["visit"] = visit
     finally:
         ev.family, ev.unit = None, None
-    return pd.concat(frames) if len(frames) > 1 else frames[0]
+    return frame
 
 
 def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:

@@ -34,14 +34,25 @@ class Handling:
     missing: str | None = None
 
 
+class _EachVisit:
+    """The visit argument when the unit of analysis carries its own visit (``by visit``)."""
+
+    def __repr__(self) -> str:
+        return "EACH_VISIT"
+
+
+EACH_VISIT = _EachVisit()
+
+
 @dataclass
 class Evaluator:
     checked: CheckedPlan
     _params: dict = field(default_factory=dict)
     # The member of each parameter family in use: {parameter: ((column, value), ...)}.
     selector: dict = field(default_factory=dict)
-    # Family mode: every member of this parameter family at once, the unit of analysis
-    # being (subject, *family columns) instead of the subject (see ``family_units``).
+    # The unit of analysis when it is more than the subject: (subject, *family columns)
+    # for every member of the parameter family ``family`` at once, and/or (..., visit)
+    # for every scheduled visit at once (``by visit``). See ``units``.
     family: str | None = None
     unit: pd.MultiIndex | None = None
     _rows: dict = field(default_factory=dict)
@@ -184,25 +195,40 @@ class Evaluator:
         rows = self.parameter_rows(name)[list(p.by)].dropna().astype(str).drop_duplicates()
         return [tuple(zip(p.by, values)) for values in rows.itertuples(index=False)]
 
-    def family_units(self, name: str, ids: pd.Index) -> pd.MultiIndex:
-        """(subject, *family columns) for every member and every subject in ``ids``: member
-        by member, subjects in population order, the order of a loop over the members."""
-        members = self.family_members(name)
-        by = self.plan.parameters[name].by
-        arrays = [np.tile(ids.to_numpy(), len(members))]
-        for j in range(len(by)):
-            arrays.append(np.repeat(np.array([mem[j][1] for mem in members], dtype=object),
-                                    len(ids)))
-        return pd.MultiIndex.from_arrays(arrays, names=[self.key, *by])
+    def units(self, ids: pd.Index, family: str | None,
+              visits: list[float] | None) -> pd.Index:
+        """The units of an analysis, in the order of a loop over visits, then members of
+        ``family``, then subjects in population order: ``ids`` itself when there is
+        neither a family nor a list of visits."""
+        arrays, names = [ids.to_numpy()], [self.key]
+        if family:
+            members = self.family_members(family)
+            by = self.plan.parameters[family].by
+            arrays = [np.tile(ids.to_numpy(), len(members))]
+            for j in range(len(by)):
+                arrays.append(np.repeat(np.array([mem[j][1] for mem in members],
+                                                 dtype=object), len(ids)))
+            names += list(by)
+        if visits is not None:
+            n = len(arrays[0])
+            arrays = [np.tile(a, len(visits)) for a in arrays]
+            arrays.append(np.repeat(np.asarray(visits, dtype=float), n))
+            names.append("visit")
+        if len(arrays) == 1:
+            return ids
+        return pd.MultiIndex.from_arrays(arrays, names=names)
 
     def align(self, values):
-        """A series or frame indexed by subject (or by unit) on the current unit of
-        analysis: subject-level values repeat for every member of the family."""
+        """A series or frame indexed by some of the unit's levels (the subject; the subject
+        and visit; ...) on the current unit of analysis, repeated over the other levels:
+        a baseline repeats at every visit, a subject's age for every family member."""
         if self.unit is None:
             return values.reindex(self.subjects.index)
-        if values.index.nlevels == self.unit.nlevels:
+        names = list(values.index.names)
+        if names == list(self.unit.names):
             return values.reindex(self.unit)
-        return values.reindex(self.unit.get_level_values(0)).set_axis(self.unit)
+        key = self.unit.droplevel([n for n in self.unit.names if n not in names])
+        return values.reindex(key).set_axis(self.unit)
 
     def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
         """Apply intercurrent-event rules and missing-data imputation; never in place
@@ -265,9 +291,9 @@ class Evaluator:
         return times[occurred.fillna(0).astype(bool).to_numpy()].dropna()
 
     # ---- subject-level expressions at a visit
-    def subject_eval(self, e: m.Expr, visit: float | None, handling: Handling) -> pd.Series:
-        """``e`` per unit of analysis (the subject, or (subject, member) in family mode) at
-        ``visit``, indexed by the unit."""
+    def subject_eval(self, e: m.Expr, visit, handling: Handling) -> pd.Series:
+        """``e`` per unit of analysis (the subject, or the current ``unit``) at ``visit`` (a
+        week, None, or EACH_VISIT when the unit carries the visit), indexed by the unit."""
         index = self.unit if self.unit is not None else self.subjects.index
 
         def column(col: m.Col) -> pd.Series:
@@ -300,11 +326,14 @@ class Evaluator:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
         values, _ = self._prepared(name)
-        try:
-            at = values.xs(visit, level="visit")
-        except KeyError:
-            return pd.Series(np.nan, index=index)
-        grouped = at.groupby(level=0)
+        if visit is EACH_VISIT:
+            grouped = values.groupby(level=[0, "visit"])
+        else:
+            try:
+                at = values.xs(visit, level="visit")
+            except KeyError:
+                return pd.Series(np.nan, index=index)
+            grouped = at.groupby(level=0)
         result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
         if fn == "sum":
             result = result.where(grouped.count() > 0)
@@ -327,11 +356,14 @@ class Evaluator:
         if visit is None:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
-        try:
-            at = long.xs(visit, level="visit")
-        except KeyError:
-            at = long.iloc[0:0].droplevel("visit")
-        at = self.align(at)
+        if visit is EACH_VISIT:
+            at = self.align(long)
+        else:
+            try:
+                at = long.xs(visit, level="visit")
+            except KeyError:
+                at = long.iloc[0:0].droplevel("visit")
+            at = self.align(at)
         if fn == "value":
             return at["value"]
         change = at["value"] - at["base"]
@@ -345,9 +377,14 @@ class Evaluator:
         for st in handling.strategies:
             if st.effective_handling == "non_responder" and visit is not None:
                 times = self.event_times(st.event)
-                hit = times[times < visit].index
+                subjects = result.index.get_level_values(0)
+                if visit is EACH_VISIT:
+                    at = result.index.get_level_values("visit").to_numpy(dtype=float)
+                    hit = subjects.map(times).to_numpy(dtype=float) < at  # NaN: no event
+                else:
+                    hit = subjects.isin(times[times < visit].index)
                 result = result.copy()
-                result.loc[result.index.get_level_values(0).isin(hit)] = 0.0
+                result.loc[hit] = 0.0
         return result
 
 
