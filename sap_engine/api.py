@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sap_engine.check import CheckedPlan, check
@@ -25,6 +25,7 @@ class RunResult:
     files: list[Path]
     n_rows: int
     failures: list
+    notes: list = field(default_factory=list)  # warnings (Diagnostic, severity "warning")
 
 
 def check_plan(path: str | Path) -> CheckedPlan:
@@ -85,7 +86,7 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return RunResult(out_dir, [out_dir / f.relative_to(staging) for f in files], table.num_rows,
-                     results.failures)
+                     results.failures, results.notes)
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:

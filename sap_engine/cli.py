@@ -75,6 +75,8 @@ def _cmd_run(args) -> int:
     print(f"{args.plan}: {result.n_rows} results in {elapsed:.2f} s")
     for path in result.files:
         print(f"  {path}")
+    for d in result.notes:
+        print(d.render(), file=sys.stderr)
     if result.failures:
         for d in result.failures:
             print(d.render(), file=sys.stderr)

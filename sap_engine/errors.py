@@ -52,13 +52,16 @@ class Diagnostic:
     data_location: DataLocation | None = None
     suggestion: str | None = None
     source_line: str | None = None
+    # "warning": reported and shown in the document, but the run succeeds (exit code 0).
+    severity: str = "error"
+    analysis: str | None = None  # the analysis a warning concerns, for display footnotes
 
     def render(self) -> str:
         """``file:line:col: error[CODE]: message``, the source line and a caret."""
         head = f"{self.location}: " if self.location else ""
         if self.data_location:
             head = f"{self.data_location}: " if not self.location else head
-        text = f"{head}error[{self.code}]: {self.message}"
+        text = f"{head}{self.severity}[{self.code}]: {self.message}"
         if self.data_location and self.location:
             text += f" ({self.data_location})"
         if self.suggestion:

@@ -8,7 +8,7 @@ line, and the caller decides (by default nothing is written and the run exits 2)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -28,6 +28,8 @@ TOTAL = "Total"
 class Results:
     rows: list[dict] = field(default_factory=list)
     failures: list[Diagnostic] = field(default_factory=list)
+    # Warnings: results that exist but deserve a reader's attention (an empty stratum).
+    notes: list[Diagnostic] = field(default_factory=list)
     population_n: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -58,6 +60,7 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
         for part in parts:
             results.rows.extend(part.rows)
             results.failures.extend(part.failures)
+            results.notes.extend(part.notes)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -231,11 +234,14 @@ def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:
     return series
 
 
-def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple, pd.DataFrame]]:
+def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
+            empty: list[str] | None = None) -> list[tuple[tuple, pd.DataFrame]]:
     """(group pairs, subset) for every combination of the step's `by` items.
 
     ``total`` adds a "Total" level to the treatment grouping (all arms together); alone,
-    it is the whole population under the treatment variable's name.
+    it is the whole population under the treatment variable's name. A stratum level
+    without subjects (in the analysis or within a group) is described in ``empty``: its
+    results are zero counts, or nothing at all over visits, and a reader must be told.
     """
     plan = ev.plan
     trt_col = plan.treatment.column.name if plan.treatment else "treatment"
@@ -259,7 +265,10 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple,
             else:
                 levels = category_levels(plan, m.Col(b)) or sorted(sub[b].dropna().unique())
                 for level in levels:
-                    nxt.append((pairs + ((b, level),), sub[sub[b] == level]))
+                    part = sub[sub[b] == level]
+                    nxt.append((pairs + ((b, level),), part))
+                    if part.empty and empty is not None:
+                        empty.append(_empty_text(b, level, pairs, frame))
         parts = nxt
     family = frame.attrs.get("family", [])
     if family:  # members of a parameter family, in data order, split in one pass
@@ -267,6 +276,13 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator) -> list[tuple[tuple,
                  for pairs, sub in parts
                  for key, part in sub.groupby(family, sort=False)]
     return parts
+
+
+def _empty_text(stratum: str, level: str, pairs: tuple, frame: pd.DataFrame) -> str:
+    if (frame[stratum] != level).all():
+        return f"stratum {stratum} '{level}' has no subjects"
+    within = ", ".join(f"{g} {lev}" for g, lev in pairs if g != "visit")
+    return f"stratum {stratum} '{level}' has no subjects in {within}"
 
 
 def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
@@ -293,7 +309,14 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
         if isinstance(value, tuple) and not next((r.many for r in method.roles
                                                   if r.name == name), True):
             runs = [{**roles, name: v} for v in value]
-    for pairs, subset in _groups(step, frame, ev):
+    empty: list[str] = []
+    groups = _groups(step, frame, ev, empty)
+    for text in dict.fromkeys(empty):
+        located = _located(ev.checked, step, "SAP405",
+                           f"{text} (population {step.population.name}); its results are "
+                           "empty")
+        results.notes.append(replace(located, severity="warning", analysis=step.id))
+    for pairs, subset in groups:
         for run_roles in runs:
             variable = _variable_name(step, run_roles)
             stats = method.run(subset, run_roles, options)

@@ -192,3 +192,33 @@ def test_figure_of_a_failed_analysis_is_a_visible_note(sap_run, tmp_path):
     assert r.returncode == 2
     html = (out / "report.html").read_text()
     assert "Figure 1 Change by arm" in html and "D1 produced no results" in html
+
+
+def test_empty_stratum_is_a_visible_warning(sap_run, tmp_path):
+    text = MINI_TEXT.replace('(15, inf) "high"', '(15, 100] "high", (100, inf) "extreme"')
+    text = text.replace('document "Mini results"', '''table "9" "Change by baseline score" {
+  population FAS
+  columns treatment
+  rows D1s "Change at week 16" show n, mean_sd
+}
+
+document "Mini results"''')
+    out = tmp_path / "o"
+    r = sap_run("run", write_plan(tmp_path, text), "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "warning[SAP405]: analysis D1s: stratum base_cat 'extreme' has no subjects" in r.stderr
+    assert "plan.sap:53:1:" in r.stderr and "Traceback" not in r.stderr
+    html = (out / "report.html").read_text()
+    assert "Notes on the results" in html
+    # Under the table of the analysis too, where a reader looks for the empty row.
+    table9 = html[html.index('id="table-9"'):]
+    assert "Note: Stratum base_cat &#39;extreme&#39; has no subjects" in table9
+
+
+def test_stratum_empty_within_one_arm(sap_run, tmp_path):
+    # Baselines: Active 20, 12, 30, 8; Control 25, 18, 15: only S03 (Active) is above 26.
+    text = MINI_TEXT.replace('(15, inf) "high"', '(15, 26] "high", (26, inf) "extreme"')
+    r = sap_run("run", write_plan(tmp_path, text), "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert "stratum base_cat 'extreme' has no subjects in TRT01P Control" in r.stderr
+    assert "'high' has no subjects" not in r.stderr

@@ -25,6 +25,7 @@ class DocumentModel:
     tables: list[BuiltTable]
     figures: list
     failures: list[str]
+    warnings: list[str]
     notes: list[str]
     analyses: list[dict]
     reproduction: dict | None = None
@@ -60,6 +61,16 @@ def build_document(checked, table, results, out_dir: Path | None = None,
         pending_figures = start_figures(plan, ard, out_dir, labels, jobs)
     tables = [build_table(plan, spec, ard, trt_col)
               for spec in plan.tables if _included(plan, spec.number)]
+    # Warnings about an analysis (an empty stratum) also go under every display of it.
+    warned: dict[str, list[str]] = {}
+    for d in results.notes:
+        text = d.message.split(": ", 1)[-1]
+        warned.setdefault(d.analysis or "", []).append(f"Note: {text[0].upper()}{text[1:]}.")
+    for spec, built in zip([t for t in plan.tables if _included(plan, t.number)], tables):
+        for rows_spec in spec.rows:
+            for aid in (rows_spec.analysis, *rows_spec.also):
+                built.footnotes.extend(n for n in warned.get(aid, ())
+                                       if n not in built.footnotes)
     study = plan.study
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
@@ -91,11 +102,15 @@ def build_document(checked, table, results, out_dir: Path | None = None,
             "not_compared": mapping.get("not_compared", []),
         }
     figures = pending_figures.result() if pending_figures is not None else []
+    for spec, fig in zip(plan.figures, figures):
+        fig.footnotes.extend(warned.get(spec.analysis, ()))
     return DocumentModel(
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
         study=study_info, provenance=provenance, tables=tables, figures=figures,
-        failures=[d.render() for d in results.failures], notes=notes, analyses=analyses)
+        failures=[d.render() for d in results.failures],
+        warnings=[d.render() for d in results.notes], notes=notes,
+        analyses=analyses)
 
 
 def _included(plan: m.Plan, number: str) -> bool:
