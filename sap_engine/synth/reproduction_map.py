@@ -29,6 +29,23 @@ def _e(figure: str, tolerance, **lookup) -> dict:
     return {"figure": figure, "tolerance": tolerance, "lookup": lookup}
 
 
+def _design() -> list[dict]:
+    """Patient flow: counts, exact (published.json gives no tolerance for them)."""
+    out = [_e(f"design.randomised.{arm}", 0, analysis="table 14.1.5", stat="N",
+              groups={TRT: arm}) for arm in ARMS]
+    out.append(_e("design.randomised.total", 0, analysis="table 14.1.5", stat="N",
+                  groups={TRT: "Total"}))
+    out += [_e("design.switched_in_first_period.Placebo_to_IVIg", 0, analysis="DS_switch",
+               stat="n", level="Y", groups={TRT: "Placebo"}),
+            _e("design.switched_in_first_period.IVIg_to_Placebo", 0, analysis="DS_switch",
+               stat="n", level="Y", groups={TRT: "IVIg"})]
+    out += [_e(f"design.entered_extension.{arm}", 0, analysis="DS_ext", stat="n", level="Y",
+               groups={TRT: arm}) for arm in ARMS]
+    out.append(_e("design.completed_study", 0, analysis="DS_compl", stat="n", level="Y",
+                  groups={TRT: "Total"}))
+    return out
+
+
 def _table1(published: dict) -> list[dict]:
     out = []
     for sex, code in (("Female", "F"), ("Male", "M")):
@@ -192,7 +209,7 @@ def build(published: dict) -> dict:
     return {
         "title": "ProDERM cutaneous post-hoc analysis, eClinicalMedicine 2023;64:102234",
         "published": "../sap_engine/synth/published.json",
-        "entries": [*_table1(published), *_baseline_distribution(), *_table2(published),
+        "entries": [*_design(), *_table1(published), *_baseline_distribution(), *_table2(published),
                     *_week16(), *_strata(published), *_later(published),
                     *_table3(published)],
         "not_compared": [
