@@ -50,7 +50,7 @@ def t_quantile(level: float, df: float) -> float:
 
 def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
                     quantiles: str = "sas5") -> dict[str, float]:
-    """n, n_missing, mean, sd, se, median, q1, q3, min, max and the CI of the mean."""
+    """n, n_missing, mean, sd, se, median, q1, q3, min, max, sum and the CI of the mean."""
     values = np.asarray(values, dtype=float)
     ok = values[~np.isnan(values)]
     n = len(ok)
@@ -60,7 +60,8 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
     s = np.sort(ok)
     mean = float(np.mean(ok))
     out.update(mean=mean, median=quantile(s, 0.5, quantiles), q1=quantile(s, 0.25, quantiles),
-               q3=quantile(s, 0.75, quantiles), min=float(s[0]), max=float(s[-1]))
+               q3=quantile(s, 0.75, quantiles), min=float(s[0]), max=float(s[-1]),
+               sum=float(np.sum(ok)))
     if n > 1:
         sd = float(np.std(ok, ddof=1))
         se = sd / math.sqrt(n)
@@ -96,9 +97,11 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
                  "displayed precision", f"{_T}::test_cdisc_adas_summaries"),
         Evidence("Hand computation of SAS QNTLDEF=5 quartiles on n = 7, 8", "exact",
                  f"{_T}::test_quartiles_sas_definition_5"),
+        Evidence("Hand computation of the SUM of non-missing values", "exact",
+                 f"{_T}::test_sum_skips_missing_values"),
     ),
     stats=("N", "n", "n_missing", "pct", "mean", "sd", "se", "median", "q1", "q3", "min", "max",
-           "mean_ci_lower", "mean_ci_upper"),
+           "sum", "mean_ci_lower", "mean_ci_upper"),
 )
 def descriptive(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     col = roles["variable"]

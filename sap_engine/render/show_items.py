@@ -20,6 +20,7 @@ COMPOSITES = {
     "mean": ("Mean", ("mean",), lambda d: _x(d + 1)),
     "sd": ("SD", ("sd",), lambda d: _x(d + 2)),
     "median": ("Median", ("median",), lambda d: _x(d + 1)),
+    "sum": ("Total", ("sum",), lambda d: _x(d)),
     "min_max": ("Min, Max", ("min", "max"), lambda d: f"{_x(d)}, {_x(d)}"),
     "q1_q3": ("Q1, Q3", ("q1", "q3"), lambda d: f"{_x(d + 1)}, {_x(d + 1)}"),
     "mean_ci": ("95% CI of mean", ("mean_ci_lower", "mean_ci_upper"),

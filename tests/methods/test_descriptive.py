@@ -75,6 +75,13 @@ def test_ci_of_mean_by_hand():
     assert s["n_missing"] == 0
 
 
+def test_sum_skips_missing_values():
+    # SAS PROC MEANS SUM: the total of the non-missing values (2 + 4 + 6 + 8 = 20).
+    s = numeric_summary(np.array([2.0, np.nan, 4, 6, 8]))
+    assert s["sum"] == 20 and s["n"] == 4 and s["n_missing"] == 1
+    assert "sum" not in numeric_summary(np.array([np.nan]))
+
+
 def test_cohens_d_from_published_summaries():
     """ProDERM Table 1: SMDs recomputed from the published means, SDs and arm sizes.
 
