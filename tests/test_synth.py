@@ -30,8 +30,19 @@ ARMS = ("IVIg", "Placebo")
 
 
 @pytest.fixture(scope="module")
-def adsl() -> pd.DataFrame:
+def screened() -> pd.DataFrame:
     return pd.read_parquet(DATA / "adsl.parquet")
+
+
+@pytest.fixture(scope="module")
+def adsl(screened: pd.DataFrame) -> pd.DataFrame:
+    """The randomised subjects (the full analysis set)."""
+    return screened[screened.RANDFL == "Y"].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def adex() -> pd.DataFrame:
+    return pd.read_parquet(DATA / "adex.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +337,41 @@ def test_patient_flow(adsl: pd.DataFrame, adeff: pd.DataFrame) -> None:
     assert len(miss) == PUB["missing"]["cdasi_activity_missing_week8_ivig"]
     assert (miss.AVISITN == 8).all() and (miss.TRTP == "IVIg").all()
     assert miss.CHG.isna().all() and miss.PCHG.isna().all()
+
+
+def test_screening(screened: pd.DataFrame) -> None:
+    des = PUB["design"]
+    assert len(screened) == des["screened"] and screened.USUBJID.is_unique
+    fails = screened[screened.RANDFL == "N"]
+    assert len(fails) == des["screened"] - des["randomised"]["total"]
+    assert (fails.FASFL == "N").all() and fails.TRT01P.isna().all()
+    assert fails.SITEID.isin(screened[screened.RANDFL == "Y"].SITEID).all()
+    assert fails.AGE.between(18, 79).all() and fails.LASTWK.isna().all()
+    assert (screened.USUBJID.str[8:11] == screened.SITEID).all()
+
+
+def test_exposure(adsl: pd.DataFrame, adex: pd.DataFrame) -> None:
+    des = PUB["design"]
+    inf = adex[adex.PARAMCD == "INFUS"].merge(adsl, on="USUBJID")
+    ivig = inf[inf.EXTRT == "IVIG"]
+    assert len(ivig) == des["infusion_cycles"]
+    # The schedule: every 4 weeks to week 36, never after the last visit, the Extension only
+    # for those who entered it, placebo only in the First Period before any switch.
+    assert set(inf.AVISITN) <= set(range(0, 37, 4))
+    assert (inf.AVISITN <= inf.LASTWK).all()
+    assert ((inf.AVISITN < 16) | (inf.EXTFL == "Y")).all()
+    pbo = inf[inf.EXTRT == "PLACEBO"]
+    assert (pbo.TRT01P == "Placebo").all() and (pbo.AVISITN < 16).all()
+    assert (pbo.SWITCHWK.isna() | (pbo.AVISITN < pbo.SWITCHWK)).all()
+    assert (pbo.AVAL == 0).all() and set(ivig.AVAL) <= {1.0, 2.0}
+    assert (ivig[ivig.AVAL == 1.0].AVISITN >= 28).all()
+    # The per-patient summaries agree with the infusion records.
+    per = adex[adex.AVISITN.isna()].pivot(index="USUBJID", columns="PARAMCD", values="AVAL")
+    counts = ivig.groupby("USUBJID").size().reindex(per.index, fill_value=0)
+    assert (per.NIVIG == counts).all() and per.NIVIG.sum() == des["infusion_cycles"]
+    means = ivig.groupby("USUBJID").AVAL.mean().reindex(per.index)
+    assert np.allclose(per.MDOSE, means, equal_nan=True)
+    assert per.MDOSE.median() == des["median_dose_g_per_kg"]
 
 
 def test_damage_zero_stays_zero(adeff: pd.DataFrame) -> None:

@@ -12,12 +12,13 @@ Order of construction (each step fixes what the next must respect):
 4. week-16 TIS with Table 3 (``secondary.tis``), then the MMT-8, extramuscular and VAS
    changes conditional on TIS and CDASI-A (Figure 5; ``figure5``);
 5. trajectories over all visits, MITAX, the missing week-8 value;
-6. CDASI items consistent with the totals (Table 2; ``items``).
+6. CDASI items consistent with the totals (Table 2; ``items``);
+7. screen failures and infusions (patient flow and exposure; ``exposure``).
 
 Example:
     >>> study = generate()
     >>> study.adsl.num_rows, study.adeff.num_rows > 6000
-    (95, True)
+    (126, True)
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ from typing import Any
 
 import numpy as np
 
-from sap_engine.synth import baseline, figure5, items, secondary, visits, week16
-from sap_engine.synth.tables import STRATA, adcdasi_table, adeff_table, adsl_table, write_parquet
+from sap_engine.synth import baseline, exposure, figure5, items, secondary, visits, week16
+from sap_engine.synth.tables import (
+    STRATA,
+    adcdasi_table,
+    adeff_table,
+    adex_table,
+    adsl_table,
+    write_parquet,
+)
 
 DEFAULT_SEED = 20231102
 # scale of the off-diagonal latent correlations behind the TIS ordering and the CDASI-A
 # change (1.0: Figure 5 as published, converted to the Pearson scale)
 LATENT_SHRINK = 1.0
-FILES = ("adsl.parquet", "adeff.parquet", "adcdasi.parquet")
+FILES = ("adsl.parquet", "adeff.parquet", "adcdasi.parquet", "adex.parquet")
 
 
 @dataclass(frozen=True)
@@ -46,15 +54,16 @@ class Study:
     adsl: Any
     adeff: Any
     adcdasi: Any
+    adex: Any
 
     def tables(self) -> dict[str, Any]:
         """File name -> table, in output order."""
-        return dict(zip(FILES, (self.adsl, self.adeff, self.adcdasi), strict=True))
+        return dict(zip(FILES, (self.adsl, self.adeff, self.adcdasi, self.adex), strict=True))
 
 
-def simulate(seed: int = DEFAULT_SEED
-             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Subject arrays, per-parameter ``subjects x visits`` matrices and CDASI items."""
+def simulate(seed: int = DEFAULT_SEED) -> tuple:
+    """Subject arrays, per-parameter ``subjects x visits`` matrices, CDASI items, the screen
+    failures and the infusions."""
     rng = np.random.default_rng(seed)
     s = baseline.subjects(rng)
     baseline.body_size(rng, s)
@@ -85,14 +94,17 @@ def simulate(seed: int = DEFAULT_SEED
     # the one missing week-8 CDASI-A value (an IVIg patient still in the study)
     cand = np.flatnonzero((s["arm"] == "IVIg") & (s["lastwk"] >= 16) & (s["cdasia"] > 0))
     traj["CDASIA"][int(rng.choice(cand)), 2] = np.nan
-    return s, traj, items.item_matrix(rng, traj["CDASIA"], traj["CDASID"])
+    item_scores = items.item_matrix(rng, traj["CDASIA"], traj["CDASID"])
+    # Drawn last, so that the efficacy data above do not depend on them.
+    fails = exposure.screen_failures(rng, s)
+    return s, traj, item_scores, fails, exposure.infusions(rng, s)
 
 
 def generate(seed: int = DEFAULT_SEED) -> Study:
     """Generate the study for ``seed`` (default :data:`DEFAULT_SEED`)."""
-    s, traj, item_scores = simulate(seed)
-    return Study(seed=seed, adsl=adsl_table(s), adeff=adeff_table(s, traj),
-                 adcdasi=adcdasi_table(s, item_scores))
+    s, traj, item_scores, fails, infusions = simulate(seed)
+    return Study(seed=seed, adsl=adsl_table(s, fails), adeff=adeff_table(s, traj),
+                 adcdasi=adcdasi_table(s, item_scores), adex=adex_table(s, infusions))
 
 
 def write(out: str | Path, seed: int = DEFAULT_SEED) -> list[Path]:

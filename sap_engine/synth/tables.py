@@ -37,32 +37,88 @@ def _yn(flags: np.ndarray) -> list[str]:
     return ["Y" if f else "N" for f in flags]
 
 
-def adsl_table(s: dict[str, np.ndarray]) -> Any:
-    """One row per subject, sorted by USUBJID."""
+def adsl_table(s: dict[str, np.ndarray], fails: dict[str, np.ndarray] | None = None) -> Any:
+    """One row per screened subject, sorted by USUBJID: the randomised subjects, and the
+    screen failures (``fails``; RANDFL = FASFL = "N", no arm, no efficacy data)."""
     import pyarrow as pa
 
-    order = np.argsort(s["usubjid"].astype(str), kind="stable")
-    sw = s["switchwk"][order]
+    fails = fails or {"usubjid": np.array([], dtype=object)}
+    n_rand, n_fail = len(s["usubjid"]), len(fails["usubjid"])
+    ids = np.concatenate([s["usubjid"], fails["usubjid"]]).astype(str)
+    order = np.argsort(ids, kind="stable")
+    rand = order < n_rand
+
+    def column(key: str, fill, dtype=object) -> np.ndarray:
+        part = fails.get(key, np.full(n_fail, fill, dtype=dtype))
+        return np.concatenate([s[key].astype(dtype), np.asarray(part, dtype=dtype)])[order]
+
+    def text(key: str) -> Any:
+        return pa.array(list(column(key, None)), pa.string())
+
+    sw = column("switchwk", np.nan, float)
+    arm = column("arm", None)
     cols = {
         "STUDYID": pa.array([STUDYID] * len(order), pa.string()),
-        "USUBJID": pa.array(list(s["usubjid"][order]), pa.string()),
-        "SITEID": pa.array(list(s["siteid"][order]), pa.string()),
-        "AGE": pa.array(s["age"][order].astype(np.int64), pa.int64()),
-        "SEX": pa.array(list(s["sex"][order]), pa.string()),
-        "RACE": pa.array(list(s["race"][order]), pa.string()),
-        "HEIGHT": pa.array(s["height"][order], pa.float64()),
-        "WEIGHT": pa.array(s["weight"][order], pa.float64()),
-        "BMI": pa.array(s["bmi"][order], pa.float64()),
-        "TRT01P": pa.array(list(s["arm"][order]), pa.string()),
-        "TRT01PN": pa.array(np.where(s["arm"][order] == "IVIg", 1, 2).astype(np.int64)),
-        "STRATAR": pa.array(list(s["stratar"][order]), pa.string()),
-        "FASFL": pa.array(["Y"] * len(order), pa.string()),
-        "SWITCHFL": pa.array(_yn(~np.isnan(sw)), pa.string()),
+        "USUBJID": text("usubjid"),
+        "SITEID": text("siteid"),
+        "AGE": pa.array(column("age", 0, np.int64), pa.int64()),
+        "SEX": text("sex"),
+        "RACE": text("race"),
+        "HEIGHT": pa.array(column("height", np.nan, float), pa.float64(), mask=~rand),
+        "WEIGHT": pa.array(column("weight", np.nan, float), pa.float64(), mask=~rand),
+        "BMI": pa.array(column("bmi", np.nan, float), pa.float64(), mask=~rand),
+        "TRT01P": pa.array(list(arm), pa.string()),
+        "TRT01PN": pa.array(np.where(arm == "IVIg", 1, 2).astype(np.int64), pa.int64(),
+                            mask=~rand),
+        "STRATAR": text("stratar"),
+        "RANDFL": pa.array(_yn(rand), pa.string()),
+        "FASFL": pa.array(_yn(rand), pa.string()),
+        "SWITCHFL": pa.array([f if r else None for f, r in zip(_yn(~np.isnan(sw)), rand)],
+                             pa.string()),
         "SWITCHWK": pa.array(sw, pa.float64(), mask=np.isnan(sw)),
-        "EXTFL": pa.array(_yn(s["extfl"][order]), pa.string()),
-        "COMPLFL": pa.array(_yn(s["complfl"][order]), pa.string()),
-        "LASTWK": pa.array(s["lastwk"][order].astype(np.int64), pa.int64()),
+        "EXTFL": pa.array([f if r else None for f, r in
+                           zip(_yn(column("extfl", False, bool)), rand)], pa.string()),
+        "COMPLFL": pa.array([f if r else None for f, r in
+                             zip(_yn(column("complfl", False, bool)), rand)], pa.string()),
+        "LASTWK": pa.array(column("lastwk", 0, np.int64), pa.int64(), mask=~rand),
     }
+    return pa.table(cols)
+
+
+def adex_table(s: dict[str, np.ndarray], infusions: list[tuple]) -> Any:
+    """Exposure BDS: one row per infusion given (``INFUS``, AVAL = IVIg dose in g/kg, 0 for
+    placebo; EXTRT the product), then per-subject summaries without a visit: ``NIVIG``
+    IVIg infusion cycles, ``NPBO`` placebo infusions, ``MDOSE`` mean IVIg dose per IVIg
+    infusion (g/kg; missing without IVIg)."""
+    import pyarrow as pa
+
+    params = {"INFUS": "Infusion: IVIg dose (g/kg)", "NIVIG": "Number of IVIg infusion cycles",
+              "NPBO": "Number of placebo infusions",
+              "MDOSE": "Mean IVIg dose per infusion (g/kg)"}
+    by_subject: dict[int, list[tuple]] = {}
+    for i, week, product, dose in infusions:
+        by_subject.setdefault(i, []).append((week, product, dose))
+    rows: dict[str, list] = {k: [] for k in ("USUBJID", "TRTP", "PARAMCD", "PARAM", "EXTRT",
+                                             "AVISIT", "AVISITN", "AVAL")}
+
+    def add(i, code, extrt, week, value):
+        for key, v in zip(rows, (s["usubjid"][i], s["arm"][i], code, params[code], extrt,
+                                 None if week is None else visit_label(week), week, value)):
+            rows[key].append(v)
+
+    for i in np.argsort(s["usubjid"].astype(str), kind="stable"):
+        given = by_subject.get(int(i), [])
+        for week, product, dose in given:
+            add(i, "INFUS", product, week, dose)
+        ivig = [dose for _, product, dose in given if product == "IVIG"]
+        add(i, "NIVIG", "IVIG", None, float(len(ivig)))
+        add(i, "NPBO", "PLACEBO", None, float(len(given) - len(ivig)))
+        add(i, "MDOSE", "IVIG", None, float(np.mean(ivig)) if ivig else None)
+    n = len(rows["USUBJID"])
+    types = {"AVISITN": pa.int64(), "AVAL": pa.float64()}
+    cols = {"STUDYID": pa.array([STUDYID] * n, pa.string())}
+    for k, v in rows.items():
+        cols[k] = pa.array(v, types.get(k, pa.string()))
     return pa.table(cols)
 
 
