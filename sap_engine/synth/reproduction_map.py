@@ -50,6 +50,8 @@ def _design() -> list[dict]:
                   variable="n_ivig", groups={TRT: "Total"}))
     out.append(_e("design.median_dose_g_per_kg", 0, analysis="EX_dose", stat="median",
                   groups={TRT: "Total"}))
+    out.append(_e("missing.cdasi_activity_missing_week8_ivig", 0, analysis="MS_cdasi_a8",
+                  stat="n_missing", groups={TRT: "IVIg"}))
     return out
 
 
@@ -221,7 +223,8 @@ def build(published: dict) -> dict:
                     *_table3(published)],
         "not_compared": [
             {"figure": "missing (stayed-zero damage counts)",
-             "why": "patient-level trajectories; checked from the data in tests/test_synth.py"},
+             "why": "a patient's maximum over visits is not expressible in the plan language "
+                    "yet; checked from the data in tests/test_synth.py"},
         ],
     }
 
