@@ -23,6 +23,8 @@ from sap_engine.methods import registry
 
 PARAMETER_FUNCTIONS = ("baseline", "change", "percent_change", "value")
 FAMILY_FUNCTIONS = ("max", "min", "sum")  # over the members of a parameter family
+# A patient's highest / lowest value of a parameter over the scheduled visits.
+VISIT_FUNCTIONS = ("max_over_visits", "min_over_visits")
 MATH_FUNCTIONS = ("abs", "log", "exp", "sqrt")
 
 
@@ -85,6 +87,15 @@ class _Checker:
                     self.error("SAP223", f"{e.function}() takes one parameter family (a "
                                          "parameter declared with 'by')", e.loc,
                                did_you_mean(getattr(arg, "name", ""), families))
+                return "numeric"
+            if e.function in VISIT_FUNCTIONS:
+                arg = e.args[0] if len(e.args) == 1 else None
+                param = self.plan.parameters.get(getattr(arg, "name", ""))
+                if param is None or param.by:
+                    plain = [n for n, p in self.plan.parameters.items() if not p.by]
+                    self.error("SAP224", f"{e.function}() takes one parameter that is not a "
+                                         "family", e.loc,
+                               did_you_mean(getattr(arg, "name", ""), plain))
                 return "numeric"
             if e.function in PARAMETER_FUNCTIONS:
                 arg = e.args[0] if len(e.args) == 1 else None

@@ -134,6 +134,8 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
     found: set[str] = set()
     if isinstance(e, m.Call) and e.function in ("max", "min", "sum"):
         return found  # an aggregate over a family's members: one value per subject
+    if isinstance(e, m.Call) and e.function in ("max_over_visits", "min_over_visits"):
+        return found  # one value per subject, whatever the analysis' unit
     if isinstance(e, m.Col) and e.dataset is None:
         if e.name in plan.parameters:
             found.add(e.name)

@@ -216,3 +216,60 @@ document "Mini results"'''
 
         check_plan(write_plan(tmp_path, bad, "bad.sap"))
     assert "SAP223" in err.value.codes
+
+
+def test_max_and_min_over_visits_by_hand(tmp_path):
+    from conftest import write_plan
+
+    extra = '''endpoint peak "Highest score" = max_over_visits(score)
+endpoint low "Lowest score" = min_over_visits(score)
+
+analysis OV "Highest and lowest score, observed" {
+  population FAS
+  method descriptive
+  variable peak, low
+  by treatment
+}
+
+analysis OV_E1 "Highest and lowest score, switch rule" for E1 {
+  method descriptive
+  variable peak, low
+  by treatment
+}
+
+document "Mini results"'''
+    text = (MINI / "mini.sap").read_text().replace('document "Mini results"', extra)
+    out = tmp_path / "o"
+    run_plan(write_plan(tmp_path, text), out)
+    f = ard.read(out / "ard.parquet")
+
+    def mean(analysis, variable, arm):
+        rows = f[(f.analysis_id == analysis) & (f.variable == variable)
+                 & (f.stat_name == "mean") & (f.group1_level == arm)]
+        return float(rows.stat.iloc[0])
+
+    # Active: S01 20/14/10, S02 12/9/8, S03 30/24/19, S04 8/-/7 (the missing week skipped).
+    assert mean("OV", "peak", "Active") == pytest.approx((20 + 12 + 30 + 8) / 4)
+    assert mean("OV", "low", "Active") == pytest.approx((10 + 8 + 19 + 7) / 4)
+    # Control (S08 is not in the FAS): S05 25/24/23, S06 18/22/10 (switched at week 8),
+    # S07 15/15/16. Observed, S06's lowest is its week-16 10; under the switch rule week 16
+    # carries its week-8 22 forward, so its lowest is the baseline 18; its highest stays 22.
+    assert mean("OV", "peak", "Control") == pytest.approx((25 + 22 + 16) / 3)
+    assert mean("OV", "low", "Control") == pytest.approx((23 + 10 + 15) / 3)
+    assert mean("OV_E1", "low", "Control") == pytest.approx((23 + 18 + 15) / 3)
+    assert mean("OV_E1", "peak", "Control") == pytest.approx((25 + 22 + 16) / 3)
+
+
+def test_over_visits_needs_a_plain_parameter(tmp_path):
+    from conftest import write_plan
+
+    from sap_engine.api import check_plan
+    from sap_engine.errors import PlanCheckError
+
+    bad = (MINI / "mini.sap").read_text().replace(
+        'document "Mini results"',
+        'endpoint nope = max_over_visits(chg_score)\n\ndocument "Mini results"')
+    with pytest.raises(PlanCheckError) as err:
+        check_plan(write_plan(tmp_path, bad))
+    assert err.value.codes == ["SAP224"]
+    assert "did you mean 'score'" in str(err.value)

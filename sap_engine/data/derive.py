@@ -312,6 +312,8 @@ class Evaluator:
         def call(c: m.Call) -> pd.Series:
             if c.function in ("max", "min", "sum"):
                 return self._family_aggregate(c.function, c.args[0].name, visit, index)
+            if c.function in ("max_over_visits", "min_over_visits"):
+                return self._over_visits(c.function[:3], c.args[0].name, handling)
             if c.function in ("baseline", "change", "percent_change", "value"):
                 return self._param_value(c.function, c.args[0].name, visit, handling, index)
             arg = _eval(c.args[0], column, call).astype(float)
@@ -339,6 +341,17 @@ class Evaluator:
         if fn == "sum":
             result = result.where(grouped.count() > 0)
         return self.align(result)
+
+    def _over_visits(self, fn: str, name: str, handling: Handling) -> pd.Series:
+        """A patient's highest (``max``) or lowest value of a parameter over the scheduled
+        visits, baseline included, after the analysis' intercurrent-event and missing-data
+        handling; visits without a value are skipped, and a patient without any is missing."""
+        long = self.parameter(name, handling)["value"]
+        weeks = self.plan.visits.weeks if self.plan.visits else ()
+        if weeks:
+            long = long[long.index.get_level_values("visit").isin([float(w) for w in weeks])]
+        grouped = long.groupby(level=0)
+        return self.align(grouped.max() if fn == "max" else grouped.min())
 
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
