@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
@@ -54,7 +55,16 @@ def submit_all(pool_: ProcessPoolExecutor | None, fn: Callable, items: Iterable)
     items = list(items)
     if pool_ is None:
         return [_Done(fn(item)) for item in items]
-    return [pool_.submit(fn, item) for item in items]
+    with warnings.catch_warnings():
+        # A fork-context pool forks its workers at the first submit. From Python 3.12 on,
+        # fork() warns whenever the process has other OS threads. Ours are only native
+        # library threads (pyarrow's jemalloc background thread, the BLAS and Arrow thread
+        # pools), which re-initialise themselves in the child through pthread_atfork
+        # handlers. No Python thread runs then (the analysis pool is shut down before the
+        # figure pool starts), so the child cannot inherit a held Python lock.
+        warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
+                                category=DeprecationWarning)
+        return [pool_.submit(fn, item) for item in items]
 
 
 def results(pending: list) -> list:

@@ -7,6 +7,8 @@ failures, and the same figure files.
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 from conftest import MINI, ROOT, write_plan
@@ -54,3 +56,21 @@ def test_failures_reported_alike_from_workers(tmp_path):
     assert "SAP401" in str(exc.value) or "SAP401" in "".join(
         d.render() for d in exc.value.diagnostics)
     assert not (tmp_path / "strict").exists()
+
+
+def test_forking_after_numerical_libraries_start_threads_is_quiet():
+    # pyarrow and numpy start native threads; from Python 3.12 on, fork() warns about any
+    # thread. Those threads re-initialise in the child, so the warning must not reach users.
+    import numpy as np
+    import pyarrow as pa
+
+    pa.array(np.arange(1000.0))
+    pool = workers.pool(2, {})
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pending = workers.submit_all(pool, abs, [-1, -2, 3])
+        assert workers.results(pending) == [1, 2, 3]
+        assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
+    finally:
+        pool.shutdown()
