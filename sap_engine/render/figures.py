@@ -12,6 +12,7 @@ A figure whose analysis produced no rows is not silently dropped: the document s
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,21 +92,31 @@ def draw(frame, labels: dict[str, str], ylabel: str):
     elif "mean" in names:
         data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
         _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"))
-        ax.set_ylabel(f"{ylabel}, mean (95% CI)")
+        ax.set_ylabel(_fit_axis_label(f"{ylabel}, mean (95% CI)"))
     elif "pct" in names:
         level = "Y" if "Y" in set(frame.variable_level) else sorted(
             set(frame.variable_level.dropna()))[0]
         data = _long(frame, ("pct",), level)
         _lines(ax, data, labels, "pct", None)
-        ax.set_ylabel(f"{ylabel}, % of patients")
+        ax.set_ylabel(_fit_axis_label(f"{ylabel}, % of patients"))
         ax.set_ylim(0, 100)
     # Fixed margins instead of tight_layout: tight_layout draws the figure once more just to
     # measure it, a third of the cost of a figure here.
     if "correlation" in names:
         fig.subplots_adjust(left=0.34, right=0.9, bottom=0.32, top=0.97)
     else:
-        fig.subplots_adjust(left=0.11, right=0.98, bottom=0.13, top=0.96)
+        two_lines = "\n" in ax.get_ylabel()
+        fig.subplots_adjust(left=0.15 if two_lines else 0.11, right=0.98, bottom=0.13, top=0.96)
     return fig
+
+
+# Characters of 10-point text that fit along the y axis of a 4.2-inch-high figure.
+_Y_LABEL_CHARS = 42
+
+
+def _fit_axis_label(text: str) -> str:
+    """Wrap a long axis label on two lines instead of letting the figure edge cut it."""
+    return textwrap.fill(text, _Y_LABEL_CHARS)
 
 
 def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
@@ -246,11 +257,8 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
                                      list(spec.footnotes), anchor,
                                      note=f"Analysis {spec.analysis} produced no results."))
             continue
-        analysis = plan.analyses[spec.analysis]
-        variable = rows.variable.iloc[0]
         fig_dir.mkdir(exist_ok=True)
-        tasks.append((rows, labels, labels.get(variable, analysis.label or variable),
-                      str(out_dir / png)))
+        tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png)))
         built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png,
                                  list(spec.footnotes), anchor))
     jobs = min(jobs, len(tasks))
@@ -258,6 +266,12 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
         preload()  # before forking, so that the workers inherit the modules
     pool = workers.pool(jobs, {})
     return PendingFigures(built, workers.submit_all(pool, _render_task, tasks), pool)
+
+
+def value_label(plan: m.Plan, spec: m.Figure, rows, labels: dict[str, str]) -> str:
+    """What the figure's values are: the variable's label, else the analysis label."""
+    variable = rows.variable.iloc[0]
+    return labels.get(variable, plan.analyses[spec.analysis].label or variable)
 
 
 def _render_task(task: tuple) -> str:
