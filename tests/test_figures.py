@@ -146,3 +146,14 @@ def test_long_axis_labels_are_wrapped_not_cut():
     assert label.replace("\n", " ") == \
         "Cutaneous disease activity VAS (MDAAT), cm, mean (95% CI)"
     assert math.isclose(len(figures._fit_axis_label("short")), 5)
+
+
+def test_correlation_figure_states_the_n_of_its_pairs(prodrem):
+    plan, view, _ = prodrem
+    rows = view.family("F5")
+    pair_n = rows[rows.stat_name == "n"].stat
+    assert figures._pair_counts(rows) == [
+        f"Patients with both values of a pair: N = {int(pair_n.min())} to {int(pair_n.max())}."]
+    same = rows.assign(stat=rows.stat.where(rows.stat_name != "n", 12.0))
+    assert figures._pair_counts(same) == ["Patients with both values of a pair: N = 12."]
+    assert figures._pair_counts(view.family("F2a")) == []

@@ -260,12 +260,23 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
         fig_dir.mkdir(exist_ok=True)
         tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png)))
         built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png,
-                                 list(spec.footnotes), anchor))
+                                 [*spec.footnotes, *_pair_counts(rows)], anchor))
     jobs = min(jobs, len(tasks))
     if jobs > 1:
         preload()  # before forking, so that the workers inherit the modules
     pool = workers.pool(jobs, {})
     return PendingFigures(built, workers.submit_all(pool, _render_task, tasks), pool)
+
+
+def _pair_counts(rows) -> list[str]:
+    """A correlation matrix's N per pair (the title gives the population's N, which
+    pairwise-complete coefficients do not use)."""
+    pairs = rows[(rows.stat_name == "n") & rows.variable_level.str.contains("|", regex=False)]
+    if "correlation" not in set(rows.stat_name) or pairs.empty:
+        return []
+    low, high = int(pairs.stat.min()), int(pairs.stat.max())
+    counts = f"N = {low}" if low == high else f"N = {low} to {high}"
+    return [f"Patients with both values of a pair: {counts}."]
 
 
 def value_label(plan: m.Plan, spec: m.Figure, rows, labels: dict[str, str]) -> str:
