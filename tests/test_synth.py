@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 
 from sap_engine.synth import proderm
-from sap_engine.synth.fit import fit_moments, shaped_sample, t975
+from sap_engine.synth.fit import Level, fit_moments, shaped_sample, t975
 
 ROOT = Path(__file__).resolve().parents[1]
 # SAP_PRODERM_DATA checks another realisation (e.g. --seed N) against the same targets
@@ -122,6 +122,24 @@ def test_fit_moments_hits_hand_computed_targets() -> None:
                       step=1)
     assert (y.min(), y.max(), np.median(y)) == (20, 85, 49)
     assert abs(y.mean() - 50) < 0.02 and abs(y.std(ddof=1) - 10) < 0.02
+
+
+def test_fit_moments_with_a_level_target_by_hand() -> None:
+    # Changes {0,..,4} (mean 2, SD sqrt(2.5)) on levels 0, 10, .., 40: the level SD is
+    # 11 sqrt(2.5) only when the changes rise with the level, 9 sqrt(2.5) when they fall.
+    base = np.array([0, 10, 20, 30, 40.0])
+    for target, want in ((11 * np.sqrt(2.5), [0, 1, 2, 3, 4]), (9 * np.sqrt(2.5), [4, 3, 2, 1, 0])):
+        x = fit_moments(np.zeros(5), np.zeros(5), np.full(5, 4.0), 1.0, 2.0, np.sqrt(2.5),
+                        level=Level(base, np.array([]), target))
+        assert list(x) == want
+    # a larger case: change mean/SD and the SD of the levels pooled with three fixed zeros
+    rng = np.random.default_rng(5)
+    base = rng.integers(5, 60, 40).astype(float)
+    x = fit_moments(-0.4 * base, -base, 100 - base, 1.0, -10.0, 9.0,
+                    level=Level(base, np.zeros(3), 12.0))
+    levels = np.r_[base + x, np.zeros(3)]
+    assert abs(x.mean() + 10) < 0.01 and abs(x.std(ddof=1) - 9) < 0.01
+    assert abs(levels.std(ddof=1) - 12) < 0.01
 
 
 # ---------------------------------------------------------------- data contract
@@ -320,6 +338,9 @@ def test_week40(adeff: pd.DataFrame) -> None:
                           ("cutaneous_vas_mean", "CUTVAS")):
             x = w40.AVAL[(w40.PARAMCD == code) & (w40.TRTP == arm)]
             assert abs(x.mean() - pub[key][arm]["mean"]) <= tol, (key, arm)
+            # The paper gives these SDs without a tolerance; the data match them to the
+            # grid's precision (0.01 here is ours, not a published tolerance).
+            assert abs(x.std() - pub[key][arm]["sd"]) <= 0.01, (key, arm)
 
 
 # ---------------------------------------------------------------- flow and missing data

@@ -37,6 +37,16 @@ class Bin:
     hi: float
 
 
+@dataclass(frozen=True)
+class Level:
+    """A second SD target for :func:`fit_moments`: the fitted values are changes, and the
+    levels ``offset + value`` pooled with the fixed ``others`` should have SD ``sd``."""
+
+    offset: np.ndarray
+    others: np.ndarray
+    sd: float
+
+
 def fit_moments(
     values: np.ndarray,
     lower: np.ndarray,
@@ -46,14 +56,16 @@ def fit_moments(
     sd: float,
     frozen: np.ndarray | None = None,
     max_iter: int = 20000,
+    level: Level | None = None,
 ) -> np.ndarray:
     """Move ``values`` on the ``step`` grid, within bounds, towards the target mean and SD.
 
     Works in integer units of ``step`` so that the result is exactly on the grid.
     Each iteration takes the best single move (one element +-1 unit) or pair move
     (one element +1, another -1); it stops when no move lowers the loss
-    ``(mean error / step)^2 * n + (sd error / step)^2``. Deterministic: ties go to
-    the lowest index.
+    ``(mean error / step)^2 * n + (sd error / step)^2``, plus ``(level sd error / step)^2``
+    when a :class:`Level` target is given (changes whose levels must also have an SD).
+    Deterministic: ties go to the lowest index.
     """
     k = np.rint(np.asarray(values, dtype=float) / step).astype(np.int64)
     lo = np.ceil(np.asarray(lower, dtype=float) / step - 1e-9).astype(np.int64)
@@ -64,23 +76,36 @@ def fit_moments(
         return k * step
     free = np.ones(n, bool) if frozen is None else ~np.asarray(frozen, bool)
     tm, ts = mean / step, sd / step
+    # The level target, in grid units: levels o + k pooled with fixed values e.
+    o = np.zeros(n) if level is None else np.rint(np.asarray(level.offset, float) / step)
+    e = np.zeros(0) if level is None else np.rint(np.asarray(level.others, float) / step)
+    n_lev, c_lev = n + len(e), float(o.sum() + e.sum())
+    tl = None if level is None else level.sd / step
 
-    def loss(s1: np.ndarray | float, s2: np.ndarray | float) -> np.ndarray:
+    def loss(s1, s2, t2) -> np.ndarray:
         m = np.asarray(s1, float) / n
         var = np.maximum((np.asarray(s2, float) - np.asarray(s1, float) ** 2 / n) / (n - 1), 0)
-        return (m - tm) ** 2 * n + (np.sqrt(var) - ts) ** 2
+        out = (m - tm) ** 2 * n + (np.sqrt(var) - ts) ** 2
+        if tl is not None:
+            t1 = c_lev + np.asarray(s1, float)
+            v_lev = np.maximum((np.asarray(t2, float) - t1**2 / n_lev) / (n_lev - 1), 0)
+            out = out + (np.sqrt(v_lev) - tl) ** 2
+        return out
 
     s1, s2 = float(k.sum()), float((k.astype(float) ** 2).sum())
-    cur = float(loss(s1, s2))
+    t2 = float(((o + k) ** 2).sum() + (e**2).sum())
+    cur = float(loss(s1, s2, t2))
     for _ in range(max_iter):
         kf = k.astype(float)
+        lv = o + kf  # the levels
         up = free & (k < hi)
         dn = free & (k > lo)
-        l_up = np.where(up, loss(s1 + 1, s2 + 2 * kf + 1), np.inf)
-        l_dn = np.where(dn, loss(s1 - 1, s2 - 2 * kf + 1), np.inf)
+        l_up = np.where(up, loss(s1 + 1, s2 + 2 * kf + 1, t2 + 2 * lv + 1), np.inf)
+        l_dn = np.where(dn, loss(s1 - 1, s2 - 2 * kf + 1, t2 - 2 * lv + 1), np.inf)
         # pair: i up, j down: s1 unchanged, s2 += 2(k_i - k_j) + 2
         pair = np.where(up[:, None] & dn[None, :],
-                        loss(s1, s2 + 2 * (kf[:, None] - kf[None, :]) + 2), np.inf)
+                        loss(s1, s2 + 2 * (kf[:, None] - kf[None, :]) + 2,
+                             t2 + 2 * (lv[:, None] - lv[None, :]) + 2), np.inf)
         np.fill_diagonal(pair, np.inf)
         best = [float(l_up.min()), float(l_dn.min()), float(pair.min())]
         which = int(np.argmin(best))
@@ -88,15 +113,16 @@ def fit_moments(
             break
         if which == 0:
             i = int(np.argmin(l_up))
-            s1, s2 = s1 + 1, s2 + 2 * kf[i] + 1
+            s1, s2, t2 = s1 + 1, s2 + 2 * kf[i] + 1, t2 + 2 * lv[i] + 1
             k[i] += 1
         elif which == 1:
             i = int(np.argmin(l_dn))
-            s1, s2 = s1 - 1, s2 - 2 * kf[i] + 1
+            s1, s2, t2 = s1 - 1, s2 - 2 * kf[i] + 1, t2 - 2 * lv[i] + 1
             k[i] -= 1
         else:
             i, j = divmod(int(np.argmin(pair)), n)
             s2 = s2 + 2 * (kf[i] - kf[j]) + 2
+            t2 = t2 + 2 * (lv[i] - lv[j]) + 2
             k[i] += 1
             k[j] -= 1
         cur = best[which]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.fit import fit_moments, sd_from_ci, t975
+from sap_engine.synth.fit import Level, fit_moments, sd_from_ci, t975
 from sap_engine.synth.published import ARMS, VISITS, published
 
 # share of the week-16 change reached at weeks 4, 8, 12 (infusions every 4 weeks)
@@ -102,7 +102,11 @@ def week40_targets(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
         upper = np.where(responder, -(cut + 1), 100 - b)
         lower = np.where(responder, -b, -cut)
         init = np.clip(a40[idx] - b, lower, upper)
-        a40[idx] = b + fit_moments(init, lower, upper, 1.0, blk["mean"], sd)
+        # the same changes must also give the published SD of the week-40 level, over all
+        # completers (those with baseline 0 keep their values)
+        others = a40[np.flatnonzero(comp & (base_a == 0))]
+        level = Level(b, others, pub["cdasi_activity_mean"][arm]["sd"])
+        a40[idx] = b + fit_moments(init, lower, upper, 1.0, blk["mean"], sd, level=level)
         # CDASI-D level: zero damage stays zero
         idx = np.flatnonzero(comp)
         b = base_d[idx]
