@@ -205,6 +205,26 @@ class _Checker:
                                  f"(levels: {shown})", literal.loc,
                        did_you_mean(literal.value, levels))
 
+    def check_labels(self, lab: m.Labels) -> None:
+        """A labels block names a data column, or a categorical endpoint or stratum (then
+        its keys must be values the endpoint takes)."""
+        name = lab.column.name
+        if name in self.plan.endpoints:
+            levels = self.plan.endpoint_levels(name)
+            if levels is None:
+                self.error("SAP204", f"'{name}' is numeric: labels name the values of a "
+                                     "categorical column or endpoint", lab.column.loc)
+                return
+            for i, (key, _) in enumerate(lab.items):
+                if key not in levels:
+                    shown = ", ".join(f'"{v}"' for v in levels)
+                    where = lab.item_locs[i] if i < len(lab.item_locs) else lab.loc
+                    self.error("SAP203", f"'{name}' takes the values {shown}, not \"{key}\"",
+                               where, did_you_mean(key, levels))
+        elif not any(name in ds.columns for ds in self.datasets.values()):
+            self.error("SAP201", f"no dataset has a column '{name}'", lab.column.loc,
+                       did_you_mean(name, [*self.plan.endpoints]))
+
     # ---- statements
     def run(self) -> CheckedPlan:
         plan = self.plan
@@ -213,8 +233,7 @@ class _Checker:
                        plan.statements[0].loc if plan.statements else m.Loc())
         self.check_treatment()
         for lab in plan._of(m.Labels):
-            if not any(lab.column.name in ds.columns for ds in self.datasets.values()):
-                self.error("SAP201", f"no dataset has a column '{lab.column.name}'", lab.column.loc)
+            self.check_labels(lab)
         for pop in plan.populations.values():
             if pop.dataset not in self.datasets:
                 self.error("SAP202", f"unknown dataset '{pop.dataset}'", pop.loc,

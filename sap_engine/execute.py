@@ -228,11 +228,8 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
 
 def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:
     """Binary endpoints (comparisons) become "Y"/"N", the ADaM flag convention."""
-    if isinstance(term, m.Col) and term.name in plan.endpoints:
-        expr = plan.endpoints[term.name].expr
-        if isinstance(expr, (m.BinOp, m.InSet, m.Not)) and getattr(expr, "op", "==") in (
-                "==", "!=", "<", "<=", ">", ">=", "and", "or"):
-            return series.map({1.0: "Y", 0.0: "N"})
+    if isinstance(term, m.Col) and plan.endpoint_levels(term.name) == ["Y", "N"]:
+        return series.map({1.0: "Y", 0.0: "N"})
     return series
 
 

@@ -184,6 +184,7 @@ class Labels:
     column: Col
     items: tuple[tuple[str, str], ...]
     loc: Loc = _loc()
+    item_locs: tuple[Loc, ...] = field(default=(), compare=False)  # one per item
 
 
 @dataclass(frozen=True)
@@ -458,6 +459,18 @@ class Plan:
     @cached_property
     def labels(self) -> dict[str, dict[str, str]]:
         return {lab.column.name: dict(lab.items) for lab in self._of(Labels)}
+
+    def endpoint_levels(self, name: str) -> list[str] | None:
+        """The values a categorical endpoint takes: "Y"/"N" for a condition (the ADaM flag
+        convention), the intervals of a ``cut``; None for a numeric endpoint."""
+        endpoint = self.endpoints.get(name)
+        expr = endpoint.expr if endpoint else None
+        if isinstance(expr, (BinOp, InSet, Not)) and getattr(expr, "op", "==") in (
+                "==", "!=", "<", "<=", ">", ">=", "and", "or"):
+            return ["Y", "N"]
+        if isinstance(expr, Cut):
+            return [iv.display for iv in expr.intervals]
+        return None
 
     @cached_property
     def tables(self) -> tuple[Table, ...]:

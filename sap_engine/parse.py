@@ -172,10 +172,12 @@ class _ToModel(Transformer):
         return m.Treatment(c[0], tuple(c[1:]), _loc(meta))
 
     def label_item(self, meta, c):
-        return (_level(c[0]), c[1].value)
+        return (_level(c[0]), c[1].value), _loc(meta)
 
     def labels(self, meta, c):
-        return m.Labels(c[0], tuple(c[1:]), _loc(meta))
+        items = c[1:]
+        return m.Labels(c[0], tuple(i for i, _ in items), _loc(meta),
+                        tuple(loc for _, loc in items))
 
     def population(self, meta, c):
         name, label, dataset, where = c

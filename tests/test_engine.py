@@ -273,3 +273,27 @@ def test_over_visits_needs_a_plain_parameter(tmp_path):
         check_plan(write_plan(tmp_path, bad))
     assert err.value.codes == ["SAP224"]
     assert "did you mean 'score'" in str(err.value)
+
+
+def test_labels_of_a_binary_endpoint_are_display_only(tmp_path):
+    from conftest import write_plan
+
+    extra = '''labels improved { "Y" = "Improved"  "N" = "Not improved" }
+
+table "2" "Responders at week 16" {
+  population FAS
+  columns treatment
+  rows R1 "Score improved by more than 20 %, n (%)"
+}
+
+document "Mini results"'''
+    text = (MINI / "mini.sap").read_text().replace('document "Mini results"', extra)
+    out = tmp_path / "o"
+    run_plan(write_plan(tmp_path, text), out)
+    md = (out / "report.md").read_text()
+    # Active: 3 of 4 responders (S01, S02, S03); Control: none of 3 (see above)
+    assert "| &nbsp;&nbsp;Improved | 3 (75.0) | 0 (0.0) |" in md
+    assert "| &nbsp;&nbsp;Not improved | 1 (25.0) | 3 (100.0) |" in md
+    # The ARD keeps the data's values; labels are for display.
+    f = ard.read(out / "ard.parquet")
+    assert value(f, "R1", "n", level="Y", TRT01P="Active") == 3
