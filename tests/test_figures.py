@@ -9,8 +9,6 @@ reader sees at once).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from conftest import ROOT
@@ -145,7 +143,7 @@ def test_long_axis_labels_are_wrapped_not_cut():
     assert label.count("\n") == 1
     assert label.replace("\n", " ") == \
         "Cutaneous disease activity VAS (MDAAT), cm, mean (95% CI)"
-    assert math.isclose(len(figures._fit_axis_label("short")), 5)
+    assert figures._fit_axis_label("short") == "short"
 
 
 def test_correlation_figure_states_the_n_of_its_pairs(prodrem):

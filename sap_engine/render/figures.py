@@ -271,8 +271,11 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
 def _pair_counts(rows) -> list[str]:
     """A correlation matrix's N per pair (the title gives the population's N, which
     pairwise-complete coefficients do not use)."""
-    pairs = rows[(rows.stat_name == "n") & rows.variable_level.str.contains("|", regex=False)]
-    if "correlation" not in set(rows.stat_name) or pairs.empty:
+    if "correlation" not in set(rows.stat_name):
+        return []
+    pairs = rows[(rows.stat_name == "n")
+                 & rows.variable_level.str.contains("|", regex=False, na=False)]
+    if pairs.empty:
         return []
     low, high = int(pairs.stat.min()), int(pairs.stat.max())
     counts = f"N = {low}" if low == high else f"N = {low} to {high}"

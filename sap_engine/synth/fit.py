@@ -102,10 +102,11 @@ def fit_moments(
         dn = free & (k > lo)
         l_up = np.where(up, loss(s1 + 1, s2 + 2 * kf + 1, t2 + 2 * lv + 1), np.inf)
         l_dn = np.where(dn, loss(s1 - 1, s2 - 2 * kf + 1, t2 - 2 * lv + 1), np.inf)
-        # pair: i up, j down: s1 unchanged, s2 += 2(k_i - k_j) + 2
+        # pair: i up, j down: s1 unchanged, s2 += 2(k_i - k_j) + 2 (the n x n level sums
+        # only when there is a level target)
+        t2_pair = t2 + 2 * (lv[:, None] - lv[None, :]) + 2 if tl is not None else t2
         pair = np.where(up[:, None] & dn[None, :],
-                        loss(s1, s2 + 2 * (kf[:, None] - kf[None, :]) + 2,
-                             t2 + 2 * (lv[:, None] - lv[None, :]) + 2), np.inf)
+                        loss(s1, s2 + 2 * (kf[:, None] - kf[None, :]) + 2, t2_pair), np.inf)
         np.fill_diagonal(pair, np.inf)
         best = [float(l_up.min()), float(l_dn.min()), float(pair.min())]
         which = int(np.argmin(best))
