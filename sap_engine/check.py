@@ -329,7 +329,7 @@ class _Checker:
             if st.event not in self.plan.intercurrents:
                 self.error("SAP214", f"unknown intercurrent event '{st.event}'", st.loc,
                            did_you_mean(st.event, list(self.plan.intercurrents)))
-        self.check_visit(est.visit, est.loc)
+        self.check_visit(est.visit, est.visit_loc if est.visit_loc.line else est.loc)
 
     def check_visit(self, visit: float | None, loc: m.Loc) -> None:
         visits = self.plan.visits

@@ -285,6 +285,7 @@ class Estimand:
     missing: str | None = None
     summary: str | None = None
     loc: Loc = _loc()
+    visit_loc: Loc = _loc()  # of `at week N`
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,7 @@ class Analysis:
     missing: str | None = None
     base: str | None = None  # for `analysis X = Y by s`
     loc: Loc = _loc()
+    visit_loc: Loc = _loc()  # of `at week N`
 
 
 @dataclass(frozen=True)

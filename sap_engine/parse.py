@@ -222,13 +222,13 @@ class _ToModel(Transformer):
         return m.PopulationUse(str(c[0]), c[1], _loc(meta))
 
     def visit_at(self, meta, c):
-        return ("visit", c[0].value)
+        return ("visit", (c[0].value, _loc(meta)))
 
     def missing_use(self, meta, c):
         return ("missing", str(c[0]))
 
     def est_variable(self, meta, c):
-        return ("variable", (c[0], c[1][1] if c[1] else None))
+        return ("variable", (c[0], c[1][1] if c[1] else (None, m.Loc())))
 
     def est_intercurrent(self, meta, c):
         return ("strategy", m.Strategy(str(c[0]), str(c[1]), str(c[2]) if c[2] else None,
@@ -241,12 +241,13 @@ class _ToModel(Transformer):
         name, label, *items = c
         pop = next((i for i in items if isinstance(i, m.PopulationUse)), None)
         kv = [i for i in items if isinstance(i, tuple)]
-        variable = next((v for k, v in kv if k == "variable"), (None, None))
+        variable, (visit, visit_loc) = next((v for k, v in kv if k == "variable"),
+                                            (None, (None, m.Loc())))
         return m.Estimand(
-            str(name), label.value if label else None, pop, variable[0], variable[1],
+            str(name), label.value if label else None, pop, variable, visit,
             tuple(v for k, v in kv if k == "strategy"),
             next((v for k, v in kv if k == "missing"), None),
-            next((v for k, v in kv if k == "summary"), None), _loc(meta))
+            next((v for k, v in kv if k == "summary"), None), _loc(meta), visit_loc)
 
     # ---- analyses
     def option(self, meta, c):
@@ -322,13 +323,14 @@ class _ToModel(Transformer):
                 kv[key] = value
         method, method_options, method_loc = kv.get("method", (None, (), m.Loc()))
         response, terms = kv.get("model", (None, None))
+        visit, visit_loc = kv.get("visit", (None, m.Loc()))
         return m.Analysis(
             name=str(name), label=label.value if label else None,
             estimand=str(estimand) if estimand else None, population=pop, method=method,
             method_loc=method_loc, options=tuple(method_options) + tuple(options),
             response=response, terms=terms, variables=kv.get("variables", ()),
             crosstab=kv.get("crosstab"), roles=kv.get("roles", ()), by=kv.get("by", ()),
-            visit=kv.get("visit"), contrasts=tuple(contrasts), weights=kv.get("weights"),
+            visit=visit, visit_loc=visit_loc, contrasts=tuple(contrasts), weights=kv.get("weights"),
             missing=kv.get("missing"), loc=_loc(meta))
 
     def analysis_by(self, meta, c):

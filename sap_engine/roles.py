@@ -138,7 +138,7 @@ def check_analyses(ch: _Checker) -> dict[str, dict[str, tuple[m.Expr, ...]]]:
                   and plan.estimands[a.estimand].population):
             ch.error("SAP217", f"analysis '{a.name}' names no population (add 'population X' "
                                "or 'for ESTIMAND')", a.loc)
-        ch.check_visit(a.visit, a.loc)
+        ch.check_visit(a.visit, a.visit_loc if a.visit_loc.line else a.loc)
         if a.method is None:
             ch.error("SAP206", f"analysis '{a.name}' names no method", a.loc)
             continue
