@@ -7,6 +7,7 @@ line, and the caller decides (by default nothing is written and the run exits 2)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -318,7 +319,15 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     for pairs, subset in groups:
         for run_roles in runs:
             variable = _variable_name(step, run_roles)
-            stats = method.run(subset, run_roles, options)
+            try:
+                stats = method.run(subset, run_roles, options)
+                refuse_nonfinite(method, stats)
+            except MethodError as exc:
+                note = _baseline_note(step, ev, pairs, subset, run_roles, exc)
+                if note is None:
+                    raise
+                results.notes.append(note)
+                continue
             analysis_id = step.id
             if step.repeated:
                 strata = [f"{g}={lev}" for g, lev in pairs if g in ev.plan.endpoints]
@@ -333,6 +342,57 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
                     "stat_label": s.stat_label, "stat": s.stat, "stat_text": s.stat_text,
                     "plan_line": step.plan_line,
                 })
+
+
+def refuse_nonfinite(method: registry.Method, stats: list[registry.Stat]) -> None:
+    """A NaN or infinite statistic the method does not declare possible is an error.
+
+    An inf t statistic with p = 0 from a perfect fit, or a NaN mean from an inf in the
+    data, would otherwise reach the ARD and print as "p <0.0001": the analysis fails
+    instead (SAP472), naming the statistic. ``None`` is a value the method chose to leave
+    empty and is kept.
+    """
+    for s in stats:
+        if s.stat is None or math.isfinite(s.stat) or s.stat_name in method.nonfinite:
+            continue
+        where = "".join(f", {g} {lev}" for g, lev in s.groups)
+        level = f" of '{s.variable_level}'" if s.variable_level else ""
+        raise MethodError("SAP472", f"method {method.name} gave {s.stat_name}{level}{where} "
+                                    f"= {s.stat} (not a finite number): the data are "
+                                    "degenerate for this method (a perfect fit, no spread, "
+                                    "an infinite value); no result is written")
+
+
+def _baseline_note(step: Step, ev: Evaluator, pairs: tuple, subset: pd.DataFrame,
+                   roles: dict, exc: MethodError) -> Diagnostic | None:
+    """The warning for a `by visit` group at the baseline visit that cannot be analysed.
+
+    There a change from baseline is 0 for every subject (a percent change too), so a
+    model of it has no residual variance and a test of it has no variation: the visit is
+    reported as not estimable (a warning shown under the analysis' displays) rather than
+    failing the whole analysis. Any other failure, or a response that does vary at the
+    baseline visit, stays an error.
+    """
+    plan = ev.plan
+    visits = plan.visits
+    if "visit" not in step.by or visits is None or visits.baseline is None:
+        return None
+    visit = dict(pairs).get("visit")
+    if visit != m._num(visits.baseline):
+        return None
+    response = _variable_name(step, roles)
+    if response not in subset.columns or subset[response].dropna().nunique() > 1:
+        return None
+    values = subset[response].dropna()
+    value = values.iloc[0] if len(values) else None
+    what = "has no values" if value is None else \
+        f"is {value:g} for every subject" if isinstance(value, float) else \
+        f"is {value} for every subject"
+    located = _located(ev.checked, step, "SAP474",
+                       f"visit {visit} is the baseline visit, where {response} {what}: "
+                       f"{step.method} is not estimable there ({exc.code}), so that visit "
+                       "has no results")
+    return replace(located, severity="warning", analysis=step.id)
 
 
 def _variable_name(step: Step, roles: dict) -> str:

@@ -119,7 +119,8 @@ def adjust_p(p: Sequence[float], method: str = "none") -> np.ndarray:
     if method == "bonferroni":
         return np.minimum(1.0, k * p)
     if method == "sidak":
-        return 1.0 - (1.0 - p) ** k
+        # 1 - (1 - p)^k without cancellation: the naive form is 0 for p below 1e-17.
+        return -np.expm1(k * np.log1p(-p))
     if method == "holm":
         order = np.argsort(p, kind="stable")
         stepped = np.maximum.accumulate((k - np.arange(k)) * p[order])
