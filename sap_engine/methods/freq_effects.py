@@ -219,6 +219,7 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
                        "odds_ratio(kind='conditional') exact CI as second algorithm",
                        "1e-4 (R), 1e-6 (scipy)", f"{_T}::test_exact_odds_ratio_ci")),
     stats=("odds_ratio", "ci_lower", "ci_upper", "note"),
+    nonfinite=("ci_upper",),  # the exact upper limit is infinite when n11 is its maximum
 )
 def odds_ratio_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     counts, label = _oriented(frame, roles, options)

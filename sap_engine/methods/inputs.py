@@ -32,3 +32,14 @@ def refuse_infinite(values: np.ndarray, names: Sequence[str], index=None,
                                 f"{block[row, col]:g} ({who}; {int(bad[:, col].sum())} in "
                                 "all): an infinite value is not a missing value and cannot be "
                                 "analysed; fix the data or the expression that produced it")
+
+
+def refuse_infinite_columns(frame, columns: Sequence[str], role: str = "variable") -> None:
+    """:func:`refuse_infinite` over the numeric ones of ``frame[columns]``."""
+    import pandas as pd
+
+    for name in dict.fromkeys(columns):
+        series = frame[name]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            refuse_infinite(series.to_numpy(dtype=float, na_value=np.nan), [name],
+                            frame.index, role)
