@@ -109,7 +109,8 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
     rebuilt from the ARD alone.
     """
     trt = checked.plan.treatment
-    for spec in (*checked.plan.tables, *checked.plan.figures):
+    specs: list[m.Table | m.Figure] = [*checked.plan.tables, *checked.plan.figures]
+    for spec in specs:
         if spec.population is None:
             continue
         ids = ev.population(spec.population)
@@ -253,7 +254,7 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
         nxt = []
         for pairs, sub in parts:
             if b == "treatment":
-                for arm in plan.treatment.arms:
+                for arm in plan.treatment.arms if plan.treatment else ():
                     nxt.append((pairs + ((trt_col, arm.level),), sub[sub[trt_col] == arm.level]))
                 if with_total:
                     nxt.append((pairs + ((trt_col, TOTAL),), sub))
@@ -287,6 +288,8 @@ def _empty_text(stratum: str, level: str, pairs: tuple, frame: pd.DataFrame) -> 
 
 def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     method = registry.get(step.method)
+    if method is None:  # the checker refuses an unknown method (SAP206) before any run
+        raise MethodError("SAP206", f"unknown method '{step.method}'")
     frame = analysis_frame(step, ev)
     options = step.option_map
     trt = ev.plan.treatment
@@ -298,9 +301,9 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
         options = {**options, "levels": [a.level for a in trt.arms if a.level in present]}
     roles = {}
     for name, terms in step.roles:
-        cols = tuple(ev.plan.treatment.column.name if (
-            isinstance(t, m.Col) and t.dataset is None and t.name == "treatment")
-            else term_name(t) for t in terms)
+        cols = tuple(trt.column.name if (
+            trt is not None and isinstance(t, m.Col) and t.dataset is None
+            and t.name == "treatment") else term_name(t) for t in terms)
         many = next((r.many for r in method.roles if r.name == name), False)
         roles[name] = cols if many else cols[0] if len(cols) == 1 else cols
     # A single-variable method given several variables runs once per variable.

@@ -165,3 +165,38 @@ def test_columns_mixing_arms_and_a_variable_is_a_located_error(tmp_path, sap_run
            "cannot be laid out" in done.stderr
     assert "internal error" not in done.stderr
     assert not out.exists()
+
+
+NAN_MEAN = HEAD + """
+analysis D_age "Age" {
+  population FAS
+  method descriptive
+  variable adsl.AGE
+  by treatment
+}
+""" + DOCUMENT
+
+
+def test_a_non_finite_statistic_from_a_method_fails_its_analysis(tmp_path, monkeypatch):
+    """The executor's guard (SAP472): a method that returns a NaN mean, as one computing
+    over an infinite value would, fails its analysis at the plan line; nothing is written."""
+    from dataclasses import replace
+
+    from sap_engine.api import run_plan
+    from sap_engine.errors import AnalysisError
+    from sap_engine.methods import registry
+    from sap_engine.methods.registry import Stat
+
+    method = registry.get("descriptive")
+    monkeypatch.setitem(registry.METHODS, "descriptive", replace(
+        method, run=lambda frame, roles, options: [Stat("n", float(len(frame))),
+                                                   Stat("mean", math.nan)]))
+    plan = write_plan(tmp_path, NAN_MEAN)
+    with pytest.raises(AnalysisError) as err:
+        run_plan(plan, tmp_path / "out", jobs=1)
+    line = next(i for i, t in enumerate(NAN_MEAN.splitlines(), 1) if t.startswith("analysis D_"))
+    text = err.value.render()
+    assert err.value.codes == ["SAP472"]
+    assert f"plan.sap:{line}:1: error[SAP472]: analysis D_age: method descriptive gave " \
+           "mean = nan" in text
+    assert not (tmp_path / "out").exists()

@@ -96,7 +96,8 @@ def odds_ratio(table, ci: str = "wald", level: float = 0.95) -> Effect:
                                                        "not defined (use ci = exact)")
     se = math.sqrt(float((1.0 / t).sum()))
     half = z_quantile(level) * se
-    return Effect(estimate, se, estimate * math.exp(-half), estimate * math.exp(half))
+    woolf = num / den  # no zero cell here, so den > 0 and this is the estimate
+    return Effect(woolf, se, woolf * math.exp(-half), woolf * math.exp(half))
 
 
 def relative_risk(table, level: float = 0.95) -> Effect:

@@ -43,8 +43,9 @@ class Crosstab:
     counts: np.ndarray
     row_levels: tuple[str, ...]
     col_levels: tuple[str, ...]
-    row_scores: np.ndarray = field(default=None)  # type: ignore[assignment]
-    col_scores: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # None until __post_init__ fills in the default scores 1..k.
+    row_scores: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    col_scores: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         counts = as_counts(self.counts)
@@ -61,7 +62,7 @@ class Crosstab:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.counts.shape  # type: ignore[return-value]
+        return self.counts.shape
 
     def nonempty(self) -> Crosstab:
         """The table without all-zero rows and columns (what SAS's statistics use)."""
