@@ -200,3 +200,39 @@ def test_a_non_finite_statistic_from_a_method_fails_its_analysis(tmp_path, monke
     assert f"plan.sap:{line}:1: error[SAP472]: analysis D_age: method descriptive gave " \
            "mean = nan" in text
     assert not (tmp_path / "out").exists()
+
+
+NONMISSING = HEAD + """
+analysis R_f "Improvement at week 8, women" {
+  population FAS where adsl.SEX == "F"
+  method descriptive
+  variable improved
+  at week 8
+  by treatment
+  options levels = ["Y", "N"], denominator = nonmissing
+}
+
+table "5" "Improvement at week 8, women" {
+  population FAS
+  columns treatment
+  rows R_f "Improved, n (%)"
+}
+""" + DOCUMENT
+
+
+def test_denominators_of_non_missing_values_are_shown_as_n(tmp_path, sap_run):
+    """Women of the FAS: Active S01 (14/20: -30 %, improved), S03 (24/30: -20 %, not
+    improved: the rule is < -20 %), S04 (no week-8 value); Control S06 (22/18: +22 %) and
+    S07 (15/15: 0 %), neither improved. Percentages of the non-missing: Active 1/2, 1/2;
+    Control 0/2, 2/2; the header N stays the FAS (4 and 3)."""
+    plan = write_plan(tmp_path, NONMISSING)
+    out = tmp_path / "out"
+    done = sap_run("run", plan, "--out", out)
+    assert done.returncode == 0, done.stderr
+    report = (out / "report.md").read_text()
+    assert "| Active drug (N=4) | Control (N=3) |" in report
+    assert "| &nbsp;&nbsp;n | 2 | 2 |" in report
+    assert "| &nbsp;&nbsp;Y | 1 (50.0) | 0 (0.0) |" in report
+    assert "| &nbsp;&nbsp;N | 1 (50.0) | 2 (100.0) |" in report
+    assert "percentages are of the n in its first row (the analysis population's subjects " \
+           "with a value)" in report

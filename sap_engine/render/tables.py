@@ -409,11 +409,14 @@ def _own_denominators(section: Section, sub, cols: list[Column],
     if not any(c.n is not None and c.key in own and own[c.key] != c.n for c in cols):
         return  # the analysis population is the table's in every column
     shown = {**own, **denominators}
-    section.rows.append(Row("N", [fmt_pattern("xx", shown[c.key]) if c.key in shown else ""
-                                  for c in cols]))
-    section.note = (f"{section.label}: percentages are of the N in its first row (from the "
-                    "analysis population), not of the column header N (the table "
-                    "population).")
+    # N: the analysis population's subjects; n: those with a value (denominator nonmissing).
+    name = "N" if all(shown[k] == own[k] for k in shown if k in own) else "n"
+    section.rows.append(Row(name, [fmt_pattern("xx", shown[c.key]) if c.key in shown else ""
+                                   for c in cols]))
+    whose = "the analysis population" if name == "N" else \
+        "the analysis population's subjects with a value"
+    section.note = (f"{section.label}: percentages are of the {name} in its first row "
+                    f"({whose}), not of the column header N (the table population).")
 
 
 def _item_label(item: m.ShowItem) -> str:

@@ -21,6 +21,7 @@ from sap_engine.methods.agreement import kappa, kappa_weights
 from sap_engine.methods.correlation import correlate
 from sap_engine.methods.freq_table import chi2_sf, norm_sf
 from sap_engine.methods.linear import ModelSpec, adjust_p, fit_linear
+from sap_engine.methods.linear_fit import two_sided_p
 from sap_engine.methods.registry import Method, Stat
 
 # Upper tail of the standard normal, Q(z) (Abramowitz & Stegun 26.2; Q(10), Q(9) as quoted
@@ -54,6 +55,13 @@ def test_chi_square_one_df_tail_is_twice_the_normal_tail():
     # chi2(1) = Z^2, so P(chi2 > x) = 2 Q(sqrt x).
     for z in Q:
         assert chi2_sf(z * z, 1) == pytest.approx(2 * Q[z], rel=1e-12, abs=0)
+
+
+def test_t_tail_with_huge_df_is_the_normal_tail():
+    """P(|T| > t) -> 2 Q(t) as df grows, the gap shrinking like (t^4 + t^2) / (4 df)
+    (Cornish-Fisher): under 1e-8 relative at df = 1e12, even at t = 10."""
+    for z in (9.0, 10.0):
+        assert two_sided_p(z, 1e12) == pytest.approx(2 * Q[z], rel=1e-8, abs=0)
 
 
 def _kappa_by_hand(t):
