@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite_columns
 
 ORDERS = ("internal", "data", "formatted")
 
@@ -165,6 +166,8 @@ def _parse(text: str) -> float:
 def _column(frame, name: str):
     if name not in frame.columns:
         raise MethodError("SAP462", f"column '{name}' is not in the analysis data")
+    # An infinite category (a numeric rating of inf) would be a level "inf" of its own.
+    refuse_infinite_columns(frame, [name])
     return frame[name]
 
 

@@ -58,8 +58,8 @@ def test_chi_square_one_df_tail_is_twice_the_normal_tail():
 
 
 def test_t_tail_with_huge_df_is_the_normal_tail():
-    """P(|T| > t) -> 2 Q(t) as df grows, the gap shrinking like (t^4 + t^2) / (4 df)
-    (Cornish-Fisher): under 1e-8 relative at df = 1e12, even at t = 10."""
+    """P(|T| > t) -> 2 Q(t) as df grows, the relative gap shrinking like (t^4 + t^2) / (4 df)
+    (the leading term of the large-df expansion): under 1e-8 at df = 1e12, even at t = 10."""
     for z in (9.0, 10.0):
         assert two_sided_p(z, 1e12) == pytest.approx(2 * Q[z], rel=1e-8, abs=0)
 
@@ -220,6 +220,8 @@ def _subjects(n: int = 10) -> pd.DataFrame:
     ("time", "kaplan_meier", {"time": "time", "event": "cnsr", "group": "trt"}),
     ("cnsr", "logrank", {"time": "time", "event": "cnsr", "group": "trt"}),
     ("x", "cox", {"time": "time", "event": "cnsr", "group": "trt", "covariates": ("x",)}),
+    ("cnsr", "chisq", {"row": "trt", "col": "cnsr"}),
+    ("x", "kappa", {"row": "x", "col": "x"}),
 ])
 def test_infinite_input_is_refused_naming_variable_and_subject(column, name, roles):
     frame = _with_inf(_subjects(), column)
