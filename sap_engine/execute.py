@@ -7,6 +7,7 @@ line, and the caller decides (by default nothing is written and the run exits 2)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -108,7 +109,8 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
     rebuilt from the ARD alone.
     """
     trt = checked.plan.treatment
-    for spec in (*checked.plan.tables, *checked.plan.figures):
+    specs: list[m.Table | m.Figure] = [*checked.plan.tables, *checked.plan.figures]
+    for spec in specs:
         if spec.population is None:
             continue
         ids = ev.population(spec.population)
@@ -252,7 +254,7 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
         nxt = []
         for pairs, sub in parts:
             if b == "treatment":
-                for arm in plan.treatment.arms:
+                for arm in plan.treatment.arms if plan.treatment else ():
                     nxt.append((pairs + ((trt_col, arm.level),), sub[sub[trt_col] == arm.level]))
                 if with_total:
                     nxt.append((pairs + ((trt_col, TOTAL),), sub))
@@ -286,6 +288,8 @@ def _empty_text(stratum: str, level: str, pairs: tuple, frame: pd.DataFrame) -> 
 
 def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     method = registry.get(step.method)
+    if method is None:  # the checker refuses an unknown method (SAP206) before any run
+        raise MethodError("SAP206", f"unknown method '{step.method}'")
     frame = analysis_frame(step, ev)
     options = step.option_map
     trt = ev.plan.treatment
@@ -297,9 +301,9 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
         options = {**options, "levels": [a.level for a in trt.arms if a.level in present]}
     roles = {}
     for name, terms in step.roles:
-        cols = tuple(ev.plan.treatment.column.name if (
-            isinstance(t, m.Col) and t.dataset is None and t.name == "treatment")
-            else term_name(t) for t in terms)
+        cols = tuple(trt.column.name if (
+            trt is not None and isinstance(t, m.Col) and t.dataset is None
+            and t.name == "treatment") else term_name(t) for t in terms)
         many = next((r.many for r in method.roles if r.name == name), False)
         roles[name] = cols if many else cols[0] if len(cols) == 1 else cols
     # A single-variable method given several variables runs once per variable.
@@ -318,7 +322,15 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     for pairs, subset in groups:
         for run_roles in runs:
             variable = _variable_name(step, run_roles)
-            stats = method.run(subset, run_roles, options)
+            try:
+                stats = method.run(subset, run_roles, options)
+                refuse_nonfinite(method, stats)
+            except MethodError as exc:
+                note = _baseline_note(step, ev, pairs, subset, run_roles, exc)
+                if note is None:
+                    raise
+                results.notes.append(note)
+                continue
             analysis_id = step.id
             if step.repeated:
                 strata = [f"{g}={lev}" for g, lev in pairs if g in ev.plan.endpoints]
@@ -333,6 +345,57 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
                     "stat_label": s.stat_label, "stat": s.stat, "stat_text": s.stat_text,
                     "plan_line": step.plan_line,
                 })
+
+
+def refuse_nonfinite(method: registry.Method, stats: list[registry.Stat]) -> None:
+    """A NaN or infinite statistic the method does not declare possible is an error.
+
+    An inf t statistic with p = 0 from a perfect fit, or a NaN mean from an inf in the
+    data, would otherwise reach the ARD and print as "p <0.0001": the analysis fails
+    instead (SAP472), naming the statistic. ``None`` is a value the method chose to leave
+    empty and is kept.
+    """
+    for s in stats:
+        if s.stat is None or math.isfinite(s.stat) or s.stat_name in method.nonfinite:
+            continue
+        where = "".join(f", {g} {lev}" for g, lev in s.groups)
+        level = f" of '{s.variable_level}'" if s.variable_level else ""
+        raise MethodError("SAP472", f"method {method.name} gave {s.stat_name}{level}{where} "
+                                    f"= {s.stat} (not a finite number): the data are "
+                                    "degenerate for this method (a perfect fit, no spread, "
+                                    "an infinite value); no result is written")
+
+
+def _baseline_note(step: Step, ev: Evaluator, pairs: tuple, subset: pd.DataFrame,
+                   roles: dict, exc: MethodError) -> Diagnostic | None:
+    """The warning for a `by visit` group at the baseline visit that cannot be analysed.
+
+    There a change from baseline is 0 for every subject (a percent change too), so a
+    model of it has no residual variance and a test of it has no variation: the visit is
+    reported as not estimable (a warning shown under the analysis' displays) rather than
+    failing the whole analysis. Any other failure, or a response that does vary at the
+    baseline visit, stays an error.
+    """
+    plan = ev.plan
+    visits = plan.visits
+    if "visit" not in step.by or visits is None or visits.baseline is None:
+        return None
+    visit = dict(pairs).get("visit")
+    if visit != m._num(visits.baseline):
+        return None
+    response = _variable_name(step, roles)
+    if response not in subset.columns or subset[response].dropna().nunique() > 1:
+        return None
+    values = subset[response].dropna()
+    value = values.iloc[0] if len(values) else None
+    what = "has no values" if value is None else \
+        f"is {value:g} for every subject" if isinstance(value, float) else \
+        f"is {value} for every subject"
+    located = _located(ev.checked, step, "SAP474",
+                       f"visit {visit} is the baseline visit, where {response} {what}: "
+                       f"{step.method} is not estimable there ({exc.code}), so that visit "
+                       "has no results")
+    return replace(located, severity="warning", analysis=step.id)
 
 
 def _variable_name(step: Step, roles: dict) -> str:

@@ -153,8 +153,14 @@ def _kappa_rows(name: str, res: Kappa) -> list[Stat]:
             Stat("ci_lower", res.ci_lower, variable_level=lv),
             Stat("ci_upper", res.ci_upper, variable_level=lv),
             Stat("ase_h0", res.ase0, variable_level=lv, stat_label="ASE under H0"),
-            Stat("statistic", res.z, variable_level=lv, stat_label="Z"),
-            Stat("p_value", res.p_value, variable_level=lv, stat_label="Two-sided Pr > |Z|")]
+            Stat("statistic", _defined(res.z), variable_level=lv, stat_label="Z"),
+            Stat("p_value", _defined(res.p_value), variable_level=lv,
+                 stat_label="Two-sided Pr > |Z|")]
+
+
+def _defined(x: float) -> float | None:
+    """No value (not NaN) for a test that does not exist (a null ASE of 0)."""
+    return x if math.isfinite(x) else None
 
 
 _ROLES = (Role("row", "categorical", doc="the first rating (table rows)"),

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
 
 _T = "tests/methods/test_correlation.py"
@@ -145,6 +146,7 @@ def correlate(x: np.ndarray, y: np.ndarray, method: str = "pearson") -> Correlat
         raise MethodError("SAP453", f"unknown correlation type '{method}' "
                                     f"(one of {', '.join(TYPES)})")
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    refuse_infinite(np.column_stack([x, y]), ["x", "y"])
     ok = ~(np.isnan(x) | np.isnan(y))
     return _FUNCTIONS[method](x[ok], y[ok])
 
@@ -160,6 +162,8 @@ def correlation_matrix(columns: Mapping[str, np.ndarray], method: str = "pearson
     if len(names) < 2:
         raise MethodError("SAP450", "a correlation needs at least two variables")
     data = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+    for name, values in data.items():
+        refuse_infinite(values, [name])
     if listwise:
         keep = ~np.any(np.isnan(np.vstack(list(data.values()))), axis=0)
         data = {k: v[keep] for k, v in data.items()}
@@ -251,4 +255,6 @@ def _numeric(series, name: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(series):
         raise MethodError("SAP454", f"variable '{name}' is not numeric: a correlation needs "
                                     "numeric variables")
-    return series.to_numpy(dtype=float, na_value=np.nan)
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    refuse_infinite(values, [name], series.index)
+    return values

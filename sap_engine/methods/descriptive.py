@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
 
 _T = "tests/methods/test_descriptive.py"
@@ -106,6 +107,7 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
 def descriptive(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     col = roles["variable"]
     series = frame[col]
+    refuse_infinite_columns(frame, [col])
     if _is_numeric(series):
         summary = numeric_summary(series.to_numpy(dtype=float, na_value=np.nan),
                                   options.get("ci_level", 0.95), options.get("quantiles", "sas5"))
@@ -129,7 +131,7 @@ def _categorical(series, options: Mapping[str, Any]) -> list[Stat]:
     out = [Stat("N", float(big_n)), Stat("n_missing", float(big_n - len(values)))]
     for level in levels:
         n = float(counts.get(level, 0))
-        pct = 100.0 * n / denominator if denominator else math.nan
+        pct = 100.0 * n / denominator if denominator else None  # no denominator: no %
         out += [Stat("n", n, variable_level=level), Stat("pct", pct, variable_level=level)]
     return out
 
@@ -187,6 +189,7 @@ def smd(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
     active = next(lev for lev in levels if lev != reference)
     arms = frame[arm_col].astype(str)
     series = frame[col]
+    refuse_infinite_columns(frame, [col])
     if _is_numeric(series) and series.dropna().nunique() > 2 or _is_numeric(series) and \
             not set(series.dropna().unique()) <= {0, 1}:
         values = series.to_numpy(dtype=float, na_value=np.nan)

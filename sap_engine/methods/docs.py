@@ -36,6 +36,9 @@ def _method(m: Method) -> list[str]:
         out.append("")
     if m.stats:
         out += ["ARD statistics: " + ", ".join(f"`{s}`" for s in m.stats), ""]
+    if m.nonfinite:
+        out += ["May be infinite or NaN (any other statistic is always a finite number or "
+                "empty): " + ", ".join(f"`{s}`" for s in m.nonfinite), ""]
     return out
 
 
@@ -45,7 +48,9 @@ def render() -> str:
              "Generated from the method registry by `python -m sap_engine.methods.docs`; "
              "do not edit by hand. Each method lists the roles a plan fills, its options "
              "(with SAS-compatible defaults), the conventions it follows and the independent "
-             "reference it was validated against.", ""]
+             "reference it was validated against. A statistic without a value is empty "
+             "(null) in the ARD; no statistic is NaN or infinite unless its method says so "
+             "below (the executor refuses it otherwise, SAP472).", ""]
     families: dict[str, list[Method]] = {}
     for m in methods.values():
         families.setdefault(m.family, []).append(m)

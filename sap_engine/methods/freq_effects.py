@@ -96,7 +96,8 @@ def odds_ratio(table, ci: str = "wald", level: float = 0.95) -> Effect:
                                                        "not defined (use ci = exact)")
     se = math.sqrt(float((1.0 / t).sum()))
     half = z_quantile(level) * se
-    return Effect(estimate, se, estimate * math.exp(-half), estimate * math.exp(half))
+    woolf = num / den  # no zero cell here, so den > 0 and this is the estimate
+    return Effect(woolf, se, woolf * math.exp(-half), woolf * math.exp(half))
 
 
 def relative_risk(table, level: float = 0.95) -> Effect:
@@ -219,6 +220,7 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
                        "odds_ratio(kind='conditional') exact CI as second algorithm",
                        "1e-4 (R), 1e-6 (scipy)", f"{_T}::test_exact_odds_ratio_ci")),
     stats=("odds_ratio", "ci_lower", "ci_upper", "note"),
+    nonfinite=("ci_upper",),  # the exact upper limit is infinite when n11 is its maximum
 )
 def odds_ratio_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     counts, label = _oriented(frame, roles, options)

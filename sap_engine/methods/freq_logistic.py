@@ -30,6 +30,7 @@ import numpy as np
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.freq_table import chi2_sf, label, ordered_levels, z_quantile
+from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
 
 _T = "tests/methods/test_freq.py"
@@ -140,6 +141,7 @@ def design(frame, roles: Mapping[str, Any], options: Mapping[str, Any]):
     factors = _tuple(roles.get("treatment")) + _tuple(roles.get("factors"))
     covariates = _tuple(roles.get("covariates"))
     cols = [response, *factors, *covariates]
+    refuse_infinite_columns(frame, cols)
     data = frame[list(dict.fromkeys(cols))].dropna()
     if len(data) == 0:
         raise MethodError("SAP466", "no complete observations for the logistic model")

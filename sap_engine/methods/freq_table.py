@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite_columns
 
 ORDERS = ("internal", "data", "formatted")
 
@@ -43,8 +44,9 @@ class Crosstab:
     counts: np.ndarray
     row_levels: tuple[str, ...]
     col_levels: tuple[str, ...]
-    row_scores: np.ndarray = field(default=None)  # type: ignore[assignment]
-    col_scores: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # None until __post_init__ fills in the default scores 1..k.
+    row_scores: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    col_scores: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         counts = as_counts(self.counts)
@@ -61,7 +63,7 @@ class Crosstab:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.counts.shape  # type: ignore[return-value]
+        return self.counts.shape
 
     def nonempty(self) -> Crosstab:
         """The table without all-zero rows and columns (what SAS's statistics use)."""
@@ -164,6 +166,8 @@ def _parse(text: str) -> float:
 def _column(frame, name: str):
     if name not in frame.columns:
         raise MethodError("SAP462", f"column '{name}' is not in the analysis data")
+    # An infinite category (a numeric rating of inf) would be a level "inf" of its own.
+    refuse_infinite_columns(frame, [name])
     return frame[name]
 
 
@@ -223,6 +227,11 @@ def z_quantile(level: float) -> float:
 
 
 def norm_sf(z: float) -> float:
-    from statistics import NormalDist
+    """Upper tail P(Z > z) of the standard normal, accurate far into the tail.
 
-    return 1.0 - NormalDist().cdf(z) if z < 0 else NormalDist().cdf(-z)
+    Computed as ndtr(-z), never as 1 - cdf: through erf the subtraction cancels, losing
+    digits from z = 5 on and giving exactly 0 beyond z = 8.3 (the tail at z = 10 is 7.6e-24).
+    """
+    from scipy.special import ndtr
+
+    return float(ndtr(-z))

@@ -166,7 +166,11 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
     ),
     conventions=(
         "Least squares by pivoted QR; rows with any missing model variable are dropped "
-        "(as SAS GLM); class levels sorted (numbers by value) unless `levels` lists them.",
+        "(as SAS GLM) and not counted in `n`; an infinite value is refused (SAP471); class "
+        "levels sorted (numbers by value) unless `levels` lists them.",
+        "An exact fit (residual SD below 1e-12 of the response's RMS: a constant response, "
+        "or a change from baseline at the baseline visit) is refused (SAP473): its t and F "
+        "statistics would be infinite.",
         "LS means: covariates at their mean over the rows used; other factors with equal "
         "weights by default (SAS LSMEANS default); `weights = observed` gives SAS OM "
         "(weights proportional to the observed frequencies of the other factors' levels, "
@@ -229,7 +233,7 @@ def ancova(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[
     levels = _treatment_levels(frame, treatment, variables, options)
     spec = ModelSpec(response, factors, covariates,
                      _interactions(options, treatment, (*factors, *covariates)))
-    fit = fit_linear(frame, spec, {treatment: levels})
+    fit = _require_residual_variance(fit_linear(frame, spec, {treatment: levels}))
     weights, ci = options.get("weights", "equal"), options.get("ci_level", 0.95)
     quantile = options.get("quantile", "t")
     out: list[Stat] = []
@@ -262,6 +266,20 @@ def ancova(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[
                 Stat("den_df", float(t.den_df), t.term, "Denominator df"),
                 Stat("p_value", t.p_value, t.term, "Type III p-value")]
     return out + _model_rows(fit)
+
+
+def _require_residual_variance(fit: LinearFit) -> LinearFit:
+    """Refuse an exact fit: with no residual variance every test statistic is infinite.
+
+    (``fit_linear`` itself returns such fits: the NIST StRD Wampler problems are exact.)
+    """
+    if fit.exact_fit:
+        raise MethodError("SAP473", f"the model fits '{fit.spec.response}' exactly (no "
+                                    f"residual variance over the {fit.n} rows used): the "
+                                    "response is constant, or an exact function of the model "
+                                    "terms (a change from baseline at the baseline visit is 0 "
+                                    "for everyone), so no test or CI exists")
+    return fit
 
 
 def _model_rows(fit: LinearFit) -> list[Stat]:
@@ -301,7 +319,7 @@ def dose_response_method(frame, roles: Mapping[str, Any],
     factors = _many(roles.get("factors"))
     covariates = tuple(c for c in _many(roles.get("covariates")) if c != dose)
     spec = ModelSpec(response, factors, (dose, *covariates))
-    fit = fit_linear(frame, spec)
+    fit = _require_residual_variance(fit_linear(frame, spec))
     c = coefficient(fit, dose, options.get("ci_level", 0.95), options.get("quantile", "t"))
     return [Stat("estimate", c.estimate, dose, "Slope"), Stat("se", c.se, dose, "SE"),
             Stat("df", float(c.df), dose, "df"), Stat("statistic", c.statistic, dose, "t"),

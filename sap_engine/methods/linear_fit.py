@@ -7,7 +7,8 @@ normal equations ``(X'X)^-1 X'y``, which square the condition number (the NIST S
 and Longley problems lose most of their digits that way).
 
 Missing values: a row with any missing model variable (response, factor or covariate) is
-dropped, as SAS GLM does; the fit records the rows used (``n``) and dropped.
+dropped, as SAS GLM does; the fit records the rows used (``n``) and dropped. An infinite
+value is not missing: it is refused (SAP471) rather than dropped with the missing ones.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite
 from sap_engine.methods.linear_design import (
     ModelSpec,
     Term,
@@ -52,6 +54,19 @@ class LinearFit:
     # factor -> level index of each row whose *independent* variables are all present
     # (SAS computes observed margins from these rows, response missing or not).
     margin_codes: Mapping[str, np.ndarray]
+    # Uncentred sum of squares of the response over the rows used: the scale against
+    # which a residual sum of squares counts as zero (an exact fit, see ``exact_fit``).
+    y_sumsq: float = math.nan
+
+    @property
+    def exact_fit(self) -> bool:
+        """True when the residuals vanish (residual SD below 1e-12 of the response's RMS).
+
+        Then sigma is 0 (or rounding noise) and every t and F statistic is infinite or
+        arbitrary: a constant response, such as a change from baseline at the baseline
+        visit, or a response that is an exact function of the model's terms.
+        """
+        return not self.rss > 1e-24 * self.y_sumsq
 
     @property
     def cov(self) -> np.ndarray:
@@ -227,6 +242,7 @@ def _numeric_columns(frame, columns: Sequence[str], role: str) -> dict[str, np.n
     if not columns:
         return {}
     block = frame[columns].to_numpy(dtype=float, na_value=np.nan)
+    refuse_infinite(block, columns, frame.index, role)
     return {c: block[:, j] for j, c in enumerate(columns)}
 
 
@@ -297,7 +313,8 @@ def _fit_rows(spec, labels, numeric, covs, independent_ok, used, y, names,
             cov_unscaled=cov, sigma=math.sqrt(rss[j] / df), df_resid=df, n=n,
             n_dropped=int(len(used) - n), rss=float(rss[j]),
             r_squared=float(1 - rss[j] / tss[j]) if tss[j] > 0 else math.nan,
-            covariate_means=means, codes=codes, margin_codes=margin_codes))
+            covariate_means=means, codes=codes, margin_codes=margin_codes,
+            y_sumsq=float(y[:, j] @ y[:, j])))
     return fits
 
 

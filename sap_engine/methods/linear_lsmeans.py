@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.linear_design import build_columns, effect_codes
@@ -106,7 +107,7 @@ def lsmeans(fit: LinearFit, factor: str, weights: str = "equal", ci_level: float
                  for i, lev in enumerate(fit.levels[factor]))
 
 
-def adjust_p(p: Sequence[float], method: str = "none") -> np.ndarray:
+def adjust_p(p: ArrayLike, method: str = "none") -> np.ndarray:
     """Multiplicity-adjusted p-values over one family (Bonferroni, Holm step-down, Sidak).
 
     >>> adjust_p([0.01, 0.04, 0.03], "holm").round(4).tolist()
@@ -119,7 +120,8 @@ def adjust_p(p: Sequence[float], method: str = "none") -> np.ndarray:
     if method == "bonferroni":
         return np.minimum(1.0, k * p)
     if method == "sidak":
-        return 1.0 - (1.0 - p) ** k
+        # 1 - (1 - p)^k without cancellation: the naive form is 0 for p below 1e-17.
+        return -np.expm1(k * np.log1p(-p))
     if method == "holm":
         order = np.argsort(p, kind="stable")
         stepped = np.maximum.accumulate((k - np.arange(k)) * p[order])

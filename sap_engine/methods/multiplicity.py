@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
@@ -48,7 +49,7 @@ class Adjustment:
     reject: tuple[bool, ...]
 
 
-def _p(p: Sequence[float]) -> np.ndarray:
+def _p(p: ArrayLike) -> np.ndarray:
     p = np.asarray(p, dtype=float)
     if p.ndim != 1 or not len(p):
         raise MethodError("SAP440", "multiplicity adjustment needs at least one p-value")
@@ -57,12 +58,12 @@ def _p(p: Sequence[float]) -> np.ndarray:
     return p
 
 
-def bonferroni(p: Sequence[float]) -> np.ndarray:
+def bonferroni(p: ArrayLike) -> np.ndarray:
     p = _p(p)
     return np.minimum(1.0, len(p) * p)
 
 
-def holm(p: Sequence[float]) -> np.ndarray:
+def holm(p: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values."""
     p = _p(p)
     m = len(p)
@@ -73,7 +74,7 @@ def holm(p: Sequence[float]) -> np.ndarray:
     return out
 
 
-def hochberg(p: Sequence[float]) -> np.ndarray:
+def hochberg(p: ArrayLike) -> np.ndarray:
     """Hochberg's step-up adjusted p-values."""
     p = _p(p)
     m = len(p)
@@ -84,7 +85,7 @@ def hochberg(p: Sequence[float]) -> np.ndarray:
     return out
 
 
-def fixed_sequence(p: Sequence[float], order: Sequence[int] | None = None) -> np.ndarray:
+def fixed_sequence(p: ArrayLike, order: Sequence[int] | None = None) -> np.ndarray:
     """Hierarchical testing in ``order`` (indices; default the given order)."""
     p = _p(p)
     order = list(range(len(p))) if order is None else list(order)
@@ -138,7 +139,7 @@ def remove_hypothesis(w: np.ndarray, g: np.ndarray, j: int,
     return new_w, new_g
 
 
-def graphical(p: Sequence[float], weights: Sequence[float],
+def graphical(p: ArrayLike, weights: Sequence[float],
               transitions: Sequence[Sequence[float]]) -> np.ndarray:
     """Adjusted p-values of the Bonferroni-based graphical procedure (Bretz et al. 2009)."""
     p = _p(p)
@@ -157,7 +158,7 @@ def graphical(p: Sequence[float], weights: Sequence[float],
     return out
 
 
-def graphical_rejections(p: Sequence[float], weights: Sequence[float],
+def graphical_rejections(p: ArrayLike, weights: Sequence[float],
                          transitions: Sequence[Sequence[float]], alpha: float) -> np.ndarray:
     """The sequentially rejective test itself (Bretz et al. 2009, Algorithm 1): reject any
     H_j with p_j <= w_j alpha, update the graph, repeat. Agrees with graphical() <= alpha."""
@@ -172,7 +173,7 @@ def graphical_rejections(p: Sequence[float], weights: Sequence[float],
         alive[hits[0]] = False
 
 
-def adjust(p: Sequence[float], procedure: str = "holm", alpha: float = 0.05,
+def adjust(p: ArrayLike, procedure: str = "holm", alpha: float = 0.05,
            weights: Sequence[float] | None = None,
            transitions: Sequence[Sequence[float]] | None = None,
            order: Sequence[int] | None = None) -> Adjustment:

@@ -17,6 +17,8 @@ A registered function has the signature::
 ``frame`` holds only the analysis population's rows; grouping by arm, visit or stratum
 (``by``) is done by the executor, which calls the method once per group.
 A method raises :class:`sap_engine.errors.MethodError` for input it cannot analyse.
+A statistic without a value is ``None``; a NaN or infinite value is accepted by the
+executor only for the stat_names the method lists in ``nonfinite``.
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ class Method:
     conventions: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     stats: tuple[str, ...] = field(default=())  # stat_names it can emit
+    # stat_names whose value may legitimately be NaN or infinite (a median never reached,
+    # the upper limit of an exact CI); any other non-finite value is refused by the
+    # executor (SAP472), so a degenerate computation never reaches the ARD as a number.
+    nonfinite: tuple[str, ...] = field(default=())
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -129,6 +135,7 @@ def register(
     conventions: Sequence[str] = (),
     evidence: Sequence[Evidence] = (),
     stats: Sequence[str] = (),
+    nonfinite: Sequence[str] = (),
 ) -> Callable[[Callable[..., list[Stat]]], Callable[..., list[Stat]]]:
     """Decorator: register ``run`` under ``name`` (names are unique)."""
 
@@ -145,6 +152,7 @@ def register(
             conventions=tuple(conventions),
             evidence=tuple(evidence),
             stats=tuple(stats),
+            nonfinite=tuple(nonfinite),
         )
         return run
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.linear_design import level_label, sorted_levels
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
 from sap_engine.methods.survival_cox import (
@@ -101,6 +102,7 @@ def _prepare(frame, roles: Mapping[str, Any], options: Mapping[str, Any],
 
     cols = [roles["time"], roles["event"], *_many(roles.get("group")),
             *_many(roles.get("strata")), *extra]
+    refuse_infinite_columns(frame, cols)
     used = frame[list(dict.fromkeys(cols))].dropna()
     if used.empty:
         raise MethodError("SAP477", "no rows with time, event and the other variables all "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sap_engine import model as m
+from sap_engine.errors import AnalysisError, Diagnostic, Location
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
 from sap_engine.render.show_items import COMPOSITES, CONTRAST_ITEMS, TEST_ITEMS, _x
@@ -34,6 +35,7 @@ class Row:
 class Section:
     label: str
     rows: list[Row] = field(default_factory=list)
+    note: str | None = None  # a footnote the table must carry for this section
 
 
 @dataclass
@@ -51,6 +53,7 @@ class BuiltTable:
 class Column:
     key: str  # arm level, "Total", or "SMD"
     header: str
+    n: int | None = None  # the header's N (the table population's count in the column)
 
 
 def _grouping_levels(ard: ArdView, spec: m.Table, name: str) -> list[str]:
@@ -87,10 +90,10 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
                 if n == 0:
                     continue  # an arm the table's population leaves out
                 cols.append(Column(arm.level, f"{arm.display} (N={n})" if n is not None
-                                   else arm.display))
+                                   else arm.display, n))
         elif item.name == "total":
             n = population_n.get("Total")
-            cols.append(Column("Total", f"Total (N={n})" if n is not None else "Total"))
+            cols.append(Column("Total", f"Total (N={n})" if n is not None else "Total", n))
         elif ard is not None:  # a grouping column of the data, e.g. the CDASI measure
             cols += [Column(f"{item.name}={lev}", _nice(lev))
                      for lev in _grouping_levels(ard, spec, item.name)]
@@ -103,7 +106,30 @@ def population_counts(ard: ArdView, spec: m.Table) -> dict[str, int]:
     return {str(r.group1_level): int(r.stat) for r in rows.itertuples()}
 
 
+def refuse_mixed_columns(plan: m.Plan, spec: m.Table) -> None:
+    """Columns are the arms (``treatment``, ``total``) or the levels of one grouping
+    variable, never both: the layout has no arm-by-level columns, and a row's cell would
+    go to the level's column whatever its arm (one arm's counts under unlabelled columns).
+    """
+    names = [c.name for c in spec.columns]
+    arms = [c for c in spec.columns if c.name in ("treatment", "total")]
+    others = [c for c in spec.columns if c.name not in ("treatment", "total")]
+    if not others or (not arms and len(others) == 1):
+        return
+    culprit = others[0] if arms else others[1]
+    line = culprit.loc.line or spec.loc.line or 1
+    lines = plan.text.splitlines()
+    raise AnalysisError(Diagnostic(
+        "SAP483", f"table {spec.number}: 'columns {', '.join(names)}' cannot be laid out: "
+                  "the columns are either the arms (treatment, total) or the levels of one "
+                  f"grouping variable, not both; analyse '{culprit.name}' with 'by' and show "
+                  "it as rows, or make one table per arm",
+        Location(plan.path, line, culprit.loc.column or spec.loc.column or 1),
+        source_line=lines[line - 1] if line <= len(lines) else None))
+
+
 def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None) -> BuiltTable:
+    refuse_mixed_columns(plan, spec)
     pop_name = spec.population.name if spec.population else None
     pop_n = population_counts(ard, spec)
     cols = columns_for(plan, spec, pop_n, ard)
@@ -116,13 +142,16 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
     sections: list[Section] = []
     for rows_spec in spec.rows:
         sections.extend(_sections(plan, rows_spec, ard, cols, treatment_col, labels))
+    footnotes = list(spec.footnotes)
+    footnotes += [n for n in dict.fromkeys(s.note for s in sections if s.note)
+                  if n not in footnotes]
     pop = plan.populations.get(pop_name or "")
     subtitle = ""
     if pop:
         subtitle = (pop.label or pop.name) + (f" (N = {pop_n['Total']})"
                                               if "Total" in pop_n else "")
     return BuiltTable(spec.number, spec.title, subtitle, ["", *[c.header for c in cols]],
-                      sections, list(spec.footnotes), anchor="table-" + spec.number)
+                      sections, footnotes, anchor="table-" + spec.number)
 
 
 def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
@@ -331,6 +360,8 @@ def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
                                         _cells(data[keep], item, cols, treatment_col,
                                                decimals)))
         return section
+    if categorical:
+        _own_denominators(section, sub, cols, treatment_col)
     for item in show:
         if categorical and item.name in ("n_pct", "n"):
             levels = list(dict.fromkeys(sub[sub.stat_name == "pct"].variable_level))
@@ -342,6 +373,50 @@ def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
         section.rows.append(Row(_item_label(item), _cells(data, item, cols, treatment_col,
                                                          decimals)))
     return section
+
+
+def _own_denominators(section: Section, sub, cols: list[Column],
+                      treatment_col: str | None) -> None:
+    """Show an analysis' own N per column when it is not the column header's N.
+
+    Percentages are of the analysis group's N (its population in that arm, or its
+    non-missing n with ``denominator = nonmissing``); a table whose population differs
+    from the analysis' (``population ITT`` over an analysis of ``adae where TRTEMFL ==
+    "Y"``) would otherwise print 40 (61.5) under "N=86", with 65 the real denominator.
+    Then a first row gives each column's denominator (read back from n and %) and a
+    footnote says so.
+    """
+    own: dict[str, float] = {}
+    denominators: dict[str, float] = {}
+    for row in _records(sub):
+        if treatment_col is None or _group_level(row, treatment_col) is None:
+            continue
+        col = _column_of(row, cols, treatment_col)
+        if col is None:
+            continue
+        if row.stat_name == "N" and not isinstance(row.variable_level, str):
+            own[col] = row.stat
+    for level in dict.fromkeys(sub[sub.stat_name == "pct"].variable_level):
+        cells: dict[str, dict[str, float]] = {}
+        for row in _records(sub[sub.variable_level == level]):
+            col = _column_of(row, cols, treatment_col)
+            if col is not None and row.stat_name in ("n", "pct"):
+                cells.setdefault(col, {})[row.stat_name] = row.stat
+        for col, got in cells.items():
+            n, pct = got.get("n"), got.get("pct")
+            if n and pct and col not in denominators:
+                denominators[col] = round(100.0 * n / pct)
+    if not any(c.n is not None and c.key in own and own[c.key] != c.n for c in cols):
+        return  # the analysis population is the table's in every column
+    shown = {**own, **denominators}
+    # N: the analysis population's subjects; n: those with a value (denominator nonmissing).
+    name = "N" if all(shown[k] == own[k] for k in shown if k in own) else "n"
+    section.rows.append(Row(name, [fmt_pattern("xx", shown[c.key]) if c.key in shown else ""
+                                   for c in cols]))
+    whose = "the analysis population" if name == "N" else \
+        "the analysis population's subjects with a value"
+    section.note = (f"{section.label}: percentages are of the {name} in its first row "
+                    f"({whose}), not of the column header N (the table population).")
 
 
 def _item_label(item: m.ShowItem) -> str:
