@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sap_engine import model as m
+from sap_engine.check_arms import check_arm_levels
+from sap_engine.check_defs import check_definitions
+from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.data.sources import Dataset, open_sources
 from sap_engine.errors import (
     DataError,
@@ -79,6 +82,10 @@ class _Checker:
         if isinstance(e, m.Col):
             return self.name_kind(e, dataset)
         if isinstance(e, m.Call):
+            if dataset is not None:  # a row filter: evaluated on one dataset's rows
+                self.error("SAP220", f"{e.function}() cannot be used in a filter of the rows "
+                                     f"of '{dataset}': filter on its columns", e.loc)
+                return None
             if e.function in FAMILY_FUNCTIONS:
                 arg = e.args[0] if len(e.args) == 1 else None
                 param = self.plan.parameters.get(getattr(arg, "name", ""))
@@ -162,10 +169,19 @@ class _Checker:
                 self.error("SAP201", f"dataset '{col.dataset}' has no column '{col.name}'",
                            col.loc, did_you_mean(col.name, list(cols)))
                 return None
+            if not self.reachable(col, dataset):
+                return None
             return cols[col.name]
         local = self.columns_of(dataset)
         if col.name in local:
             return local[col.name]
+        if dataset is not None and (col.name in self.plan.parameters
+                                    or col.name in self.plan.endpoints):
+            what = "parameter" if col.name in self.plan.parameters else "endpoint or stratum"
+            self.error("SAP238", f"'{col.name}' is a {what}: a filter of the rows of "
+                                 f"'{dataset}' can use only columns of '{dataset}' and of "
+                                 "the subject dataset", col.loc)
+            return None
         if col.name in self.plan.parameters:
             return "numeric"
         if col.name in self.plan.endpoints:
@@ -178,6 +194,25 @@ class _Checker:
         self.error("SAP201", f"unknown name '{col.name}' (not a column of {where})", col.loc,
                    did_you_mean(col.name, candidates))
         return None
+
+    def reachable(self, col: m.Col, dataset: str | None) -> bool:
+        """Whether a qualified column can be read where it is used: a row filter of
+        ``dataset`` reads that dataset's rows and, through the subject key, subject-level
+        columns; a subject-level value (``dataset`` None) reads the subject dataset only."""
+        if col.dataset in (dataset, self.subjects):
+            return True
+        if dataset is None:
+            self.error("SAP239", f"'{col.text}' is a column of '{col.dataset}', which is not "
+                                 "the subject dataset: an analysis or endpoint takes one value "
+                                 f"per subject (a column of '{self.subjects}', or a parameter "
+                                 f"over '{col.dataset}')", col.loc)
+        else:
+            also = f" and of the subject dataset '{self.subjects}'" \
+                if dataset != self.subjects else ""
+            self.error("SAP238", f"'{col.text}' is a column of '{col.dataset}': a filter of the "
+                                 f"rows of '{dataset}' is evaluated on those rows, so it can "
+                                 f"use only the columns of '{dataset}'{also}", col.loc)
+        return False
 
     def dataset_of(self, col: m.Col, dataset: str | None) -> str | None:
         if col.dataset:
@@ -231,6 +266,7 @@ class _Checker:
         if self.subjects is None:
             self.error("SAP210", "no subject-level dataset: mark one dataset with 'subjects'",
                        plan.statements[0].loc if plan.statements else m.Loc())
+        check_definitions(self)
         self.check_treatment()
         for lab in plan._of(m.Labels):
             self.check_labels(lab)
@@ -258,13 +294,10 @@ class _Checker:
         roles = check_analyses(self)
         for display in (*plan.tables, *plan.figures):
             self.check_display(display)
-        doc = plan.document
-        if doc and doc.reproduce:
-            from pathlib import Path
-
-            target = Path(plan.path).resolve().parent / doc.reproduce
-            if not target.is_file():
-                self.error("SAP222", f"reproduction map not found: {target}", doc.loc)
+        check_numbers(self)
+        check_reproduction(self)
+        if not self.problems:  # evaluates filters: only once every name resolves
+            check_arm_levels(self)
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
                                                                    d.location.column)))
@@ -307,9 +340,31 @@ class _Checker:
             if by not in cols:
                 self.error("SAP201", f"parameter '{p.name}': dataset '{ds}' has no column "
                                      f"'{by}'", p.loc, did_you_mean(by, list(cols)))
+        self.check_family_keys(p)
         if p.baseline_column and p.baseline_column.name not in cols:
             self.error("SAP201", f"dataset '{ds}' has no column '{p.baseline_column.name}'",
                        p.baseline_column.loc, did_you_mean(p.baseline_column.name, list(cols)))
+
+    def check_family_keys(self, p: m.Parameter) -> None:
+        """SAP240: a family's members are the values of its ``by`` columns within a subject
+        and visit; the subject key, the visit, the value and the baseline columns already
+        index or hold the values, so a family over them has no meaning (and cannot run)."""
+        key = next((s.keys[0] for s in self.plan.sources if s.name == self.subjects
+                    and s.keys), "USUBJID")
+        visit = self.plan.visits.column.name if self.plan.visits else "AVISITN"
+        roles = {key: "the subject key", visit: "the visit variable",
+                 p.source.name: "the parameter's value column"}
+        if p.baseline_column:
+            roles[p.baseline_column.name] = "the parameter's baseline column"
+        seen: set[str] = set()
+        for by in p.by:
+            if by in seen:
+                self.error("SAP240", f"parameter '{p.name}': 'by {by}' is given twice", p.loc)
+            elif by in roles:
+                self.error("SAP240", f"parameter '{p.name}': a family cannot be 'by {by}', "
+                                     f"{roles[by]}; 'by' names the columns that tell the "
+                                     "members apart (e.g. a body area)", p.loc)
+            seen.add(by)
 
     def non_numeric(self, dataset: str, column: str, loc: m.Loc, what: str) -> None:
         ds = self.datasets[dataset]
@@ -343,8 +398,8 @@ class _Checker:
                        did_you_mean(use.name, list(self.plan.populations)),
                        width=len("population ") + len(use.name))
             return
-        if use.where is not None:
-            self.kind(use.where, pop.dataset)
+        if use.where is not None:  # evaluated per subject, like an endpoint
+            self.kind(use.where, None)
 
     def check_display(self, d: m.Table | m.Figure) -> None:
         names = d.rows if isinstance(d, m.Table) else (m.TableRows(d.analysis, loc=d.loc),)
@@ -355,6 +410,8 @@ class _Checker:
                                did_you_mean(name, list(self.plan.analyses)))
         if d.population:
             self.check_population_use(d.population)
+        if isinstance(d, m.Table):
+            check_columns(self, d)
 
 
 def check(plan: m.Plan) -> CheckedPlan:
