@@ -265,7 +265,8 @@ class _Checker:
         plan = self.plan
         if self.subjects is None:
             self.error("SAP210", "no subject-level dataset: mark one dataset with 'subjects'",
-                       plan.statements[0].loc if plan.statements else m.Loc())
+                       getattr(plan.statements[0], "loc", m.Loc()) if plan.statements
+                       else m.Loc())
         check_definitions(self)
         self.check_treatment()
         for lab in plan._of(m.Labels):
@@ -292,15 +293,15 @@ class _Checker:
         from sap_engine.roles import check_analyses
 
         roles = check_analyses(self)
-        for display in (*plan.tables, *plan.figures):
+        displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
+        for display in displays:
             self.check_display(display)
         check_numbers(self)
         check_reproduction(self)
         if not self.problems:  # evaluates filters: only once every name resolves
             check_arm_levels(self)
         if self.problems:
-            raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
-                                                                   d.location.column)))
+            raise PlanCheckError(sorted(self.problems, key=_position))
         return CheckedPlan(plan, self.datasets, self.subjects or "", roles, self.kinds)
 
     def check_treatment(self) -> None:
@@ -312,6 +313,8 @@ class _Checker:
             self.error("SAP201", f"subject dataset '{self.subjects}' has no column "
                                  f"'{trt.column.name}'", trt.column.loc,
                        did_you_mean(trt.column.name, list(cols)))
+            return
+        if self.subjects is None:  # no subject dataset: nothing has columns (SAP210)
             return
         levels = self.datasets[self.subjects].levels(trt.column.name)
         for arm in trt.arms:
@@ -422,6 +425,10 @@ def check(plan: m.Plan) -> CheckedPlan:
         raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
     registry.load_all()
     return _Checker(plan, datasets).run()
+
+
+def _position(d: Diagnostic) -> tuple[int, int]:
+    return (d.location.line, d.location.column) if d.location else (0, 0)
 
 
 def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:

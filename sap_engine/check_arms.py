@@ -75,7 +75,8 @@ def _evaluate(e: m.Expr, rows: _Rows, kinds: dict[str, str]) -> Any:  # noqa: C9
             (e.right, e.left, True)
         values = rows.column(col) if isinstance(col, m.Col) else None
         value = _literal(lit)
-        if values is None or value is _UNKNOWN or not _same_kind(kinds[col.name], value):
+        if not isinstance(col, m.Col) or values is None or value is _UNKNOWN \
+                or not _same_kind(kinds[col.name], value):
             return _UNKNOWN
         op = _COMPARE[e.op]
         text = isinstance(value, str)
@@ -121,7 +122,8 @@ def _uses(plan: m.Plan) -> list[m.PopulationUse]:
         use = a.population or (est.population if est else None)
         if use is not None:
             uses.append(use)
-    uses += [d.population for d in (*plan.tables, *plan.figures) if d.population]
+    displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
+    uses += [d.population for d in displays if d.population]
     return uses
 
 

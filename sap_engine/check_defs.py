@@ -211,20 +211,27 @@ def check_cuts(ch: _Checker) -> None:
 # ---- endpoints defined through each other
 
 
-def _endpoint_refs(e: object, endpoints: dict[str, m.Endpoint]) -> list[str]:
+def _endpoint_refs(e: object, plan: m.Plan) -> list[str]:
+    """Endpoints an expression reads. As at run time, a name is a parameter before it is
+    an endpoint, and the argument of ``change()``, ``max()``... is always a parameter."""
+    from sap_engine.check import FAMILY_FUNCTIONS, PARAMETER_FUNCTIONS, VISIT_FUNCTIONS
+
+    takes_parameter = (*PARAMETER_FUNCTIONS, *FAMILY_FUNCTIONS, *VISIT_FUNCTIONS)
     names, stack = [], [e]
     while stack:
         node = stack.pop()
-        if isinstance(node, m.Col) and node.dataset is None and node.name in endpoints:
+        if isinstance(node, m.Col) and node.dataset is None and node.name in plan.endpoints \
+                and node.name not in plan.parameters:
             names.append(node.name)
-        stack.extend(_children(node))
+        if not (isinstance(node, m.Call) and node.function in takes_parameter):
+            stack.extend(_children(node))
     return names
 
 
 def check_cycles(ch: _Checker) -> None:
     """SAP233: an endpoint whose definition comes back to itself has no value."""
     endpoints = ch.plan.endpoints
-    refs = {name: _endpoint_refs(ep.expr, endpoints) for name, ep in endpoints.items()}
+    refs = {name: _endpoint_refs(ep.expr, ch.plan) for name, ep in endpoints.items()}
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
     for start in endpoints:
         if state.get(start):

@@ -29,7 +29,8 @@ MAX_MAP_PROBLEMS = 5  # entry problems shown of a broken reproduction map, then 
 
 def check_numbers(ch: _Checker) -> None:
     """SAP234: a table or figure number that is not safe in a file name."""
-    for d in (*ch.plan.tables, *ch.plan.figures):
+    displays: list[m.Table | m.Figure] = [*ch.plan.tables, *ch.plan.figures]
+    for d in displays:
         bad = sorted({c for c in d.number if c in _UNSAFE})
         if bad or ".." in d.number or not d.number.strip():
             what = "table" if isinstance(d, m.Table) else "figure"
