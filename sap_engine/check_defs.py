@@ -6,9 +6,10 @@ that defines a name twice would therefore run with one definition silently dropp
 every repetition is an error here, at the second definition, naming the first. The same
 goes for definitions that are well-formed but cannot mean what they say: an arm listed
 twice, a contrast of an arm with itself, a ``cut`` whose intervals are empty, overlap or
-share a label, and endpoints defined through each other.
+share a label, an item repeated within a statement, and endpoints or analyses defined
+through each other.
 
-Codes: SAP225-SAP233 (see docs/errors.md).
+Codes: SAP225-SAP233, SAP242 (see docs/errors.md).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def check_unique(ch: _Checker) -> None:
         for again in found[1:]:
             ch.error("SAP226", f"a second '{word}' block (the first is at line "
                                f"{found[0].loc.line}); a plan has one", again.loc)
+    marked = [s for s in ch.plan.sources if s.subjects]
+    for again in marked[1:]:
+        ch.error("SAP226", f"dataset '{again.name}' is marked 'subjects', like "
+                           f"'{marked[0].name}' (line {marked[0].loc.line}); a plan has one "
+                           "subject-level dataset", again.loc)
 
 
 def check_arms(ch: _Checker) -> None:
@@ -257,10 +263,64 @@ def check_cycles(ch: _Checker) -> None:
                 todo.append(iter(refs[nxt]))
 
 
+def check_analysis_cycles(ch: _Checker) -> None:
+    """SAP233: ``X = Y by s`` statements that come back to X repeat nothing."""
+    analyses = ch.plan.analyses
+    for a in analyses.values():
+        path, node = [a.name], a
+        while node.base and node.base in analyses and node.base not in path:
+            node = analyses[node.base]
+            path.append(node.name)
+        if node.base == a.name:
+            cycle = " -> ".join([*path, a.name])
+            ch.error("SAP233", f"analysis '{a.name}' is defined through itself ({cycle})",
+                     a.loc)
+
+
+# ---- items repeated inside one statement
+
+
+def _repeats(items: list[tuple[str, m.Loc]]) -> list[tuple[str, m.Loc]]:
+    seen: set[str] = set()
+    out = []
+    for text, loc in items:
+        if text in seen:
+            out.append((text, loc))
+        seen.add(text)
+    return out
+
+
+def check_repeats(ch: _Checker) -> None:
+    """SAP242: a ``by`` item, variable, contrast or option given twice in an analysis, or
+    a key given twice in a ``labels`` block (the model keeps the last, or the run stores
+    one result twice)."""
+    from sap_engine.fmt import expr
+
+    for a in ch.plan._of(m.Analysis):
+        where = a.loc
+        lists = (
+            ("'by' item", [(b.name, b.loc) for b in a.by]),
+            ("variable", [(expr(v), v.loc) for v in a.variables]),
+            ("contrast", [(c.label, c.loc) for c in a.contrasts]),
+            ("option", [(o.name, o.loc) for o in a.options]),
+        )
+        for what, items in lists:
+            for text, loc in _repeats(items):
+                ch.error("SAP242", f"analysis '{a.name}': {what} '{text}' is given twice",
+                         loc if loc.line else where)
+    for lab in ch.plan._of(m.Labels):
+        locs = list(lab.item_locs) + [lab.loc] * (len(lab.items) - len(lab.item_locs))
+        for key, loc in _repeats([(k, loc) for (k, _), loc in zip(lab.items, locs)]):
+            ch.error("SAP242", f"labels for '{lab.column.name}': the value \"{key}\" is "
+                               "labelled twice", loc)
+
+
 def check_definitions(ch: _Checker) -> None:
     """Every check of this module, in source order of the problems they find."""
     check_unique(ch)
     check_arms(ch)
     check_contrasts(ch)
+    check_repeats(ch)
     check_cuts(ch)
     check_cycles(ch)
+    check_analysis_cycles(ch)

@@ -136,6 +136,49 @@ def test_a_parameter_and_an_endpoint_cannot_share_a_name(tmp_path, extra, word):
     assert d.location.line == len(text.splitlines())
 
 
+def test_two_subject_datasets_are_refused(tmp_path):
+    text = replace("key USUBJID, PARAMCD, AVISITN", "key USUBJID, PARAMCD, AVISITN subjects")
+    d = only(tmp_path, text, "SAP226")
+    assert "'adeff' is marked 'subjects', like 'adsl'" in d.message
+    assert d.location.line == line_of(text, "dataset adeff")
+
+
+@pytest.mark.parametrize("old, new, culprit", [
+    ("  variable chg_score\n  by treatment, total",
+     "  variable chg_score\n  by treatment, treatment, total", "'by' item 'treatment'"),
+    ("= D1 by base_cat", "= D1 by base_cat, base_cat", "'by' item 'base_cat'"),
+    ("variable adsl.SEX", "variable adsl.SEX, adsl.SEX", "variable 'adsl.SEX'"),
+    ("denominator = nonmissing", "denominator = nonmissing, denominator = population",
+     "option 'denominator'"),
+    ('  "M" = "Male"', '  "M" = "Male"\n  "M" = "Man"', 'the value "M" is labelled twice'),
+])
+def test_an_item_repeated_within_a_statement_is_refused(tmp_path, old, new, culprit):
+    text = replace(old, new)
+    d = only(tmp_path, text, "SAP242")
+    assert culprit in d.message
+    changed = next(i for i, (a, b) in enumerate(zip(BASE.splitlines(), text.splitlines()),
+                                                start=1) if a != b)
+    assert d.location.line in (changed, changed + new.count("\n"))
+
+
+def test_a_contrast_given_twice_is_refused(tmp_path):
+    text = BASE + replace("  contrast Active - Control\n",
+                          "  contrast Active - Control\n  contrast Active - Control\n", ANCOVA)
+    d = only(tmp_path, text, "SAP242")
+    assert d.location.line == line_of(text, "contrast Active - Control", 2)
+
+
+@pytest.mark.parametrize("old, new, cycle", [
+    ("= D1 by base_cat", "= D1s by base_cat", ["D1s -> D1s"]),
+    ("= D1 by base_cat", "= D1t by base_cat\nanalysis D1t \"t\" = D1s by base_cat",
+     ["D1s -> D1t -> D1s", "D1t -> D1s -> D1t"]),
+])
+def test_an_analysis_repeating_itself_is_refused(tmp_path, old, new, cycle):
+    found = diagnostics(tmp_path, replace(old, new))
+    assert [d.code for d in found] == ["SAP233"] * len(cycle)
+    assert [c in d.message for c, d in zip(cycle, found)] == [True] * len(cycle)
+
+
 # ---- point 2: a contrast of an arm with itself; an unknown arm
 
 
@@ -448,6 +491,8 @@ CLI_CASES = {
                                         'adsl where adeff.PARAMCD == "SCORE"'),
     "variable_other_dataset": replace("variable adsl.SEX", "variable adeff.NOTE"),
     "family_by_visit": BASE + FAMILY.format(by="AVISITN"),
+    "variable_twice": replace("variable adsl.SEX", "variable adsl.SEX, adsl.SEX"),
+    "analysis_cycle": replace("= D1 by base_cat", "= D1s by base_cat"),
 }
 
 
