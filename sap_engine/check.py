@@ -3,6 +3,10 @@
 Nothing runs until the whole plan checks. All problems are collected and reported at once,
 each with its code, plan location, source line with a caret, and a suggestion where one
 exists. Codes: SAP2xx for names/types/levels, SAP3xx for data files.
+
+Checks that need no name resolution live beside this module: ``check_defs`` (names defined
+twice, cycles, cut intervals), ``check_outputs`` (display numbers, table columns, the
+reproduction map) and ``check_arms`` (treatment levels of a population that are not arms).
 """
 
 from __future__ import annotations
@@ -343,31 +347,9 @@ class _Checker:
             if by not in cols:
                 self.error("SAP201", f"parameter '{p.name}': dataset '{ds}' has no column "
                                      f"'{by}'", p.loc, did_you_mean(by, list(cols)))
-        self.check_family_keys(p)
         if p.baseline_column and p.baseline_column.name not in cols:
             self.error("SAP201", f"dataset '{ds}' has no column '{p.baseline_column.name}'",
                        p.baseline_column.loc, did_you_mean(p.baseline_column.name, list(cols)))
-
-    def check_family_keys(self, p: m.Parameter) -> None:
-        """SAP240: a family's members are the values of its ``by`` columns within a subject
-        and visit; the subject key, the visit, the value and the baseline columns already
-        index or hold the values, so a family over them has no meaning (and cannot run)."""
-        key = next((s.keys[0] for s in self.plan.sources if s.name == self.subjects
-                    and s.keys), "USUBJID")
-        visit = self.plan.visits.column.name if self.plan.visits else "AVISITN"
-        roles = {key: "the subject key", visit: "the visit variable",
-                 p.source.name: "the parameter's value column"}
-        if p.baseline_column:
-            roles[p.baseline_column.name] = "the parameter's baseline column"
-        seen: set[str] = set()
-        for by in p.by:
-            if by in seen:
-                self.error("SAP240", f"parameter '{p.name}': 'by {by}' is given twice", p.loc)
-            elif by in roles:
-                self.error("SAP240", f"parameter '{p.name}': a family cannot be 'by {by}', "
-                                     f"{roles[by]}; 'by' names the columns that tell the "
-                                     "members apart (e.g. a body area)", p.loc)
-            seen.add(by)
 
     def non_numeric(self, dataset: str, column: str, loc: m.Loc, what: str) -> None:
         ds = self.datasets[dataset]

@@ -9,7 +9,7 @@ twice, a contrast of an arm with itself, a ``cut`` whose intervals are empty, ov
 share a label, an item repeated within a statement, and endpoints or analyses defined
 through each other.
 
-Codes: SAP225-SAP233, SAP242 (see docs/errors.md).
+Codes: SAP225-SAP233, SAP240, SAP242 (see docs/errors.md).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ SINGLE_BLOCKS: tuple[tuple[type, str], ...] = (
 # Names an expression looks up in one namespace (`name_kind`, `subject_eval`): a parameter
 # and an endpoint of the same name would resolve to whichever the lookup tries first.
 _VALUE_KINDS = (m.Parameter, m.Endpoint)
+# Words that `by`, `columns` and models read before any plan name.
+RESERVED = {"treatment": "the arms", "total": "all arms together",
+            "visit": "the scheduled visits"}
 
 
 def _kind_word(s: object) -> str:
@@ -71,6 +74,10 @@ def check_unique(ch: _Checker) -> None:
         if key is None:
             continue
         loc: m.Loc = s.loc  # type: ignore[attr-defined]
+        if key[0] == "value" and key[1] in RESERVED:
+            ch.error("SAP227", f"{_kind_word(s)} '{key[1]}' has a name the language reserves "
+                               f"('{key[1]}' in 'by', 'columns' and models means "
+                               f"{RESERVED[key[1]]}); rename it", loc)
         earlier = first.get(key)
         if earlier is None:
             first[key] = s
@@ -315,6 +322,29 @@ def check_repeats(ch: _Checker) -> None:
                                "labelled twice", loc)
 
 
+def check_family_keys(ch: _Checker) -> None:
+    """SAP240: a family's members are the values of its ``by`` columns within a subject
+    and visit; the subject key, the visit, the value and the baseline columns already
+    index or hold the values, so a family over them has no meaning (and cannot run)."""
+    key = next((s.keys[0] for s in ch.plan.sources if s.name == ch.subjects and s.keys),
+               "USUBJID")
+    visit = ch.plan.visits.column.name if ch.plan.visits else "AVISITN"
+    for p in ch.plan._of(m.Parameter):
+        roles = {key: "the subject key", visit: "the visit variable",
+                 p.source.name: "the parameter's value column"}
+        if p.baseline_column:
+            roles[p.baseline_column.name] = "the parameter's baseline column"
+        seen: set[str] = set()
+        for by in p.by:
+            if by in seen:
+                ch.error("SAP240", f"parameter '{p.name}': 'by {by}' is given twice", p.loc)
+            elif by in roles:
+                ch.error("SAP240", f"parameter '{p.name}': a family cannot be 'by {by}', "
+                                   f"{roles[by]}; 'by' names the columns that tell the "
+                                   "members apart (e.g. a body area)", p.loc)
+            seen.add(by)
+
+
 def check_definitions(ch: _Checker) -> None:
     """Every check of this module, in source order of the problems they find."""
     check_unique(ch)
@@ -324,3 +354,4 @@ def check_definitions(ch: _Checker) -> None:
     check_cuts(ch)
     check_cycles(ch)
     check_analysis_cycles(ch)
+    check_family_keys(ch)

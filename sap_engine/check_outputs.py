@@ -113,6 +113,8 @@ def reproduce_loc(plan: m.Plan, doc: m.Document) -> m.Loc:
 
 def _read_json(path: Path, what: str) -> tuple[Any, str | None, str]:
     """(content, problem, code) of a JSON file: SAP222 missing/unreadable, SAP236 bad JSON."""
+    if path.is_dir():
+        return None, f"{what} is a folder, not a JSON file: {path}", "SAP222"
     if not path.is_file():
         return None, f"{what} not found: {path}", "SAP222"
     try:

@@ -179,6 +179,17 @@ def test_an_analysis_repeating_itself_is_refused(tmp_path, old, new, cycle):
     assert [c in d.message for c, d in zip(cycle, found)] == [True] * len(cycle)
 
 
+@pytest.mark.parametrize("extra", [
+    "endpoint treatment = adsl.AGE\n", "stratum total = adsl.SEX\n",
+    'parameter visit = adeff.AVAL where PARAMCD == "SCORE"\n'])
+def test_a_value_named_like_a_keyword_is_refused(tmp_path, extra):
+    # `variable treatment` / `by total` would silently mean the arms, not the plan's name.
+    text = BASE + "\n" + extra
+    d = only(tmp_path, text, "SAP227")
+    assert "reserves" in d.message
+    assert d.location.line == len(text.splitlines())
+
+
 # ---- point 2: a contrast of an arm with itself; an unknown arm
 
 
@@ -329,6 +340,22 @@ def test_a_malformed_reproduction_map_is_located_at_the_reproduce_line(
 def test_a_missing_reproduction_map_is_located_at_the_reproduce_line(tmp_path):
     text = replace('  include all\n', '  include all\n  reproduce "nowhere.json"\n')
     d = only(tmp_path, text, "SAP222")
+    assert d.location.line == line_of(text, "reproduce")
+
+
+def test_a_reproduction_map_that_is_a_folder_is_located(tmp_path):
+    (tmp_path / "maps").mkdir()
+    text = replace('  include all\n', '  include all\n  reproduce "maps"\n')
+    d = only(tmp_path, text, "SAP222")
+    assert "is a folder" in d.message
+    assert d.location.line == line_of(text, "reproduce")
+
+
+def test_an_unreadable_published_file_is_located(tmp_path):
+    text = _with_map(tmp_path, {"published": "pub.json", "entries": []})
+    (tmp_path / "pub.json").write_bytes(b"\xff\xfe not text")
+    d = only(tmp_path, text, "SAP222")
+    assert "cannot read published figures" in d.message
     assert d.location.line == line_of(text, "reproduce")
 
 
