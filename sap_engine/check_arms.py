@@ -32,10 +32,11 @@ _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 class _Rows:
     """Columns of the subject dataset as Python lists, read on demand."""
 
-    def __init__(self, ds: Dataset):
+    def __init__(self, ds: Dataset, first: str):
+        # Column by column: a Parquet file is then read no further than the filter needs.
         self.ds = ds
-        self.n = ds.table().num_rows
-        self._cols: dict[str, list] = {}
+        self._cols: dict[str, list] = {first: ds.column(first).to_pylist()}
+        self.n = len(self._cols[first])
 
     def column(self, col: m.Col) -> list | None:
         if col.dataset not in (None, self.ds.name) or col.name not in self.ds.columns:
@@ -137,7 +138,7 @@ def check_arm_levels(ch: _Checker) -> None:
         return
     from sap_engine.data.sources import _as_text
 
-    rows = _Rows(ds)
+    rows = _Rows(ds, trt.column.name)
     arms = {arm.level for arm in trt.arms}
     treatment = rows.column(m.Col(trt.column.name)) or []
     key = next((s.keys[0] for s in plan.sources if s.name == ch.subjects and s.keys), None)
