@@ -38,6 +38,13 @@ def check_numbers(ch: _Checker) -> None:
                 "'..'" if ".." in d.number else "nothing but spaces"
             ch.error("SAP234", f"{what} number {d.number!r} contains {shown}: numbers become "
                                "file names; use letters, digits, '.', '-' and '_'", d.loc)
+    files: dict[str, m.Figure] = {}
+    for f in ch.plan.figures:
+        other = files.setdefault(f.number.casefold(), f)
+        if other is not f and other.number != f.number:  # the same number is SAP225
+            ch.error("SAP234", f"figure number '{f.number}' differs from '{other.number}' "
+                               f"(line {other.loc.line}) only in case: their files would be "
+                               "one on a case-insensitive file system", f.loc)
 
 
 # ---- table columns

@@ -283,6 +283,13 @@ def test_a_table_or_figure_number_unsafe_as_a_file_name_is_refused(tmp_path, num
                                                  line_of(text, "figure ")]
 
 
+def test_figure_numbers_differing_only_in_case_are_refused(tmp_path):
+    text = BASE + '\nfigure "1a" "a" = D1\nfigure "1A" "b" = S1\n'
+    d = only(tmp_path, text, "SAP234")
+    assert "only in case" in d.message
+    assert d.location.line == line_of(text, 'figure "1A"')
+
+
 def test_a_dotted_number_is_fine(tmp_path):
     assert diagnostics(tmp_path, replace('table "1"', 'table "14.2.1-a"')) == []
 
