@@ -110,7 +110,10 @@ def kept_rows(e: m.Expr | None, rows: _Rows, kinds: dict[str, str]) -> list[bool
     """Which rows a filter keeps (all without one), or None if it cannot be evaluated."""
     if e is None:
         return [True] * rows.n
-    values = _evaluate(e, rows, kinds)
+    try:
+        values = _evaluate(e, rows, kinds)
+    except RecursionError:  # a filter of thousands of terms: left to run
+        return None
     return None if values is _UNKNOWN else [v == 1.0 for v in values]
 
 
