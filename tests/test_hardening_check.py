@@ -502,14 +502,23 @@ def test_a_population_filter_that_leaves_out_the_level_is_fine(tmp_path, where):
     assert diagnostics(tmp_path, text) == []
 
 
-def test_an_undeclared_level_left_to_run_when_the_filter_cannot_be_evaluated(tmp_path):
-    # A filter on an endpoint is evaluated at run (SAP435 at the analysis for a model).
-    text = ONE_ARM.replace('population FAS "Full analysis set" = adsl where FASFL == "Y"',
-                           'population FAS "Full analysis set" = adsl where FASFL == "Y"\n'
-                           'population FAS2 = adsl')
-    text = text.replace("  population FAS\n  method smd", "  population FAS2 where AGE > 1"
-                        " and chg_score > 0\n  method smd")
-    assert [d.code for d in diagnostics(tmp_path, text)] == ["SAP241"]  # FAS still is
+def test_an_undeclared_level_behind_an_endpoint_filter_is_left_to_run(tmp_path):
+    # The FAS leaves Control out; the ANCOVA's population filters on an endpoint, which
+    # only run evaluates: run then refuses the undeclared arm at the analysis (exit 2).
+    from sap_engine.api import run_plan
+    from sap_engine.errors import AnalysisError
+
+    one_arm = ONE_ARM.replace(ONE_ARM[ONE_ARM.index("analysis SMD1"):
+                                      ONE_ARM.index('table "1"')], "")  # SMD: two arms
+    text = replace('adsl where FASFL == "Y"', 'adsl where FASFL == "Y" and TRT01P == "Active"',
+                   one_arm) + "\npopulation ALL = adsl\nendpoint adult = adsl.AGE >= 18\n" + \
+        ANCOVA.replace("  population FAS\n", "  population ALL where adult\n").replace(
+        "  contrast Active - Control\n", "")
+    assert diagnostics(tmp_path, text) == []
+    with pytest.raises(AnalysisError) as caught:
+        run_plan(tmp_path / "plan.sap", tmp_path / "out")
+    d = caught.value.diagnostics[0]
+    assert d.code == "SAP435", caught.value.render() and d.location.line == line_of(text, "analysis A1")
 
 
 # ---- the CLI: check refuses, and run reports exit 2 (never an internal error, exit 3)
