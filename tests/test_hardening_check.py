@@ -518,7 +518,8 @@ def test_an_undeclared_level_behind_an_endpoint_filter_is_left_to_run(tmp_path):
     with pytest.raises(AnalysisError) as caught:
         run_plan(tmp_path / "plan.sap", tmp_path / "out")
     d = caught.value.diagnostics[0]
-    assert d.code == "SAP435", caught.value.render() and d.location.line == line_of(text, "analysis A1")
+    assert d.code == "SAP435", caught.value.render()
+    assert d.location.line == line_of(text, "analysis A1")
 
 
 # ---- the CLI: check refuses, and run reports exit 2 (never an internal error, exit 3)
