@@ -86,11 +86,38 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
         return
     for rows in table.rows:
         a = plan.analyses.get(rows.analysis)
-        by = _by_names(plan, a) if a else set()
+        if a is None:
+            continue  # SAP209
+        by = _by_names(plan, a)
         if by & {"treatment", "total"}:
             ch.error("SAP235", f"'columns {first.name}' shows one value per {first.name} "
                                f"level, but analysis '{rows.analysis}' is also split by "
                                "treatment: the arms' values would share a cell", rows.loc)
+        elif first.name not in by and first.name not in _family_keys(plan, a):
+            ch.error("SAP235", f"'columns {first.name}': analysis '{rows.analysis}' is not "
+                               f"split by {first.name}, so its rows would be empty", rows.loc)
+
+
+def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
+    """The ``by`` columns of the parameter families an analysis reads (through endpoints)."""
+    from sap_engine.check_defs import _children
+    from sap_engine.roles import analysis_chain
+
+    base = analysis_chain(plan, a)
+    stack: list[object] = [base.response, base.terms, *base.variables, *(base.crosstab or ()),
+                           *(r.expr for r in base.roles)]
+    keys: set[str] = set()
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, m.Col) and node.dataset is None and node.name not in seen:
+            seen.add(node.name)
+            if node.name in plan.parameters:
+                keys |= set(plan.parameters[node.name].by)
+            elif node.name in plan.endpoints:
+                stack.append(plan.endpoints[node.name].expr)
+        stack.extend(_children(node))
+    return keys
 
 
 def _by_names(plan: m.Plan, a: m.Analysis) -> set[str]:

@@ -385,6 +385,7 @@ def test_many_broken_entries_are_summarised(tmp_path):
     ("visit", "D1", "'columns visit'"),
     ("nonsense", "D1", "'columns nonsense'"),
     ("base_cat", "D1s", "also split by treatment"),
+    ("base_cat", "SMD1", "not split by base_cat"),
 ])
 def test_unsupported_table_columns_are_refused(tmp_path, columns, rows, message):
     text = replace("columns treatment, total", f"columns {columns}")
@@ -409,6 +410,21 @@ table "2" "By baseline score" {
   population FAS
   columns base_cat
   rows C1 "Sex"
+}
+
+parameter fam "Family" = adeff.AVAL by PARAMCD
+endpoint fam_high = fam > 10
+analysis F1 "Family members above 10" {
+  population FAS
+  method descriptive
+  variable fam_high
+  at week 16
+}
+
+table "3" "By member" {
+  population FAS
+  columns PARAMCD
+  rows F1 "Above 10"
 }
 '''
     assert diagnostics(tmp_path, text) == []
