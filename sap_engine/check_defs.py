@@ -127,7 +127,7 @@ def check_arms(ch: _Checker) -> None:
 
 def check_contrasts(ch: _Checker) -> None:
     """SAP229: ``contrast A - A`` is a difference of 0 with a meaningless test."""
-    for a in ch.plan.analyses.values():
+    for a in ch.plan._of(m.Analysis):
         for c in a.contrasts:
             if c.left == c.right:
                 ch.error("SAP229", f"contrast compares arm '{c.left}' with itself; name two "
@@ -163,9 +163,11 @@ def check_cut(ch: _Checker, cut: m.Cut) -> None:
     for iv in cut.intervals:
         loc = iv.loc if iv.loc.line else cut.loc
         if _empty(iv):
+            hint = "write the lower bound first" if iv.lower > iv.upper else \
+                f"one value is written [{m._num(iv.lower)}, {m._num(iv.lower)}]"
             what = "reversed" if iv.lower > iv.upper else "empty"
             ch.error("SAP230", f"interval {iv.text} is {what}: no value falls in it "
-                               "(write the lower bound first)", loc)
+                               f"({hint})", loc)
         else:
             other = next((k for k in kept if _overlap(k, iv)), None)
             if other is not None:
