@@ -3,6 +3,10 @@
 Nothing runs until the whole plan checks. All problems are collected and reported at once,
 each with its code, plan location, source line with a caret, and a suggestion where one
 exists. Codes: SAP2xx for names/types/levels, SAP3xx for data files.
+
+Checks that need no name resolution live beside this module: ``check_defs`` (names defined
+twice, cycles, cut intervals), ``check_outputs`` (display numbers, table columns, the
+reproduction map) and ``check_arms`` (treatment levels of a population that are not arms).
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sap_engine import model as m
+from sap_engine.check_arms import check_arm_levels
+from sap_engine.check_defs import check_definitions
+from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.data.sources import Dataset, open_sources
 from sap_engine.errors import (
     DataError,
@@ -79,6 +86,10 @@ class _Checker:
         if isinstance(e, m.Col):
             return self.name_kind(e, dataset)
         if isinstance(e, m.Call):
+            if dataset is not None:  # a row filter: evaluated on one dataset's rows
+                self.error("SAP220", f"{e.function}() cannot be used in a filter of the rows "
+                                     f"of '{dataset}': filter on its columns", e.loc)
+                return None
             if e.function in FAMILY_FUNCTIONS:
                 arg = e.args[0] if len(e.args) == 1 else None
                 param = self.plan.parameters.get(getattr(arg, "name", ""))
@@ -162,10 +173,19 @@ class _Checker:
                 self.error("SAP201", f"dataset '{col.dataset}' has no column '{col.name}'",
                            col.loc, did_you_mean(col.name, list(cols)))
                 return None
+            if not self.reachable(col, dataset):
+                return None
             return cols[col.name]
         local = self.columns_of(dataset)
         if col.name in local:
             return local[col.name]
+        if dataset is not None and (col.name in self.plan.parameters
+                                    or col.name in self.plan.endpoints):
+            what = "parameter" if col.name in self.plan.parameters else "endpoint or stratum"
+            self.error("SAP238", f"'{col.name}' is a {what}: a filter of the rows of "
+                                 f"'{dataset}' can use only columns of '{dataset}' and of "
+                                 "the subject dataset", col.loc)
+            return None
         if col.name in self.plan.parameters:
             return "numeric"
         if col.name in self.plan.endpoints:
@@ -178,6 +198,25 @@ class _Checker:
         self.error("SAP201", f"unknown name '{col.name}' (not a column of {where})", col.loc,
                    did_you_mean(col.name, candidates))
         return None
+
+    def reachable(self, col: m.Col, dataset: str | None) -> bool:
+        """Whether a qualified column can be read where it is used: a row filter of
+        ``dataset`` reads that dataset's rows and, through the subject key, subject-level
+        columns; a subject-level value (``dataset`` None) reads the subject dataset only."""
+        if col.dataset in (dataset, self.subjects):
+            return True
+        if dataset is None:
+            self.error("SAP239", f"'{col.text}' is a column of '{col.dataset}', which is not "
+                                 "the subject dataset: an analysis or endpoint takes one value "
+                                 f"per subject (a column of '{self.subjects}', or a parameter "
+                                 f"over '{col.dataset}')", col.loc)
+        else:
+            also = f" and of the subject dataset '{self.subjects}'" \
+                if dataset != self.subjects else ""
+            self.error("SAP238", f"'{col.text}' is a column of '{col.dataset}': a filter of the "
+                                 f"rows of '{dataset}' is evaluated on those rows, so it can "
+                                 f"use only the columns of '{dataset}'{also}", col.loc)
+        return False
 
     def dataset_of(self, col: m.Col, dataset: str | None) -> str | None:
         if col.dataset:
@@ -230,7 +269,9 @@ class _Checker:
         plan = self.plan
         if self.subjects is None:
             self.error("SAP210", "no subject-level dataset: mark one dataset with 'subjects'",
-                       plan.statements[0].loc if plan.statements else m.Loc())
+                       getattr(plan.statements[0], "loc", m.Loc()) if plan.statements
+                       else m.Loc())
+        check_definitions(self)
         self.check_treatment()
         for lab in plan._of(m.Labels):
             self.check_labels(lab)
@@ -256,18 +297,15 @@ class _Checker:
         from sap_engine.roles import check_analyses
 
         roles = check_analyses(self)
-        for display in (*plan.tables, *plan.figures):
+        displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
+        for display in displays:
             self.check_display(display)
-        doc = plan.document
-        if doc and doc.reproduce:
-            from pathlib import Path
-
-            target = Path(plan.path).resolve().parent / doc.reproduce
-            if not target.is_file():
-                self.error("SAP222", f"reproduction map not found: {target}", doc.loc)
+        check_numbers(self)
+        check_reproduction(self)
+        if not self.problems:  # evaluates filters: only once every name resolves
+            check_arm_levels(self)
         if self.problems:
-            raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
-                                                                   d.location.column)))
+            raise PlanCheckError(sorted(self.problems, key=_position))
         return CheckedPlan(plan, self.datasets, self.subjects or "", roles, self.kinds)
 
     def check_treatment(self) -> None:
@@ -279,6 +317,8 @@ class _Checker:
             self.error("SAP201", f"subject dataset '{self.subjects}' has no column "
                                  f"'{trt.column.name}'", trt.column.loc,
                        did_you_mean(trt.column.name, list(cols)))
+            return
+        if self.subjects is None:  # no subject dataset: nothing has columns (SAP210)
             return
         levels = self.datasets[self.subjects].levels(trt.column.name)
         for arm in trt.arms:
@@ -343,8 +383,8 @@ class _Checker:
                        did_you_mean(use.name, list(self.plan.populations)),
                        width=len("population ") + len(use.name))
             return
-        if use.where is not None:
-            self.kind(use.where, pop.dataset)
+        if use.where is not None:  # evaluated per subject, like an endpoint
+            self.kind(use.where, None)
 
     def check_display(self, d: m.Table | m.Figure) -> None:
         names = d.rows if isinstance(d, m.Table) else (m.TableRows(d.analysis, loc=d.loc),)
@@ -355,6 +395,8 @@ class _Checker:
                                did_you_mean(name, list(self.plan.analyses)))
         if d.population:
             self.check_population_use(d.population)
+        if isinstance(d, m.Table):
+            check_columns(self, d)
 
 
 def check(plan: m.Plan) -> CheckedPlan:
@@ -365,6 +407,10 @@ def check(plan: m.Plan) -> CheckedPlan:
         raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
     registry.load_all()
     return _Checker(plan, datasets).run()
+
+
+def _position(d: Diagnostic) -> tuple[int, int]:
+    return (d.location.line, d.location.column) if d.location else (0, 0)
 
 
 def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:

@@ -95,9 +95,11 @@ def compile_plan(checked: CheckedPlan) -> list[Step]:
     steps: dict[str, Step] = {}
     for a in plan.analyses.values():
         base = analysis_chain(plan, a)
-        method = registry.get(base.method)
+        method = registry.get(base.method or "")
         estimand = plan.estimands.get(base.estimand or "")
         population = base.population or (estimand.population if estimand else None)
+        if method is None or population is None:  # the checker refuses both (SAP206/217)
+            raise AssertionError(f"analysis {a.name} was compiled unchecked")
         kinds = checked.kinds
 
         def kind_of(e: m.Expr, _k=kinds) -> str | None:
@@ -118,7 +120,7 @@ def compile_plan(checked: CheckedPlan) -> list[Step]:
         by = tuple(b.name for b in base.by) + (tuple(b.name for b in a.by) if a.base else ())
         visit = base.visit if base.visit is not None else (estimand.visit if estimand else None)
         steps[a.name] = Step(
-            id=a.name, label=a.label or base.label or a.name, method=base.method,
+            id=a.name, label=a.label or base.label or a.name, method=base.method or method.name,
             population=population, roles=tuple(roles.items()),
             options=tuple(sorted(options.items())), by=by, visit=visit, handling=handling,
             plan_line=a.loc.line, loc=a.loc, depends=(a.base,) if a.base else (),
