@@ -8,6 +8,7 @@ exists. Codes: SAP2xx for names/types/levels, SAP3xx for data files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sap_engine import model as m
 from sap_engine.data.sources import Dataset, open_sources
@@ -357,14 +358,20 @@ class _Checker:
             self.check_population_use(d.population)
 
 
-def check(plan: m.Plan) -> CheckedPlan:
-    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem."""
+def check(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPlan:
+    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem.
+
+    Data files must lie below ``data_root`` (default: the working directory or the plan's
+    folder). Once the names check, a data preflight evaluates what the data already show
+    (keys, non-finite values, empty populations, parameters; see ``data.preflight``)."""
     try:
-        datasets = open_sources(plan.sources, plan.path)
+        datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:
         raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
     registry.load_all()
-    return _Checker(plan, datasets).run()
+    from sap_engine.data.preflight import preflight
+
+    return preflight(_Checker(plan, datasets).run())
 
 
 def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:

@@ -11,6 +11,9 @@ Conventions (each stated in the plan language documentation):
   values after the event; ``with non_responder`` makes a binary endpoint 0 after the event.
 - Missing data: ``locf`` carries the last non-missing value (baseline included) forward over the
   scheduled visits; ``bocf`` imputes the baseline; ``observed_case`` leaves gaps.
+- Non-finite data: a NaN read from a float column is missing, like a null; an infinite value of
+  a parameter (or its visit or baseline column) is an error naming the file, row and column,
+  and so is an expression that makes present values infinite or NaN (``x / 0``, ``log(0)``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import pandas as pd
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
+from sap_engine.data.expressions import NonFiniteError, apply_math
 from sap_engine.data.expressions import evaluate as _eval
+from sap_engine.data.sources import subject_key
 from sap_engine.errors import DataError, DataLocation, Diagnostic, Location
 
 
@@ -61,7 +66,7 @@ class Evaluator:
     def __post_init__(self) -> None:
         plan = self.checked.plan
         source = next(s for s in plan.sources if s.name == self.checked.subjects)
-        self.key = source.keys[0] if source.keys else "USUBJID"
+        self.key = subject_key(source)
         self.subjects = self.checked.datasets[source.name].frame().set_index(self.key,
                                                                              drop=False)
         self.visit_col = plan.visits.column.name if plan.visits else "AVISITN"
@@ -99,7 +104,14 @@ class Evaluator:
             keyed = frame[self.key].map(self.subjects[col.name])
             return keyed
 
-        return _eval(e, column, lambda call: _unsupported(call))
+        try:
+            return _eval(e, column, lambda call: _unsupported(call))
+        except NonFiniteError as exc:
+            path = str(self.checked.datasets[dataset].path)
+            first = int(exc.labels[0]) + 1 if exc.labels else None
+            raise DataError(self._non_finite(exc, f"rows of '{dataset}'",
+                                             f"row {first}" if first else None,
+                                             DataLocation(path, first))) from None
 
     # ---- parameters: long data (subject x visit) after intercurrent-event handling
     def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
@@ -138,6 +150,11 @@ class Evaluator:
                 for k, part in long.groupby(level=by, sort=False)}
         return self._params[key]
 
+    def prepare(self, name: str) -> None:
+        """Build a parameter's values once: the checks of its data (one value per subject
+        and visit, finite numbers) without the work of any particular analysis."""
+        self._prepared(name)
+
     def _prepared(self, name: str) -> tuple[pd.Series, pd.Series]:
         """A parameter's values indexed by (subject, *family columns, visit), and baselines
         indexed by (subject, *family columns); built once for a whole family."""
@@ -145,7 +162,7 @@ class Evaluator:
         if key in self._params:
             return self._params[key]
         p = self.plan.parameters[name]
-        ds = self.checked.datasets[p.source.dataset]
+        ds = self.checked.datasets[str(p.source.dataset)]
         frame = self.parameter_rows(name)
         # A dataset without the visit variable (ADTTE, one row per subject) gives a
         # subject-level parameter: the same value at every visit, and no baseline.
@@ -163,13 +180,28 @@ class Evaluator:
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             first = long.iloc[row]
-            raise DataError(Diagnostic(
+            member = "".join(f", {c} {first[c]}" for c in by)
+            at = "" if subject_level else f" at visit {m._num(float(first['visit']))}"
+            raise DataError(self._diagnostic(
                 "SAP304", f"parameter '{name}' has more than one value for subject "
-                          f"{first[self.key]} at visit {first['visit']:g}; refine its 'where'",
-                Location(self.plan.path, p.loc.line, p.loc.column),
-                data_location=DataLocation(str(ds.path), int(frame.index[row]) + 1,
-                                           p.source.name)))
+                          f"{first[self.key]}{member}{at}; refine its 'where'",
+                p.where.loc if p.where is not None else p.source.loc,
+                DataLocation(str(ds.path), int(frame.index[row]) + 1, p.source.name)))
         long = long.astype({"value": float, "visit": float})
+        checked = [("value", p.source.name), ("visit", self.visit_col)]
+        if p.baseline_column:
+            checked.append((p.baseline_column.name, p.baseline_column.name))
+        for column, shown in checked:
+            infinite = np.isinf(pd.to_numeric(long[column], errors="coerce")
+                                .to_numpy(dtype=float))
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise DataError(self._diagnostic(
+                    "SAP313", f"parameter '{name}': column '{shown}' of '{ds.name}' holds "
+                              f"{long[column].iloc[row]:g} (an infinite number is not data; "
+                              "a missing value must be empty)",
+                    p.source.loc if column == "value" else p.loc,
+                    DataLocation(str(ds.path), int(frame.index[row]) + 1, shown)))
         if p.baseline_column:
             base = long.groupby([self.key, *by])[p.baseline_column.name].first().astype(float)
         else:
@@ -183,9 +215,10 @@ class Evaluator:
         """The dataset rows of a parameter (all members of a family); filtered once."""
         if name not in self._rows:
             p = self.plan.parameters[name]
-            frame = self.checked.datasets[p.source.dataset].frame()
+            dataset = str(p.source.dataset)
+            frame = self.checked.datasets[dataset].frame()
             if p.where is not None:
-                frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(0)
+                frame = frame[self.row_eval(p.where, frame, dataset).fillna(0)
                               .astype(bool).to_numpy()]
             self._rows[name] = frame
         return self._rows[name]
@@ -237,9 +270,8 @@ class Evaluator:
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         # The unit is every level but the visit: the subject, or (subject, *family columns)
         # when a whole parameter family is evaluated at once.
-        unit_levels = list(range(long.index.nlevels - 1))
-        if len(unit_levels) == 1:
-            unit_levels = unit_levels[0]
+        levels = list(range(long.index.nlevels - 1))
+        unit_levels: int | list[int] = levels[0] if len(levels) == 1 else levels
         for st in handling.strategies:
             how = st.effective_handling
             if how not in ("last_before", "missing"):
@@ -311,15 +343,40 @@ class Evaluator:
 
         def call(c: m.Call) -> pd.Series:
             if c.function in ("max", "min", "sum"):
-                return self._family_aggregate(c.function, c.args[0].name, visit, index)
+                return self._family_aggregate(c.function, _arg_name(c), visit, index)
             if c.function in ("max_over_visits", "min_over_visits"):
-                return self._over_visits(c.function[:3], c.args[0].name, handling)
+                return self._over_visits(c.function[:3], _arg_name(c), handling)
             if c.function in ("baseline", "change", "percent_change", "value"):
-                return self._param_value(c.function, c.args[0].name, visit, handling, index)
-            arg = _eval(c.args[0], column, call).astype(float)
-            return {"abs": np.abs, "log": np.log, "exp": np.exp, "sqrt": np.sqrt}[c.function](arg)
+                return self._param_value(c.function, _arg_name(c), visit, handling, index)
+            return apply_math(c, _eval(c.args[0], column, call).astype(float))
 
-        return _eval(e, column, call)
+        try:
+            return _eval(e, column, call)
+        except NonFiniteError as exc:
+            label = _unit_label(exc.labels[0], index.names) if exc.labels else None
+            raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
+                                             "values", label, None)) from None
+
+    def _diagnostic(self, code: str, message: str, loc: m.Loc,
+                    data_location: DataLocation | None = None) -> Diagnostic:
+        """A problem located at ``loc`` in the plan, quoting its line."""
+        lines = self.plan.text.splitlines()
+        line = loc.line or 1
+        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
+        return Diagnostic(code, message, Location(self.plan.path, line, loc.column or 1, end),
+                          data_location=data_location,
+                          source_line=lines[line - 1] if 0 < line <= len(lines) else None)
+
+    def _non_finite(self, exc: NonFiniteError, units: str, example: str | None,
+                    where: DataLocation | None) -> Diagnostic:
+        from sap_engine.fmt import expr
+
+        count = f"{exc.count} of {exc.total} {units}" if exc.labels else "a constant"
+        shown = f" (e.g. {example})" if example else ""
+        return self._diagnostic(
+            "SAP314", f"'{expr(exc.expr)}' is not a finite number for {count}{shown}: "
+                      f"{exc.reason}; exclude those values in the plan or fix the data",
+            exc.expr.loc, where)
 
     def _family_aggregate(self, fn: str, name: str, visit: float | None,
                           index: pd.Index) -> pd.Series:
@@ -356,16 +413,22 @@ class Evaluator:
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
         long = self.parameter(name, handling)
+        if self.parameter_rows(name).empty:
+            p = self.plan.parameters[name]
+            raise DataError(self._diagnostic(
+                "SAP315", f"parameter '{name}' has no rows: its 'where' selects none of the "
+                          f"rows of '{p.source.dataset}'", p.where.loc if p.where else p.loc))
         if fn == "baseline":
+            if long.index.get_level_values("visit").isna().all() and \
+                    self.plan.parameters[name].baseline_column is None:
+                raise DataError(Diagnostic("SAP221", self._no_visits(name, fn)))
             levels = list(range(long.index.nlevels - 1))
             base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
             return self.align(base)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
             if fn != "value":
-                raise DataError(Diagnostic(
-                    "SAP221", f"{fn}({name}): '{name}' has no visits (its dataset has no "
-                              f"'{self.visit_col}'), so it has no baseline"))
+                raise DataError(Diagnostic("SAP221", self._no_visits(name, fn)))
             return self.align(values["value"])
         if visit is None:
             raise DataError(Diagnostic(
@@ -386,6 +449,16 @@ class Evaluator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return (100.0 * change / at["base"]).where(at["base"] != 0)
 
+    def _no_visits(self, name: str, fn: str) -> str:
+        """Why ``fn(name)`` has no baseline: the dataset has no visit variable, or none of
+        the parameter's rows has a visit value."""
+        p = self.plan.parameters[name]
+        if self.visit_col in self.checked.datasets[str(p.source.dataset)].columns:
+            why = f"none of its rows has a '{self.visit_col}'"
+        else:
+            why = f"its dataset '{p.source.dataset}' has no '{self.visit_col}'"
+        return f"{fn}({name}): '{name}' has no visits ({why}), so it has no baseline"
+
     def _non_responder(self, result: pd.Series, ep: m.Endpoint, visit: float | None,
                        handling: Handling) -> pd.Series:
         for st in handling.strategies:
@@ -405,6 +478,24 @@ class Evaluator:
 def _unit_index(index: pd.MultiIndex) -> pd.Index:
     """The unit of each (unit..., visit) entry: the subject, or (subject, *family columns)."""
     return index.droplevel(-1) if index.nlevels > 2 else index.get_level_values(0)
+
+
+def _arg_name(c: m.Call) -> str:
+    """The parameter a parameter function names (the checker made sure it is one)."""
+    arg = c.args[0]
+    assert isinstance(arg, m.Col)
+    return arg.name
+
+
+def _unit_label(label: object, names: list) -> str:
+    """``subject S01`` or ``subject S01, PARAMCD X, visit 16`` for an index label."""
+    values = label if isinstance(label, tuple) else (label,)
+    parts = []
+    for i, (name, value) in enumerate(zip(names, values)):
+        if isinstance(value, float):
+            value = m._num(value)
+        parts.append(f"subject {value}" if i == 0 else f"{name} {value}")
+    return ", ".join(parts)
 
 
 def _unsupported(call: m.Call) -> pd.Series:
