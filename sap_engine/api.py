@@ -28,11 +28,12 @@ class RunResult:
     notes: list = field(default_factory=list)  # warnings (Diagnostic, severity "warning")
 
 
-def check_plan(path: str | Path, data_root: str | Path | None = None) -> CheckedPlan:
+def check_plan(path: str | Path, data_root: str | Path | None = None,
+               analyses: bool = True) -> CheckedPlan:
     """Parse and check a plan against its data; raise SapError listing every problem.
     Data files must lie below ``data_root`` (default: the working directory or the plan's
-    folder)."""
-    return check(parse_file(path), data_root)
+    folder). ``analyses=False`` leaves the problems of single analyses to the executor."""
+    return check(parse_file(path), data_root, analyses)
 
 
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
@@ -62,7 +63,8 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     from sap_engine.render.figures import preload
 
     jobs = workers.default_jobs() if jobs is None else max(1, jobs)
-    checked = check_plan(path, data_root)
+    # With keep_going an analysis the data cannot support fails alone, in the executor.
+    checked = check_plan(path, data_root, analyses=not keep_going)
     # While the workers compute, this process loads the plotting library the figures need.
     results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
                            else None)

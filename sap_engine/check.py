@@ -358,12 +358,14 @@ class _Checker:
             self.check_population_use(d.population)
 
 
-def check(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPlan:
+def check(plan: m.Plan, data_root: str | Path | None = None,
+          analyses: bool = True) -> CheckedPlan:
     """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem.
 
     Data files must lie below ``data_root`` (default: the working directory or the plan's
     folder). Once the names check, a data preflight evaluates what the data already show
-    (keys, non-finite values, empty populations, parameters; see ``data.preflight``)."""
+    (keys, non-finite values, empty populations, parameters; see ``data.preflight``); with
+    ``analyses`` false, the problems of single analyses are left to the executor."""
     try:
         datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:
@@ -371,7 +373,7 @@ def check(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPlan:
     registry.load_all()
     from sap_engine.data.preflight import preflight
 
-    return preflight(_Checker(plan, datasets).run())
+    return preflight(_Checker(plan, datasets).run(), analyses)
 
 
 def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:

@@ -61,6 +61,10 @@ class Evaluator:
     # for every scheduled visit at once (``by visit``). See ``units``.
     family: str | None = None
     unit: pd.MultiIndex | None = None
+    # The subjects whose values the frame being built uses (set by ``units`` and while a
+    # population's ``where`` is evaluated): an expression that is not finite for a subject
+    # outside them (a screening failure with a baseline of 0) is no error.
+    scope: pd.Index | None = None
     _rows: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,7 +96,11 @@ class Evaluator:
             frame = frame[mask.fillna(0).astype(bool).to_numpy()]
         ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
         if use.where is not None:
-            keep = self.subject_eval(use.where, None, handling).reindex(ids)
+            scope, self.scope = self.scope, ids
+            try:
+                keep = self.subject_eval(use.where, None, handling).reindex(ids)
+            finally:
+                self.scope = scope
             ids = ids[keep.fillna(0).astype(bool).to_numpy()]
         return ids
 
@@ -234,6 +242,7 @@ class Evaluator:
         """The units of an analysis, in the order of a loop over visits, then members of
         ``family``, then subjects in population order: ``ids`` itself when there is
         neither a family nor a list of visits."""
+        self.scope = ids
         arrays, names = [ids.to_numpy()], [self.key]
         if family:
             members = self.family_members(family)
@@ -348,10 +357,20 @@ class Evaluator:
                 return self._over_visits(c.function[:3], _arg_name(c), handling)
             if c.function in ("baseline", "change", "percent_change", "value"):
                 return self._param_value(c.function, _arg_name(c), visit, handling, index)
-            return apply_math(c, _eval(c.args[0], column, call).astype(float))
+            return apply_math(c, _eval(c.args[0], column, call, guard).astype(float), guard)
+
+        scope = set(self.scope) if self.scope is not None else None
+
+        def guard(expr: m.Expr, labels: list, total: int, reason: str) -> None:
+            if scope is not None:  # only the subjects the analysis uses count
+                labels = [lab for lab in labels if _subject_of(lab) in scope]
+                if not labels:
+                    return
+                total = sum(1 for lab in index if _subject_of(lab) in scope)
+            raise NonFiniteError(expr, labels, total, reason)
 
         try:
-            return _eval(e, column, call)
+            return _eval(e, column, call, guard)
         except NonFiniteError as exc:
             label = _unit_label(exc.labels[0], index.names) if exc.labels else None
             raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
@@ -386,13 +405,15 @@ class Evaluator:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
         values, _ = self._prepared(name)
+        if self.visits_of(name) == "subject":
+            raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn)))
         if visit is EACH_VISIT:
             grouped = values.groupby(level=[0, "visit"])
         else:
             try:
                 at = values.xs(visit, level="visit")
             except KeyError:
-                return pd.Series(np.nan, index=index)
+                raise DataError(Diagnostic("SAP316", self.no_value_at(name, visit))) from None
             grouped = at.groupby(level=0)
         result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
         if fn == "sum":
@@ -403,6 +424,8 @@ class Evaluator:
         """A patient's highest (``max``) or lowest value of a parameter over the scheduled
         visits, baseline included, after the analysis' intercurrent-event and missing-data
         handling; visits without a value are skipped, and a patient without any is missing."""
+        if self.visits_of(name) == "subject":
+            raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn + "_over_visits")))
         long = self.parameter(name, handling)["value"]
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         if weeks:
@@ -421,14 +444,14 @@ class Evaluator:
         if fn == "baseline":
             if long.index.get_level_values("visit").isna().all() and \
                     self.plan.parameters[name].baseline_column is None:
-                raise DataError(Diagnostic("SAP221", self._no_visits(name, fn)))
+                raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             levels = list(range(long.index.nlevels - 1))
             base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
             return self.align(base)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
             if fn != "value":
-                raise DataError(Diagnostic("SAP221", self._no_visits(name, fn)))
+                raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             return self.align(values["value"])
         if visit is None:
             raise DataError(Diagnostic(
@@ -439,6 +462,9 @@ class Evaluator:
             try:
                 at = long.xs(visit, level="visit")
             except KeyError:
+                if not self.plan.parameters[name].by:  # a family member may lack the visit
+                    raise DataError(Diagnostic("SAP316", self.no_value_at(name, visit))) \
+                        from None
                 at = long.iloc[0:0].droplevel("visit")
             at = self.align(at)
         if fn == "value":
@@ -449,15 +475,48 @@ class Evaluator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return (100.0 * change / at["base"]).where(at["base"] != 0)
 
-    def _no_visits(self, name: str, fn: str) -> str:
-        """Why ``fn(name)`` has no baseline: the dataset has no visit variable, or none of
-        the parameter's rows has a visit value."""
+    def visits_of(self, name: str) -> str:
+        """'subject' for a parameter read from a dataset without the visit variable, or
+        whose rows all lack a visit (one value per subject, the same at every visit, and no
+        baseline), 'visit' for one measured at visits, 'none' for one without rows."""
+        rows = self.parameter_rows(name)
+        if rows.empty:
+            return "none"
+        if self.visit_col not in rows.columns or rows[self.visit_col].isna().all():
+            return "subject"
+        return "visit"
+
+    def why_no_visits(self, name: str) -> str:
         p = self.plan.parameters[name]
         if self.visit_col in self.checked.datasets[str(p.source.dataset)].columns:
-            why = f"none of its rows has a '{self.visit_col}'"
-        else:
-            why = f"its dataset '{p.source.dataset}' has no '{self.visit_col}'"
-        return f"{fn}({name}): '{name}' has no visits ({why}), so it has no baseline"
+            return f"none of its rows has a '{self.visit_col}'"
+        return f"its dataset '{p.source.dataset}' has no visit variable '{self.visit_col}'"
+
+    def no_visits_text(self, name: str, fn: str) -> str:
+        """What is wrong with ``fn(name)`` of a parameter without visits."""
+        head = f"{fn}({name}): '{name}' has one value per subject ({self.why_no_visits(name)})"
+        if fn in ("baseline", "change", "percent_change"):
+            return f"{head}, so it has no baseline; use the value itself"
+        if fn in ("max", "min", "sum"):
+            return (f"{fn}({name}): the family '{name}' has one value per subject and member "
+                    f"({self.why_no_visits(name)}), but {fn}() of a family is taken at a visit")
+        return f"{head}: there are no visits to take it over; use '{name}' itself"
+
+    def visits_present(self, name: str, handling: Handling | None = None) -> set[float]:
+        """The visits at which a parameter has a row after ``handling`` (imputation may add
+        some); with none, as prepared (a family's max/min/sum apply no handling)."""
+        values = self._prepared(name)[0] if handling is None else \
+            self.parameter(name, handling)
+        return set(values.index.get_level_values("visit").dropna())
+
+    def no_value_at(self, name: str, visit: float) -> str:
+        """A parameter asked for at a visit where it has no value (after imputation)."""
+        rows = self.parameter_rows(name)
+        visits = sorted(set(rows[self.visit_col].dropna().astype(float))) \
+            if self.visit_col in rows.columns else []
+        shown = ", ".join(m._num(v) for v in visits[:12]) + (" ..." if len(visits) > 12 else "")
+        return (f"parameter '{name}' has no value at week {m._num(visit)} (its visits: "
+                f"{shown or 'none'}): the results would be empty")
 
     def _non_responder(self, result: pd.Series, ep: m.Endpoint, visit: float | None,
                        handling: Handling) -> pd.Series:
@@ -485,6 +544,10 @@ def _arg_name(c: m.Call) -> str:
     arg = c.args[0]
     assert isinstance(arg, m.Col)
     return arg.name
+
+
+def _subject_of(label: object) -> object:
+    return label[0] if isinstance(label, tuple) else label
 
 
 def _unit_label(label: object, names: list) -> str:

@@ -13,7 +13,7 @@ after minutes (or not at all) what the data showed from the start. Two passes:
    parameter has rows (SAP315), one value per subject and visit (SAP304) and finite values;
    every population in use has subjects (SAP401); a parameter analysed at one visit has data
    there (SAP316) unless imputation supplies it; and the analyses whose expressions can
-   leave the finite numbers (``/``, ``log``, ``sqrt``, ``exp``) are evaluated (SAP314).
+   leave the finite numbers (``/``, ``*``, ``log``, ``sqrt``, ``exp``) are evaluated (SAP314).
 
 It costs the import of pandas (~0.3 s beyond pyarrow here) and one evaluation of every
 population and parameter, which ``run`` repeats; analyses are not run.
@@ -28,24 +28,37 @@ from dataclasses import fields, is_dataclass, replace
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.data.sources import subject_key
-from sap_engine.errors import DataError, DataLocation, Diagnostic, Location, PlanCheckError
+from sap_engine.errors import (
+    AnalysisError,
+    DataError,
+    DataLocation,
+    Diagnostic,
+    Location,
+    PlanCheckError,
+)
 
 AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one visit
 FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
 OVER_VISITS = ("max_over_visits", "min_over_visits")
-RISKY = ("log", "sqrt", "exp")  # with "/": present values can leave the finite numbers
+RISKY = ("log", "sqrt", "exp")  # with "/" and "*": values can leave the finite numbers
 
 
-def preflight(checked: CheckedPlan) -> CheckedPlan:
-    """Return ``checked`` or raise PlanCheckError listing every problem found."""
+def preflight(checked: CheckedPlan, analyses: bool = True) -> CheckedPlan:
+    """Return ``checked`` or raise a SapError listing every problem found.
+
+    With ``analyses`` false (``run --keep-going``) only what no analysis can survive is
+    checked (files, keys, infinite numbers): a problem of one analysis is then left to the
+    executor, which reports it with the analysis and runs the others."""
     pf = _Preflight(checked)
     pf.key_columns()
     pf.raise_problems()
     pf.key_pass()
+    pf.infinite_columns()
     pf.raise_problems()
-    pf.visit_pass()
-    pf.data_pass()
-    pf.raise_problems()
+    if analyses:
+        pf.visit_pass()
+        pf.data_pass()
+        pf.raise_problems()
     return checked
 
 
@@ -79,9 +92,16 @@ class _Preflight:
             self.problems.append(d)
 
     def raise_problems(self) -> None:
-        if self.problems:
-            raise PlanCheckError(sorted(self.problems, key=lambda d: (
-                d.location.line if d.location else 0, d.location.column if d.location else 0)))
+        if not self.problems:
+            return
+        problems = sorted(self.problems, key=lambda d: (
+            d.location.line if d.location else 0, d.location.column if d.location else 0))
+        codes = {d.code for d in problems}
+        if all(c.startswith("SAP4") for c in codes):  # analyses that cannot be computed
+            raise AnalysisError(problems)
+        if all(c.startswith("SAP3") for c in codes):
+            raise DataError(problems)
+        raise PlanCheckError(problems)
 
     # ---- visits: which values need one, and which parameters have none
     def visit_pass(self) -> None:
@@ -152,19 +172,8 @@ class _Preflight:
         return out
 
     def visits_of(self, name: str) -> str:
-        """'subject' for a parameter read from a dataset without the visit variable, or
-        whose rows all lack a visit (one value per subject, the same at every visit, and no
-        baseline: the executor's rule), 'visit' for one measured at visits, 'none' for a
-        parameter without rows (SAP315)."""
-        rows = self.ev.parameter_rows(name)
-        if rows.empty:
-            return "none"
-        if self.visit_col not in rows.columns or rows[self.visit_col].isna().all():
-            return "subject"
-        return "visit"
-
-    def subject_level(self, name: str) -> bool:
-        return self.visits_of(name) == "subject"
+        """'subject', 'visit' or 'none' (no rows): the executor's rule (``derive``)."""
+        return self.ev.visits_of(name)
 
     def visit_functions(self) -> None:
         """Functions of visits applied to a parameter without visits, wherever written."""
@@ -172,27 +181,14 @@ class _Preflight:
             if not (isinstance(node, m.Call) and node.args and isinstance(node.args[0], m.Col)):
                 continue
             name = node.args[0].name
-            if name not in self.plan.parameters or not self.subject_level(name):
+            if name not in self.plan.parameters or self.visits_of(name) != "subject":
                 continue
-            p = self.plan.parameters[name]
-            ds = self.checked.datasets[str(p.source.dataset)]
-            why = (f"its dataset '{ds.name}' has no visit variable '{self.visit_col}'"
-                   if self.visit_col not in ds.columns else
-                   f"none of its rows has a '{self.visit_col}'")
-            if node.function in ("change", "percent_change") or (
-                    node.function == "baseline" and p.baseline_column is None):
-                self.error("SAP221", f"{node.function}({name}): '{name}' has one value per "
-                                     f"subject ({why}), so it has no baseline; use the value "
-                                     "itself", node.loc)
-            elif node.function in OVER_VISITS:
-                self.error("SAP317", f"{node.function}({name}): '{name}' has one value per "
-                                     f"subject ({why}): there are no visits to take it over; "
-                                     f"use '{name}' itself", node.loc)
-            elif node.function in FAMILY:
-                self.error("SAP317", f"{node.function}({name}): the family '{name}' has one "
-                                     f"value per subject and member ({why}), but "
-                                     f"{node.function}() of a family is taken at a visit",
-                           node.loc)
+            fn = node.function
+            if fn in ("change", "percent_change") or (
+                    fn == "baseline" and self.plan.parameters[name].baseline_column is None):
+                self.error("SAP221", self.ev.no_visits_text(name, fn), node.loc)
+            elif fn in OVER_VISITS + FAMILY:
+                self.error("SAP317", self.ev.no_visits_text(name, fn), node.loc)
 
     def needs_visit(self, e: m.Expr) -> m.Expr | None:
         """The first part of ``e`` whose value depends on the visit (through endpoints)."""
@@ -283,30 +279,38 @@ class _Preflight:
             self.error("SAP310", text, where, DataLocation(str(ds.path), row + 1))
 
     def data_pass(self) -> None:
-        self.infinite_columns()
         ev = self.ev
         for name, p in self.plan.parameters.items():
             self.guarded(lambda name=name, p=p: self.parameter(ev, name, p))
         for name in dict.fromkeys(use.name for use in self.population_uses()):
             self.guarded(lambda name=name: self.population(ev, name))
+        empty: dict[tuple, list[str]] = {}  # a narrowed population -> analyses it empties
         for step in self.steps:
-            if step.population is not None and step.population.where is not None:
-                self.guarded(lambda step=step: self.population_use(ev, step.population,
-                                                                    step.handling))
+            use = step.population
+            if use is not None and use.where is not None:
+                if self.guarded(lambda use=use, step=step: self.empty(ev, use, step.handling)):
+                    empty.setdefault((use.loc.line, use.loc.column, use), []).append(step.id)
             if step.visit is not None and "visit" not in step.by:
                 self.guarded(lambda step=step: self.visit_values(ev, step))
         for d in self.displays():
-            if d.population is not None and d.population.where is not None:
-                self.guarded(lambda use=d.population: self.population_use(ev, use))
+            shown = d.population
+            if shown is not None and shown.where is not None:
+                if self.guarded(lambda use=shown: self.empty(ev, use)):
+                    empty.setdefault((shown.loc.line, shown.loc.column, shown), [])
+        for (_, _, use), ids in empty.items():
+            who = f"analysis {ids[0]}" + (f" (and {', '.join(ids[1:])})" if ids[1:] else "") \
+                + ": " if ids else ""
+            self.error("SAP401", f"{who}population '{use.name}' is empty after its 'where' "
+                                 f"filter ({_text(use.where)})", use.loc)
         if not self.problems:
             for step in self.steps:
                 if self.risky(step):
                     self.guarded(lambda step=step: self.frame(ev, step), step)
 
-    def guarded(self, work, step=None) -> None:
+    def guarded(self, work, step=None):
         """Run ``work``; the data errors it raises are problems of the plan."""
         try:
-            work()
+            return work()
         except DataError as exc:
             for d in exc.diagnostics:
                 if d.location is None and step is not None:
@@ -344,36 +348,27 @@ class _Preflight:
                                  f"the {len(ds.frame())} rows of '{pop.dataset}'",
                        pop.where.loc if pop.where is not None else pop.loc)
 
-    def population_use(self, ev, use: m.PopulationUse, handling=None) -> None:
-        """A population narrowed where it is used (``population FAS where ...``) keeps
-        subjects (with the analysis' handling of intercurrent events and missing data)."""
+    def empty(self, ev, use: m.PopulationUse, handling=None) -> bool:
+        """A population narrowed where it is used (``population FAS where ...``) has no
+        subject left (with the analysis' handling of intercurrent events and missing data);
+        an empty population itself is reported at its definition."""
         from sap_engine.data.derive import Handling
 
         if len(ev.population(m.PopulationUse(use.name))) == 0:
-            return  # reported at the population itself
-        if len(ev.population(use, handling or Handling())) == 0:
-            self.error("SAP401", f"population '{use.name} where {_text(use.where)}' is empty",
-                       use.loc)
+            return False
+        return len(ev.population(use, handling or Handling())) == 0
 
     def visit_values(self, ev, step) -> None:
-        """A parameter analysed at one visit has rows there, unless imputation (LOCF, BOCF,
-        last value before an event, non-responder) supplies the values."""
-        h = step.handling
-        if h.missing in ("locf", "bocf") or any(
-                s.effective_handling in ("last_before", "non_responder") for s in h.strategies):
-            return
+        """A parameter analysed at one visit has a value there, after the analysis' handling
+        of intercurrent events and missing data (LOCF fills scheduled visits)."""
         for term, _ in self.step_terms(step):
-            for _, name in self.at_visit(term):
-                rows = ev.parameter_rows(name)
-                if rows.empty or self.visit_col not in rows.columns:
-                    continue
-                visits = sorted(set(rows[self.visit_col].dropna().astype(float)))
-                if float(step.visit) not in visits:
-                    shown = ", ".join(m._num(v) for v in visits[:12]) + \
-                        (" ..." if len(visits) > 12 else "")
-                    self.error("SAP316", f"parameter '{name}' has no value at week "
-                                         f"{m._num(step.visit)} (its visits: {shown or 'none'}):"
-                                         " the results would be empty", self.visit_loc(step))
+            for node, name in self.at_visit(term):
+                family = isinstance(node, m.Call) and node.function in FAMILY
+                if bool(self.plan.parameters[name].by) != family:
+                    continue  # a family's members are analysed one by one, each may lack it
+                if float(step.visit) not in ev.visits_present(
+                        name, None if family else step.handling):
+                    self.error("SAP316", ev.no_value_at(name, step.visit), self.visit_loc(step))
 
     def visit_loc(self, step) -> m.Loc:
         from sap_engine.roles import analysis_chain
@@ -393,7 +388,7 @@ class _Preflight:
         seen: set[str] = set()
         while roots:
             for node in _nodes(roots.pop()):
-                if isinstance(node, m.BinOp) and node.op == "/" or \
+                if isinstance(node, m.BinOp) and node.op in ("/", "*") or \
                         isinstance(node, m.Call) and node.function in RISKY:
                     return True
                 if isinstance(node, m.Col) and node.dataset is None and \
