@@ -515,3 +515,17 @@ def test_check_imports_no_heavier_library_than_pandas():
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_division_by_zero_in_a_row_filter_names_the_data_row(capsys, tmp_path):
+    text = MINI_TEXT.replace('where PARAMCD == "SCORE"',
+                             'where PARAMCD == "SCORE" and 100 / AVAL > 1')
+    plan = plan_with(tmp_path, text, adeff="adeff_zero_base.csv")
+    both(capsys, tmp_path, plan, "error[SAP314]", "'100 / AVAL'", "1 of 24 rows",
+         "e.g. row 10", "division by zero", "adeff.csv, row 10")
+
+
+def test_utf16_csv_is_named(capsys, tmp_path):
+    plan = plan_with(tmp_path, adsl=(MINI / "adsl.csv").read_text().encode("utf-16"))
+    code, _, err = cli(capsys, "check", plan)
+    assert_error(code, err, "error[SAP307]", "probably UTF-16")

@@ -200,10 +200,12 @@ class Dataset:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
+            likely = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else \
+                "Latin-1 or Windows-1252"
             raise DataError(Diagnostic(
                 "SAP307", f"dataset '{self.name}': {self.path.name} is not UTF-8 text "
                           f"(byte 0x{data[exc.start]:02x} at offset {exc.start}, line "
-                          f"{line}; probably Latin-1 or Windows-1252): save it as UTF-8 "
+                          f"{line}; probably {likely}): save it as UTF-8 "
                           "(in Excel: 'CSV UTF-8')", self._where(),
                 data_location=DataLocation(str(self.path), line - 1 if line > 1 else None))
             ) from None
