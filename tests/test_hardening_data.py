@@ -72,6 +72,13 @@ def with_analysis(extra: str, text: str = MINI_TEXT) -> str:
     return text.replace(DOC, extra + "\n" + DOC)
 
 
+def with_tte(extra: str, key: str = "USUBJID, PARAMCD") -> str:
+    """The mini plan with a dataset without visits (adtte) and ``extra`` statements."""
+    text = MINI_TEXT.replace("  dataset adeff",
+                             f'  dataset adtte from "adtte.csv" key {key}\n  dataset adeff')
+    return with_analysis('parameter tte "T" = adtte.AVAL\n\n' + extra, text)
+
+
 # ---- point 3: non-finite data and expressions ------------------------------------------------
 
 def test_infinite_parameter_value_is_a_data_error_at_check(capsys, tmp_path):
@@ -116,7 +123,8 @@ def test_nan_in_a_parquet_float_column_is_missing_like_a_null(capsys, tmp_path):
 
 
 def test_division_by_zero_is_located_at_the_expression(capsys, tmp_path):
-    plan = plan_with(tmp_path, with_analysis('''endpoint ratio "Ratio to baseline" = value(score) / baseline(score)
+    ratio = 'endpoint ratio "Ratio to baseline" = value(score) / baseline(score)'
+    plan = plan_with(tmp_path, with_analysis(ratio + '''
 
 analysis RT "Ratio at week 16" {
   population FAS
@@ -127,8 +135,7 @@ analysis RT "Ratio at week 16" {
     err = both(capsys, tmp_path, plan, "error[SAP314]", "value(score) / baseline(score)",
                "1 of 7 subjects", "S04", "division by zero")
     first = err.splitlines()
-    line = plan.read_text().splitlines().index(
-        'endpoint ratio "Ratio to baseline" = value(score) / baseline(score)') + 1
+    line = plan.read_text().splitlines().index(ratio) + 1
     assert f"plan.sap:{line}:38:" in first[0]  # line and column of the expression
     assert first[1].lstrip(" |").startswith('endpoint ratio')
 
@@ -155,7 +162,7 @@ def test_a_subject_outside_the_population_does_not_count_and_no_warning_is_print
         sap_run, tmp_path):
     """log(70 - AGE) is log(0) only for S08, who is not in the FAS: no error, and no numpy
     RuntimeWarning on stderr (there was one, and a -inf in the data frame)."""
-    plan = plan_with(tmp_path, with_analysis('''endpoint lage "Log distance to 70" = log(70 - adsl.AGE)
+    plan = plan_with(tmp_path, with_analysis('''endpoint lage "Log" = log(70 - adsl.AGE)
 
 analysis LA "Log distance to 70" {
   population FAS
@@ -404,16 +411,12 @@ def test_two_values_per_subject_and_visit_found_by_check_at_the_parameter(capsys
 
 def test_two_values_per_subject_without_visits_does_not_print_visit_nan(capsys, tmp_path):
     tte = (HARD / "adtte.csv").read_text() + "S01,TTE,9\n"
-    text = MINI_TEXT.replace('  dataset adeff', '  dataset adtte from "adtte.csv" key USUBJID, '
-                             'PARAMCD, AVAL\n  dataset adeff').replace(DOC, '''parameter tte "T" = adtte.AVAL
-
-analysis T1 "T" {
+    text = with_tte('''analysis T1 "T" {
   population FAS
   method descriptive
   variable tte
 }
-
-''' + DOC)
+''', key="USUBJID, PARAMCD, AVAL")
     plan = plan_with(tmp_path, text, adtte=tte)
     err = both(capsys, tmp_path, plan, "error[SAP304]", "more than one value for subject S01;")
     assert "nan" not in err
@@ -440,17 +443,13 @@ def test_filter_selecting_no_rows_is_said_so_not_blamed_on_visits(capsys, tmp_pa
 
 
 def test_change_of_a_parameter_without_visits_found_by_check(capsys, tmp_path):
-    text = MINI_TEXT.replace('  dataset adeff', '  dataset adtte from "adtte.csv" key USUBJID, '
-                             'PARAMCD\n  dataset adeff').replace(DOC, '''parameter tte "T" = adtte.AVAL
-
-analysis T1 "T" {
+    text = with_tte('''analysis T1 "T" {
   population FAS
   method descriptive
   variable change(tte)
   at week 16
 }
-
-''' + DOC)
+''')
     plan = plan_with(tmp_path, text, adtte="adtte.csv")
     both(capsys, tmp_path, plan, "error[SAP221]", "change(tte)", "has no visit variable")
 
@@ -487,10 +486,7 @@ def test_visit_where_the_parameter_has_no_value(capsys, tmp_path):
 
 
 def test_over_visits_of_a_parameter_without_visits(capsys, tmp_path):
-    text = MINI_TEXT.replace('  dataset adeff', '  dataset adtte from "adtte.csv" key USUBJID, '
-                             'PARAMCD\n  dataset adeff').replace(DOC, '''parameter tte "T" = adtte.AVAL
-
-endpoint long_tte "Long" = max_over_visits(tte) > 4
+    text = with_tte('''endpoint long_tte "Long" = max_over_visits(tte) > 4
 
 analysis T1 "T" {
   population FAS
@@ -500,8 +496,7 @@ analysis T1 "T" {
   by treatment
   options levels = ["Y", "N"]
 }
-
-''' + DOC)
+''')
     plan = plan_with(tmp_path, text, adtte="adtte.csv")
     both(capsys, tmp_path, plan, "error[SAP317]", "max_over_visits(tte)", "no visits")
 

@@ -436,21 +436,21 @@ class Evaluator:
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
         long = self.parameter(name, handling)
-        if self.parameter_rows(name).empty:
+        kind = self.visits_of(name)  # of the whole family: one member may lack data
+        if kind == "none":
             p = self.plan.parameters[name]
             raise DataError(self._diagnostic(
                 "SAP315", f"parameter '{name}' has no rows: its 'where' selects none of the "
                           f"rows of '{p.source.dataset}'", p.where.loc if p.where else p.loc))
         if fn == "baseline":
-            if long.index.get_level_values("visit").isna().all() and \
-                    self.plan.parameters[name].baseline_column is None:
+            if kind == "subject" and self.plan.parameters[name].baseline_column is None:
                 raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             levels = list(range(long.index.nlevels - 1))
             base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
             return self.align(base)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
-            if fn != "value":
+            if fn != "value" and kind == "subject":
                 raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             return self.align(values["value"])
         if visit is None:
