@@ -524,3 +524,17 @@ def test_utf16_csv_is_named(capsys, tmp_path):
     plan = plan_with(tmp_path, adsl=(MINI / "adsl.csv").read_text().encode("utf-16"))
     code, _, err = cli(capsys, "check", plan)
     assert_error(code, err, "error[SAP307]", "probably UTF-16")
+
+
+def test_column_of_another_dataset_in_a_population_filter(capsys, tmp_path):
+    text = MINI_TEXT.replace('adsl where FASFL == "Y"', 'adsl where FASFL == "Y" and '
+                             'adeff.NOTE == "a"')
+    both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP318]",
+         "'adeff.NOTE' is not a column of the subject dataset 'adsl'")
+
+
+def test_column_of_another_dataset_as_an_analysis_variable(capsys, tmp_path):
+    text = MINI_TEXT.replace("  variable adsl.SEX", "  variable adeff.NOTE")
+    err = both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP318]",
+               "declare a parameter")
+    assert err.splitlines()[1].strip(" |") == "variable adeff.NOTE"

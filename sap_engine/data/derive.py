@@ -109,6 +109,8 @@ class Evaluator:
         def column(col: m.Col) -> pd.Series:
             if (col.dataset in (None, dataset)) and col.name in frame.columns:
                 return frame[col.name]
+            self._subject_column(col, f"a filter on '{dataset}' reads its own columns and "
+                                      "the subject dataset's")
             keyed = frame[self.key].map(self.subjects[col.name])
             return keyed
 
@@ -346,6 +348,8 @@ class Evaluator:
                 ep = plan.endpoints[col.name]
                 result = self.subject_eval(ep.expr, visit, handling)
                 return self._non_responder(result, ep, visit, handling)
+            self._subject_column(col, "an analysis takes one value per subject: declare a "
+                                      "parameter for the values of another dataset")
             if self.unit is None:
                 return self.subjects[col.name]
             return self.align(self.subjects[col.name])
@@ -375,6 +379,14 @@ class Evaluator:
             label = _unit_label(exc.labels[0], index.names) if exc.labels else None
             raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
                                              "values", label, None)) from None
+
+    def _subject_column(self, col: m.Col, rule: str) -> None:
+        """A column read through the subject key must be one of the subject dataset."""
+        if col.dataset in (None, self.checked.subjects) and col.name in self.subjects.columns:
+            return
+        raise DataError(self._diagnostic(
+            "SAP318", f"'{col.text}' is not a column of the subject dataset "
+                      f"'{self.checked.subjects}': {rule}", col.loc))
 
     def _diagnostic(self, code: str, message: str, loc: m.Loc,
                     data_location: DataLocation | None = None) -> Diagnostic:

@@ -266,6 +266,8 @@ class _Preflight(Integrity):
         return base.loc
 
     def risky(self, step) -> bool:
+        """Whether building the step's data can fail on the data: an expression that can
+        leave the finite numbers, or a column of another dataset than the subjects'."""
         roots = [t for t, _ in self.step_terms(step)]
         if step.population is not None and step.population.where is not None:
             roots.append(step.population.where)
@@ -273,7 +275,9 @@ class _Preflight(Integrity):
         while roots:
             for node in nodes(roots.pop()):
                 if isinstance(node, m.BinOp) and node.op in ("/", "*") or \
-                        isinstance(node, m.Call) and node.function in RISKY:
+                        isinstance(node, m.Call) and node.function in RISKY or \
+                        isinstance(node, m.Col) and node.dataset not in (
+                            None, self.checked.subjects):
                     return True
                 if isinstance(node, m.Col) and node.dataset is None and \
                         node.name in self.plan.endpoints and node.name not in seen:
