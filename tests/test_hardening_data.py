@@ -538,3 +538,12 @@ def test_column_of_another_dataset_as_an_analysis_variable(capsys, tmp_path):
     err = both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP318]",
                "declare a parameter")
     assert err.splitlines()[1].strip(" |") == "variable adeff.NOTE"
+
+
+def test_unused_dataset_without_the_subject_key_is_allowed(capsys, tmp_path):
+    """Only datasets a population or parameter reads are linked to the subjects."""
+    text = MINI_TEXT.replace("  dataset adeff", '  dataset other from "other.csv" key CODE\n'
+                             "  dataset adeff")
+    plan = plan_with(tmp_path, text, other="CODE,LABEL\nA,x\nB,y\n")
+    code, _, err = cli(capsys, "check", plan)
+    assert code == 0, err

@@ -118,14 +118,15 @@ class Integrity:
                 continue
             frame = ds.frame()
             where = self.key_locations(src)[0] if src.keys else src.loc
-            ids = frame[self.key]
-            # An empty text field is read as "" (not null): no subject either.
-            blank = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
-            if subjects and blank.any():
-                row = int(blank.nonzero()[0][0]) + 1
-                self.error("SAP311", f"subject dataset '{src.name}' has a row without a "
-                                     f"subject ('{self.key}' is empty)", where,
-                           DataLocation(str(ds.path), row, self.key))
+            if subjects:
+                ids = frame[self.key]
+                # An empty text field is read as "" (not null): no subject either.
+                blank = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+                if blank.any():
+                    row = int(blank.nonzero()[0][0]) + 1
+                    self.error("SAP311", f"subject dataset '{src.name}' has a row without a "
+                                         f"subject ('{self.key}' is empty)", where,
+                               DataLocation(str(ds.path), row, self.key))
             later = frame.duplicated(keys, keep="first").to_numpy()
             if not later.any():
                 continue

@@ -182,8 +182,10 @@ class _Preflight(Integrity):
                 if self.guarded(lambda use=shown: self.empty(ev, use)):
                     empty.setdefault((shown.loc.line, shown.loc.column, shown), [])
         for (_, _, use), ids in empty.items():
-            who = f"analysis {ids[0]}" + (f" (and {', '.join(ids[1:])})" if ids[1:] else "") \
-                + ": " if ids else ""
+            who = ""
+            if ids:  # the analyses it empties (an estimand's population serves several)
+                others = f" (and {', '.join(ids[1:])})" if ids[1:] else ""
+                who = f"analysis {ids[0]}{others}: "
             self.error("SAP401", f"{who}population '{use.name}' is empty after its 'where' "
                                  f"filter ({text(use.where)})", use.loc)
         if not self.problems:
