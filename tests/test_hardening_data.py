@@ -547,3 +547,10 @@ def test_unused_dataset_without_the_subject_key_is_allowed(capsys, tmp_path):
     plan = plan_with(tmp_path, text, other="CODE,LABEL\nA,x\nB,y\n")
     code, _, err = cli(capsys, "check", plan)
     assert code == 0, err
+
+
+def test_visit_variable_of_text_is_a_data_error(capsys, tmp_path):
+    rows = (MINI / "adeff.csv").read_text().replace(",SCORE,0,", ",SCORE,W0,")
+    plan = plan_with(tmp_path, adeff=rows)
+    both(capsys, tmp_path, plan, "error[SAP305]", "value 'W0' is not a number",
+         "adeff.csv, row 1, column AVISITN")

@@ -197,6 +197,15 @@ class Evaluator:
                           f"{first[self.key]}{member}{at}; refine its 'where'",
                 p.where.loc if p.where is not None else p.source.loc,
                 DataLocation(str(ds.path), int(frame.index[row]) + 1, p.source.name)))
+        text = long["visit"].notna() & pd.to_numeric(long["visit"], errors="coerce").isna()
+        if text.any():  # a visit variable of text ("Week 0") cannot be scheduled
+            row = int(np.flatnonzero(text.to_numpy())[0])
+            visits = self.plan.visits
+            raise DataError(self._diagnostic(
+                "SAP305", f"the visit variable '{self.visit_col}' of '{ds.name}' needs numbers: "
+                          f"value '{long['visit'].iloc[row]}' is not a number",
+                visits.column.loc if visits else p.loc,
+                DataLocation(str(ds.path), int(frame.index[row]) + 1, self.visit_col)))
         long = long.astype({"value": float, "visit": float})
         checked = [("value", p.source.name), ("visit", self.visit_col)]
         if p.baseline_column:
