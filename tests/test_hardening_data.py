@@ -554,3 +554,16 @@ def test_visit_variable_of_text_is_a_data_error(capsys, tmp_path):
     plan = plan_with(tmp_path, adeff=rows)
     both(capsys, tmp_path, plan, "error[SAP305]", "value 'W0' is not a number",
          "adeff.csv, row 1, column AVISITN")
+
+
+def test_keep_going_reports_a_filter_selecting_no_rows_as_such(capsys, tmp_path):
+    """With --keep-going the executor reports single analyses' problems itself: the
+    parameter without rows is SAP315 there too, not SAP221 blaming visits."""
+    text = MINI_TEXT.replace('where PARAMCD == "SCORE"',
+                             'where PARAMCD == "SCORE" and DTYPE != "LOCF"')
+    plan = plan_with(tmp_path, text, adeff="adeff_dtype.csv")
+    code, _, err = cli(capsys, "run", plan, "--out", tmp_path / "o", "--keep-going",
+                       "--jobs", "1")
+    assert_error(code, err, "error[SAP315]", "analysis D1:")
+    assert "SAP221" not in err
+    assert (tmp_path / "o" / "report.html").is_file()  # S1 (sex) has its results

@@ -426,7 +426,7 @@ class Evaluator:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
         values, _ = self._prepared(name)
-        if self.visits_of(name) == "subject":
+        if self._visits_with_rows(name) == "subject":
             raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn)))
         if visit is EACH_VISIT:
             grouped = values.groupby(level=[0, "visit"])
@@ -445,7 +445,7 @@ class Evaluator:
         """A patient's highest (``max``) or lowest value of a parameter over the scheduled
         visits, baseline included, after the analysis' intercurrent-event and missing-data
         handling; visits without a value are skipped, and a patient without any is missing."""
-        if self.visits_of(name) == "subject":
+        if self._visits_with_rows(name) == "subject":
             raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn + "_over_visits")))
         long = self.parameter(name, handling)["value"]
         weeks = self.plan.visits.weeks if self.plan.visits else ()
@@ -457,12 +457,7 @@ class Evaluator:
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
         long = self.parameter(name, handling)
-        kind = self.visits_of(name)  # of the whole family: one member may lack data
-        if kind == "none":
-            p = self.plan.parameters[name]
-            raise DataError(self._diagnostic(
-                "SAP315", f"parameter '{name}' has no rows: its 'where' selects none of the "
-                          f"rows of '{p.source.dataset}'", p.where.loc if p.where else p.loc))
+        kind = self._visits_with_rows(name)  # of the whole family: a member may lack data
         if fn == "baseline":
             if kind == "subject" and self.plan.parameters[name].baseline_column is None:
                 raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
@@ -506,6 +501,17 @@ class Evaluator:
         if self.visit_col not in rows.columns or rows[self.visit_col].isna().all():
             return "subject"
         return "visit"
+
+    def _visits_with_rows(self, name: str) -> str:
+        """``visits_of`` for a parameter about to be used: one without rows is an error
+        (its filter selected nothing), not a parameter without visits."""
+        kind = self.visits_of(name)
+        if kind == "none":
+            p = self.plan.parameters[name]
+            raise DataError(self._diagnostic(
+                "SAP315", f"parameter '{name}' has no rows: its 'where' selects none of the "
+                          f"rows of '{p.source.dataset}'", p.where.loc if p.where else p.loc))
+        return kind
 
     def why_no_visits(self, name: str) -> str:
         p = self.plan.parameters[name]
