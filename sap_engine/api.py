@@ -28,9 +28,12 @@ class RunResult:
     notes: list = field(default_factory=list)  # warnings (Diagnostic, severity "warning")
 
 
-def check_plan(path: str | Path) -> CheckedPlan:
-    """Parse and check a plan against its data; raise SapError listing every problem."""
-    return check(parse_file(path))
+def check_plan(path: str | Path, data_root: str | Path | None = None,
+               analyses: bool = True) -> CheckedPlan:
+    """Parse and check a plan against its data; raise SapError listing every problem.
+    Data files must lie below ``data_root`` (default: the working directory or the plan's
+    folder). ``analyses=False`` leaves the problems of single analyses to the executor."""
+    return check(parse_file(path), data_root, analyses)
 
 
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
@@ -44,21 +47,24 @@ def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
 
 
 def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool = False,
-             command: list[str] | None = None, jobs: int | None = None) -> RunResult:
+             command: list[str] | None = None, jobs: int | None = None,
+             data_root: str | Path | None = None) -> RunResult:
     """Check, execute, write the ARD and render the documents into ``out``.
 
     Outputs are built in a temporary folder beside ``out`` and moved into place only when
     everything succeeded, so a failed run never leaves half-written results (with
     ``keep_going`` the successful analyses are written and the failures noted in them).
     ``jobs`` worker processes execute the analyses and draw the figures (default: one per
-    available core; 1 runs everything in this process).
+    available core; 1 runs everything in this process). Data files must lie below
+    ``data_root`` (see :func:`check_plan`).
     """
     from sap_engine import ard, workers
     from sap_engine.render.document import render_documents
     from sap_engine.render.figures import preload
 
     jobs = workers.default_jobs() if jobs is None else max(1, jobs)
-    checked = check_plan(path)
+    # With keep_going an analysis the data cannot support fails alone, in the executor.
+    checked = check_plan(path, data_root, analyses=not keep_going)
     # While the workers compute, this process loads the plotting library the figures need.
     results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
                            else None)

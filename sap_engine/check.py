@@ -12,6 +12,7 @@ reproduction map) and ``check_arms`` (treatment levels of a population that are 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sap_engine import model as m
 from sap_engine.check_arms import check_arm_levels
@@ -399,14 +400,22 @@ class _Checker:
             check_columns(self, d)
 
 
-def check(plan: m.Plan) -> CheckedPlan:
-    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem."""
+def check(plan: m.Plan, data_root: str | Path | None = None,
+          analyses: bool = True) -> CheckedPlan:
+    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem.
+
+    Data files must lie below ``data_root`` (default: the working directory or the plan's
+    folder). Once the names check, a data preflight evaluates what the data already show
+    (keys, non-finite values, empty populations, parameters; see ``data.preflight``); with
+    ``analyses`` false, the problems of single analyses are left to the executor."""
     try:
-        datasets = open_sources(plan.sources, plan.path)
+        datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:
         raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
     registry.load_all()
-    return _Checker(plan, datasets).run()
+    from sap_engine.data.preflight import preflight
+
+    return preflight(_Checker(plan, datasets).run(), analyses)
 
 
 def _position(d: Diagnostic) -> tuple[int, int]:

@@ -27,8 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     c = sub.add_parser("check", help="check a plan against its data without running it")
     c.add_argument("plan", type=Path)
+    _data_root_option(c)
     r = sub.add_parser("run", help="run a plan: ARD (Parquet) and results documents")
     r.add_argument("plan", type=Path)
+    _data_root_option(r)
     r.add_argument("--out", type=Path, default=None,
                    help="output folder (default: out/<plan name>)")
     r.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
@@ -45,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _data_root_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", type=Path, default=None, metavar="DIR",
+                   help="folder the plan's data files must lie in (default: the current "
+                        "folder or the plan's folder, with their sub-folders)")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -58,7 +66,7 @@ def _positive_int(text: str) -> int:
 def _cmd_check(args) -> int:
     from sap_engine.api import check_plan
 
-    checked = check_plan(args.plan)
+    checked = check_plan(args.plan, args.data_root)
     plan = checked.plan
     print(f"{args.plan}: ok ({len(plan.analyses)} analyses, {len(plan.tables)} tables, "
           f"{len(checked.datasets)} datasets)")
@@ -70,7 +78,7 @@ def _cmd_run(args) -> int:
 
     start = time.perf_counter()
     result = run_plan(args.plan, args.out, keep_going=args.keep_going, command=sys.argv,
-                      jobs=args.jobs)
+                      jobs=args.jobs, data_root=args.data_root)
     elapsed = time.perf_counter() - start
     print(f"{args.plan}: {result.n_rows} results in {elapsed:.2f} s")
     for path in result.files:

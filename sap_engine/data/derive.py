@@ -11,6 +11,9 @@ Conventions (each stated in the plan language documentation):
   values after the event; ``with non_responder`` makes a binary endpoint 0 after the event.
 - Missing data: ``locf`` carries the last non-missing value (baseline included) forward over the
   scheduled visits; ``bocf`` imputes the baseline; ``observed_case`` leaves gaps.
+- Non-finite data: a NaN read from a float column is missing, like a null; an infinite value of
+  a parameter (or its visit or baseline column) is an error naming the file, row and column,
+  and so is an expression that makes present values infinite or NaN (``x / 0``, ``log(0)``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import pandas as pd
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
+from sap_engine.data.expressions import NonFiniteError, apply_math
 from sap_engine.data.expressions import evaluate as _eval
+from sap_engine.data.sources import subject_key
 from sap_engine.errors import DataError, DataLocation, Diagnostic, Location
 
 
@@ -56,12 +61,16 @@ class Evaluator:
     # for every scheduled visit at once (``by visit``). See ``units``.
     family: str | None = None
     unit: pd.MultiIndex | None = None
+    # The subjects whose values the frame being built uses (set by ``units`` and while a
+    # population's ``where`` is evaluated): an expression that is not finite for a subject
+    # outside them (a screening failure with a baseline of 0) is no error.
+    scope: pd.Index | None = None
     _rows: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         plan = self.checked.plan
         source = next(s for s in plan.sources if s.name == self.checked.subjects)
-        self.key = source.keys[0] if source.keys else "USUBJID"
+        self.key = subject_key(source)
         self.subjects = self.checked.datasets[source.name].frame().set_index(self.key,
                                                                              drop=False)
         self.visit_col = plan.visits.column.name if plan.visits else "AVISITN"
@@ -87,7 +96,11 @@ class Evaluator:
             frame = frame[mask.fillna(0).astype(bool).to_numpy()]
         ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
         if use.where is not None:
-            keep = self.subject_eval(use.where, None, handling).reindex(ids)
+            scope, self.scope = self.scope, ids
+            try:
+                keep = self.subject_eval(use.where, None, handling).reindex(ids)
+            finally:
+                self.scope = scope
             ids = ids[keep.fillna(0).astype(bool).to_numpy()]
         return ids
 
@@ -96,10 +109,19 @@ class Evaluator:
         def column(col: m.Col) -> pd.Series:
             if (col.dataset in (None, dataset)) and col.name in frame.columns:
                 return frame[col.name]
+            self._subject_column(col, f"a filter on '{dataset}' reads its own columns and "
+                                      "the subject dataset's")
             keyed = frame[self.key].map(self.subjects[col.name])
             return keyed
 
-        return _eval(e, column, lambda call: _unsupported(call))
+        try:
+            return _eval(e, column, lambda call: _unsupported(call))
+        except NonFiniteError as exc:
+            path = str(self.checked.datasets[dataset].path)
+            first = int(exc.labels[0]) + 1 if exc.labels else None
+            raise DataError(self._non_finite(exc, f"rows of '{dataset}'",
+                                             f"row {first}" if first else None,
+                                             DataLocation(path, first))) from None
 
     # ---- parameters: long data (subject x visit) after intercurrent-event handling
     def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
@@ -138,6 +160,11 @@ class Evaluator:
                 for k, part in long.groupby(level=by, sort=False)}
         return self._params[key]
 
+    def prepare(self, name: str) -> None:
+        """Build a parameter's values once: the checks of its data (one value per subject
+        and visit, finite numbers) without the work of any particular analysis."""
+        self._prepared(name)
+
     def _prepared(self, name: str) -> tuple[pd.Series, pd.Series]:
         """A parameter's values indexed by (subject, *family columns, visit), and baselines
         indexed by (subject, *family columns); built once for a whole family."""
@@ -145,7 +172,7 @@ class Evaluator:
         if key in self._params:
             return self._params[key]
         p = self.plan.parameters[name]
-        ds = self.checked.datasets[p.source.dataset]
+        ds = self.checked.datasets[str(p.source.dataset)]
         frame = self.parameter_rows(name)
         # A dataset without the visit variable (ADTTE, one row per subject) gives a
         # subject-level parameter: the same value at every visit, and no baseline.
@@ -163,13 +190,37 @@ class Evaluator:
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             first = long.iloc[row]
-            raise DataError(Diagnostic(
+            member = "".join(f", {c} {first[c]}" for c in by)
+            at = "" if subject_level else f" at visit {m._num(float(first['visit']))}"
+            raise DataError(self._diagnostic(
                 "SAP304", f"parameter '{name}' has more than one value for subject "
-                          f"{first[self.key]} at visit {first['visit']:g}; refine its 'where'",
-                Location(self.plan.path, p.loc.line, p.loc.column),
-                data_location=DataLocation(str(ds.path), int(frame.index[row]) + 1,
-                                           p.source.name)))
+                          f"{first[self.key]}{member}{at}; refine its 'where'",
+                p.where.loc if p.where is not None else p.source.loc,
+                DataLocation(str(ds.path), int(frame.index[row]) + 1, p.source.name)))
+        text = long["visit"].notna() & pd.to_numeric(long["visit"], errors="coerce").isna()
+        if text.any():  # a visit variable of text ("Week 0") cannot be scheduled
+            row = int(np.flatnonzero(text.to_numpy())[0])
+            visits = self.plan.visits
+            raise DataError(self._diagnostic(
+                "SAP305", f"the visit variable '{self.visit_col}' of '{ds.name}' needs numbers: "
+                          f"value '{long['visit'].iloc[row]}' is not a number",
+                visits.column.loc if visits else p.loc,
+                DataLocation(str(ds.path), int(frame.index[row]) + 1, self.visit_col)))
         long = long.astype({"value": float, "visit": float})
+        checked = [("value", p.source.name), ("visit", self.visit_col)]
+        if p.baseline_column:
+            checked.append((p.baseline_column.name, p.baseline_column.name))
+        for column, shown in checked:
+            infinite = np.isinf(pd.to_numeric(long[column], errors="coerce")
+                                .to_numpy(dtype=float))
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise DataError(self._diagnostic(
+                    "SAP313", f"parameter '{name}': column '{shown}' of '{ds.name}' holds "
+                              f"{long[column].iloc[row]:g} (an infinite number is not data; "
+                              "a missing value must be empty)",
+                    p.source.loc if column == "value" else p.loc,
+                    DataLocation(str(ds.path), int(frame.index[row]) + 1, shown)))
         if p.baseline_column:
             base = long.groupby([self.key, *by])[p.baseline_column.name].first().astype(float)
         else:
@@ -183,9 +234,10 @@ class Evaluator:
         """The dataset rows of a parameter (all members of a family); filtered once."""
         if name not in self._rows:
             p = self.plan.parameters[name]
-            frame = self.checked.datasets[p.source.dataset].frame()
+            dataset = str(p.source.dataset)
+            frame = self.checked.datasets[dataset].frame()
             if p.where is not None:
-                frame = frame[self.row_eval(p.where, frame, p.source.dataset).fillna(0)
+                frame = frame[self.row_eval(p.where, frame, dataset).fillna(0)
                               .astype(bool).to_numpy()]
             self._rows[name] = frame
         return self._rows[name]
@@ -201,6 +253,7 @@ class Evaluator:
         """The units of an analysis, in the order of a loop over visits, then members of
         ``family``, then subjects in population order: ``ids`` itself when there is
         neither a family nor a list of visits."""
+        self.scope = ids
         arrays, names = [ids.to_numpy()], [self.key]
         if family:
             members = self.family_members(family)
@@ -237,9 +290,8 @@ class Evaluator:
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         # The unit is every level but the visit: the subject, or (subject, *family columns)
         # when a whole parameter family is evaluated at once.
-        unit_levels = list(range(long.index.nlevels - 1))
-        if len(unit_levels) == 1:
-            unit_levels = unit_levels[0]
+        levels = list(range(long.index.nlevels - 1))
+        unit_levels: int | list[int] = levels[0] if len(levels) == 1 else levels
         for st in handling.strategies:
             how = st.effective_handling
             if how not in ("last_before", "missing"):
@@ -305,21 +357,66 @@ class Evaluator:
                 ep = plan.endpoints[col.name]
                 result = self.subject_eval(ep.expr, visit, handling)
                 return self._non_responder(result, ep, visit, handling)
+            self._subject_column(col, "an analysis takes one value per subject: declare a "
+                                      "parameter for the values of another dataset")
             if self.unit is None:
                 return self.subjects[col.name]
             return self.align(self.subjects[col.name])
 
         def call(c: m.Call) -> pd.Series:
             if c.function in ("max", "min", "sum"):
-                return self._family_aggregate(c.function, c.args[0].name, visit, index)
+                return self._family_aggregate(c.function, _arg_name(c), visit, index)
             if c.function in ("max_over_visits", "min_over_visits"):
-                return self._over_visits(c.function[:3], c.args[0].name, handling)
+                return self._over_visits(c.function[:3], _arg_name(c), handling)
             if c.function in ("baseline", "change", "percent_change", "value"):
-                return self._param_value(c.function, c.args[0].name, visit, handling, index)
-            arg = _eval(c.args[0], column, call).astype(float)
-            return {"abs": np.abs, "log": np.log, "exp": np.exp, "sqrt": np.sqrt}[c.function](arg)
+                return self._param_value(c.function, _arg_name(c), visit, handling, index)
+            return apply_math(c, _eval(c.args[0], column, call, guard).astype(float), guard)
 
-        return _eval(e, column, call)
+        scope = set(self.scope) if self.scope is not None else None
+
+        def guard(expr: m.Expr, labels: list, total: int, reason: str) -> None:
+            if scope is not None:  # only the subjects the analysis uses count
+                labels = [lab for lab in labels if _subject_of(lab) in scope]
+                if not labels:
+                    return
+                total = sum(1 for lab in index if _subject_of(lab) in scope)
+            raise NonFiniteError(expr, labels, total, reason)
+
+        try:
+            return _eval(e, column, call, guard)
+        except NonFiniteError as exc:
+            label = _unit_label(exc.labels[0], index.names) if exc.labels else None
+            raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
+                                             "values", label, None)) from None
+
+    def _subject_column(self, col: m.Col, rule: str) -> None:
+        """A column read through the subject key must be one of the subject dataset."""
+        if col.dataset in (None, self.checked.subjects) and col.name in self.subjects.columns:
+            return
+        raise DataError(self._diagnostic(
+            "SAP318", f"'{col.text}' is not a column of the subject dataset "
+                      f"'{self.checked.subjects}': {rule}", col.loc))
+
+    def _diagnostic(self, code: str, message: str, loc: m.Loc,
+                    data_location: DataLocation | None = None) -> Diagnostic:
+        """A problem located at ``loc`` in the plan, quoting its line."""
+        lines = self.plan.text.splitlines()
+        line = loc.line or 1
+        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
+        return Diagnostic(code, message, Location(self.plan.path, line, loc.column or 1, end),
+                          data_location=data_location,
+                          source_line=lines[line - 1] if 0 < line <= len(lines) else None)
+
+    def _non_finite(self, exc: NonFiniteError, units: str, example: str | None,
+                    where: DataLocation | None) -> Diagnostic:
+        from sap_engine.fmt import expr
+
+        count = f"{exc.count} of {exc.total} {units}" if exc.labels else "a constant"
+        shown = f" (e.g. {example})" if example else ""
+        return self._diagnostic(
+            "SAP314", f"'{expr(exc.expr)}' is not a finite number for {count}{shown}: "
+                      f"{exc.reason}; exclude those values in the plan or fix the data",
+            exc.expr.loc, where)
 
     def _family_aggregate(self, fn: str, name: str, visit: float | None,
                           index: pd.Index) -> pd.Series:
@@ -329,13 +426,15 @@ class Evaluator:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
         values, _ = self._prepared(name)
+        if self._visits_with_rows(name) == "subject":
+            raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn)))
         if visit is EACH_VISIT:
             grouped = values.groupby(level=[0, "visit"])
         else:
             try:
                 at = values.xs(visit, level="visit")
             except KeyError:
-                return pd.Series(np.nan, index=index)
+                raise DataError(Diagnostic("SAP316", self.no_value_at(name, visit))) from None
             grouped = at.groupby(level=0)
         result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
         if fn == "sum":
@@ -346,6 +445,8 @@ class Evaluator:
         """A patient's highest (``max``) or lowest value of a parameter over the scheduled
         visits, baseline included, after the analysis' intercurrent-event and missing-data
         handling; visits without a value are skipped, and a patient without any is missing."""
+        if self._visits_with_rows(name) == "subject":
+            raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn + "_over_visits")))
         long = self.parameter(name, handling)["value"]
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         if weeks:
@@ -356,16 +457,17 @@ class Evaluator:
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
                      index: pd.Index) -> pd.Series:
         long = self.parameter(name, handling)
+        kind = self._visits_with_rows(name)  # of the whole family: a member may lack data
         if fn == "baseline":
+            if kind == "subject" and self.plan.parameters[name].baseline_column is None:
+                raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             levels = list(range(long.index.nlevels - 1))
             base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
             return self.align(base)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
-            if fn != "value":
-                raise DataError(Diagnostic(
-                    "SAP221", f"{fn}({name}): '{name}' has no visits (its dataset has no "
-                              f"'{self.visit_col}'), so it has no baseline"))
+            if fn != "value" and kind == "subject":
+                raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             return self.align(values["value"])
         if visit is None:
             raise DataError(Diagnostic(
@@ -376,6 +478,9 @@ class Evaluator:
             try:
                 at = long.xs(visit, level="visit")
             except KeyError:
+                if not self.plan.parameters[name].by:  # a family member may lack the visit
+                    raise DataError(Diagnostic("SAP316", self.no_value_at(name, visit))) \
+                        from None
                 at = long.iloc[0:0].droplevel("visit")
             at = self.align(at)
         if fn == "value":
@@ -385,6 +490,60 @@ class Evaluator:
             return change
         with np.errstate(divide="ignore", invalid="ignore"):
             return (100.0 * change / at["base"]).where(at["base"] != 0)
+
+    def visits_of(self, name: str) -> str:
+        """'subject' for a parameter read from a dataset without the visit variable, or
+        whose rows all lack a visit (one value per subject, the same at every visit, and no
+        baseline), 'visit' for one measured at visits, 'none' for one without rows."""
+        rows = self.parameter_rows(name)
+        if rows.empty:
+            return "none"
+        if self.visit_col not in rows.columns or rows[self.visit_col].isna().all():
+            return "subject"
+        return "visit"
+
+    def _visits_with_rows(self, name: str) -> str:
+        """``visits_of`` for a parameter about to be used: one without rows is an error
+        (its filter selected nothing), not a parameter without visits."""
+        kind = self.visits_of(name)
+        if kind == "none":
+            p = self.plan.parameters[name]
+            raise DataError(self._diagnostic(
+                "SAP315", f"parameter '{name}' has no rows: its 'where' selects none of the "
+                          f"rows of '{p.source.dataset}'", p.where.loc if p.where else p.loc))
+        return kind
+
+    def why_no_visits(self, name: str) -> str:
+        p = self.plan.parameters[name]
+        if self.visit_col in self.checked.datasets[str(p.source.dataset)].columns:
+            return f"none of its rows has a '{self.visit_col}'"
+        return f"its dataset '{p.source.dataset}' has no visit variable '{self.visit_col}'"
+
+    def no_visits_text(self, name: str, fn: str) -> str:
+        """What is wrong with ``fn(name)`` of a parameter without visits."""
+        head = f"{fn}({name}): '{name}' has one value per subject ({self.why_no_visits(name)})"
+        if fn in ("baseline", "change", "percent_change"):
+            return f"{head}, so it has no baseline; use the value itself"
+        if fn in ("max", "min", "sum"):
+            return (f"{fn}({name}): the family '{name}' has one value per subject and member "
+                    f"({self.why_no_visits(name)}), but {fn}() of a family is taken at a visit")
+        return f"{head}: there are no visits to take it over; use '{name}' itself"
+
+    def visits_present(self, name: str, handling: Handling | None = None) -> set[float]:
+        """The visits at which a parameter has a row after ``handling`` (imputation may add
+        some); with none, as prepared (a family's max/min/sum apply no handling)."""
+        values = self._prepared(name)[0] if handling is None else \
+            self.parameter(name, handling)
+        return set(values.index.get_level_values("visit").dropna())
+
+    def no_value_at(self, name: str, visit: float) -> str:
+        """A parameter asked for at a visit where it has no value (after imputation)."""
+        rows = self.parameter_rows(name)
+        visits = sorted(set(rows[self.visit_col].dropna().astype(float))) \
+            if self.visit_col in rows.columns else []
+        shown = ", ".join(m._num(v) for v in visits[:12]) + (" ..." if len(visits) > 12 else "")
+        return (f"parameter '{name}' has no value at week {m._num(visit)} (its visits: "
+                f"{shown or 'none'}): the results would be empty")
 
     def _non_responder(self, result: pd.Series, ep: m.Endpoint, visit: float | None,
                        handling: Handling) -> pd.Series:
@@ -405,6 +564,28 @@ class Evaluator:
 def _unit_index(index: pd.MultiIndex) -> pd.Index:
     """The unit of each (unit..., visit) entry: the subject, or (subject, *family columns)."""
     return index.droplevel(-1) if index.nlevels > 2 else index.get_level_values(0)
+
+
+def _arg_name(c: m.Call) -> str:
+    """The parameter a parameter function names (the checker made sure it is one)."""
+    arg = c.args[0]
+    assert isinstance(arg, m.Col)
+    return arg.name
+
+
+def _subject_of(label: object) -> object:
+    return label[0] if isinstance(label, tuple) else label
+
+
+def _unit_label(label: object, names: list) -> str:
+    """``subject S01`` or ``subject S01, PARAMCD X, visit 16`` for an index label."""
+    values = label if isinstance(label, tuple) else (label,)
+    parts = []
+    for i, (name, value) in enumerate(zip(names, values)):
+        if isinstance(value, float):
+            value = m._num(value)
+        parts.append(f"subject {value}" if i == 0 else f"{name} {value}")
+    return ", ".join(parts)
 
 
 def _unsupported(call: m.Call) -> pd.Series:

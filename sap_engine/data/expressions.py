@@ -5,11 +5,21 @@ a filter or responder definition cannot silently count a patient without data. B
 results are floats 1.0 / 0.0 (missing as NaN), which ``and`` / ``or`` combine as min / max.
 Names and functions are resolved by the caller (``column`` and ``call``), so the same
 evaluator serves row filters on one dataset and subject-level endpoints.
+
+Arithmetic and the functions ``log``, ``exp``, ``sqrt`` never turn present values into
+non-finite ones silently: ``x / 0``, ``log(0)``, ``sqrt(-1)`` or an overflow call the
+caller's ``guard``, which by default raises :class:`NonFiniteError` (the caller locates it
+in the plan and names a subject), because a NaN would otherwise pass for a missing value
+and an infinity would poison a mean or a model. A guard may instead let values pass that
+no analysis uses (a subject outside the population). A missing operand still gives a
+missing result. numpy's warnings for these cases are silenced: the error says it instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +27,47 @@ import pandas as pd
 from sap_engine import model as m
 
 _COMPARE = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b}
+_MATH: dict[str, Callable[[Any], Any]] = {"abs": np.abs, "log": np.log, "exp": np.exp,
+                                           "sqrt": np.sqrt}
+MATH_FUNCTIONS = tuple(_MATH)
+
+# A pd.Series (of float or text), a float, or a str; pandas has no type information here.
+Value = Any
+# guard(expression, index labels of the non-finite entries, number of entries, reason)
+Guard = Callable[[m.Expr, list, int, str], None]
 
 
-def evaluate(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 - one case per node
+class NonFiniteError(Exception):
+    """An operation gave infinity or NaN where its operands were present and finite."""
+
+    def __init__(self, expr: m.Expr, labels: list, total: int, reason: str):
+        self.expr = expr
+        self.labels = labels  # index labels of the offending entries (empty for a constant)
+        self.total = total
+        self.reason = reason
+        super().__init__(f"{reason} ({len(labels) or 1} of {total})")
+
+    @property
+    def count(self) -> int:
+        return len(self.labels) or 1
+
+
+def refuse(e: m.Expr, labels: list, total: int, reason: str) -> None:
+    """The default guard: any non-finite result is an error."""
+    raise NonFiniteError(e, labels, total, reason)
+
+
+def evaluate(e: m.Expr, column: Callable[[m.Col], Value], call: Callable[[m.Call], Value],
+             guard: Guard = refuse) -> Value:
     """Evaluate an expression; missing operands give missing results (never True)."""
+    return _evaluate(e, column, call, guard)
+
+
+def _evaluate(e: m.Expr, column: Callable[[m.Col], Value],  # noqa: C901 - one case per node
+              call: Callable[[m.Call], Value], guard: Guard) -> Value:
     if isinstance(e, m.Num):
         return e.value
     if isinstance(e, m.Str):
@@ -34,18 +81,18 @@ def evaluate(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 
     if isinstance(e, m.Call):
         return call(e)
     if isinstance(e, m.Neg):
-        return -evaluate(e.operand, column, call)
+        return -_as_float(_evaluate(e.operand, column, call, guard))
     if isinstance(e, m.Not):
-        v = _as_float(evaluate(e.operand, column, call))
+        v = _as_float(_evaluate(e.operand, column, call, guard))
         return 1.0 - v
     if isinstance(e, m.InSet):
-        v = evaluate(e.operand, column, call)
-        wanted = [evaluate(x, column, call) for x in e.values]
-        hit = v.astype(str).isin([str(w) for w in wanted]) if not _numeric(v) else v.isin(wanted)
-        out = hit.astype(float).where(v.notna())
+        s = _evaluate(e.operand, column, call, guard)
+        wanted = [_evaluate(x, column, call, guard) for x in e.values]
+        hit = s.astype(str).isin([str(w) for w in wanted]) if not _numeric(s) else s.isin(wanted)
+        out = hit.astype(float).where(s.notna())
         return 1.0 - out if e.negated else out
     if isinstance(e, m.Cut):
-        v = evaluate(e.operand, column, call).astype(float)
+        v = _evaluate(e.operand, column, call, guard).astype(float)
         out = pd.Series(pd.NA, index=v.index, dtype="object")
         for iv in e.intervals:
             lo = v >= iv.lower if iv.lower_closed else v > iv.lower
@@ -53,7 +100,8 @@ def evaluate(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 
             out.loc[(lo & hi & out.isna()).to_numpy()] = iv.display
         return out
     if isinstance(e, m.BinOp):
-        left, right = evaluate(e.left, column, call), evaluate(e.right, column, call)
+        left = _evaluate(e.left, column, call, guard)
+        right = _evaluate(e.right, column, call, guard)
         if e.op in ("and", "or"):
             lf, rf = _as_float(left), _as_float(right)
             return np.minimum(lf, rf) if e.op == "and" else np.maximum(lf, rf)
@@ -68,17 +116,67 @@ def evaluate(e: m.Expr, column, call) -> pd.Series | float | str:  # noqa: C901 
                 result = result.astype(float)
                 missing = lf.isna() if isinstance(lf, pd.Series) else rf.isna()
             return result.where(~missing)
-        lf, rf = _as_float(left), _as_float(right)
-        return {"+": lambda: lf + rf, "-": lambda: lf - rf, "*": lambda: lf * rf,
-                "/": lambda: lf / rf}[e.op]()
+        return arithmetic(e, _as_float(left), _as_float(right), guard)
     raise TypeError(f"cannot evaluate {e!r}")
 
 
-def _numeric(v) -> bool:
+def arithmetic(e: m.BinOp, lf: Value, rf: Value, guard: Guard = refuse) -> Value:
+    """``lf op rf``; a non-finite result from present operands raises NonFiniteError."""
+    with np.errstate(all="ignore"):
+        # np.float64, not float: 1 / 0 of two constants is inf (reported), not an exception.
+        out = _ARITHMETIC[e.op](np.float64(lf) if isinstance(lf, float) else lf, rf)
+
+    def reason(i: int | None) -> str:
+        if e.op == "/" and _at(rf, i) == 0:
+            return "division by zero"
+        return "the result overflows" if e.op != "/" else "the quotient overflows"
+
+    _require_finite(e, out, (lf, rf), reason, guard)
+    return float(out) if isinstance(out, np.floating) else out
+
+
+def apply_math(c: m.Call, arg: Value, guard: Guard = refuse) -> Value:
+    """``abs``, ``log``, ``exp`` or ``sqrt`` of a float Series (or number)."""
+    with np.errstate(all="ignore"):
+        out = _MATH[c.function](arg)
+
+    def reason(i: int | None) -> str:
+        if c.function == "log":
+            return "log() of a value <= 0" if _at(arg, i) <= 0 else "log() overflows"
+        if c.function == "sqrt":
+            return "sqrt() of a negative value"
+        return f"{c.function}() overflows (its argument is {_at(arg, i):g})"
+
+    _require_finite(c, out, (arg,), reason, guard)
+    return out
+
+
+def _require_finite(e: m.Expr, out: Value, operands: tuple, reason: Callable,
+                    guard: Guard) -> None:
+    if isinstance(out, pd.Series):
+        values = out.to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        for op in operands:
+            if isinstance(op, pd.Series):
+                bad &= ~np.isnan(op.to_numpy(dtype=float))
+            elif math.isnan(op):
+                return
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            guard(e, list(out.index[bad]), len(values), reason(first))
+    elif not math.isfinite(out) and not any(math.isnan(op) for op in operands):
+        refuse(e, [], 1, reason(None))  # a constant: no subject makes it better
+
+
+def _at(v: Value, i: int | None) -> float:
+    return float(v.iloc[i]) if isinstance(v, pd.Series) and i is not None else float(v)
+
+
+def _numeric(v: Value) -> bool:
     return isinstance(v, (int, float)) or pd.api.types.is_numeric_dtype(v)
 
 
-def _as_float(v):
+def _as_float(v: Value) -> Value:
     if isinstance(v, pd.Series):
         return pd.to_numeric(v, errors="coerce").astype(float)
     return float(v)

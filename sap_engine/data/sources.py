@@ -3,6 +3,17 @@
 Paths in a plan are relative to the plan file. Only what a plan declares is read. The
 checker needs schemas and the levels of a few columns; it reads them with pyarrow alone
 (pandas costs ~1 s to import here), and the executor later loads whole tables as pandas.
+
+Data files are confined to the *data root*: by default the current working directory and
+the plan's own folder (each with everything below it), or the folder given with
+``--data-root``. A path that leaves it (``..``, an absolute path, a symbolic link pointing
+elsewhere) is refused, so a plan received from someone else cannot read arbitrary files of
+the machine into its outputs. Datasets shipped in installed packages are not user files and
+are always allowed.
+
+CSV files must be UTF-8 (a byte-order mark is accepted) and comma-separated; a Latin-1
+file or a ``;``-separated European Excel export is named as such instead of being read
+into garbled text or a single column.
 """
 
 from __future__ import annotations
@@ -18,8 +29,41 @@ from sap_engine.model import Source
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def subject_key(source: Source) -> str:
+    """The column naming the subject: the first key of the subject dataset (USUBJID, the
+    CDISC name, when it declares none). Every dataset is linked to the subjects by it."""
+    return source.keys[0] if source.keys else "USUBJID"
+
+
+def data_roots(plan_path: str, data_root: str | Path | None = None) -> tuple[Path, ...]:
+    """The folders a plan's data files may lie in (with their sub-folders): ``data_root``
+    when given, else the current working directory and the plan's folder. The working
+    directory keeps the usual layout working (``sap-run run plans/x.sap`` reading
+    ``../data/x.parquet`` from the project folder); the plan's folder keeps a plan with
+    its data beside it working from anywhere."""
+    if data_root is not None:
+        return (Path(data_root).resolve(),)
+    cwd, plan_dir = Path.cwd().resolve(), Path(plan_path).resolve().parent
+    if plan_dir.is_relative_to(cwd):
+        return (cwd,)
+    return (cwd, plan_dir)
+
+
+def confine(source: Source, path: Path, plan_path: str, roots: tuple[Path, ...]) -> None:
+    """Refuse a data file outside the data root (``path`` is already resolved, so ``..``
+    and symbolic links have been followed)."""
+    if any(path.is_relative_to(root) for root in roots):
+        return
+    shown = " or ".join(str(r) for r in roots)
+    raise DataError(Diagnostic(
+        "SAP306", f"dataset '{source.name}': {path} is outside the data root ({shown}); "
+                  "move the data below it or widen the root with --data-root DIR",
+        Location(plan_path, source.loc.line, source.loc.column)))
 
 
 def resolve_path(source: Source, plan_path: str) -> Path:
@@ -60,7 +104,7 @@ class Dataset:
     _table: pa.Table | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
     _kinds: dict | None = field(default=None, repr=False)
-    _file: object | None = field(default=None, repr=False)
+    _file: pq.ParquetFile | None = field(default=None, repr=False)
     _levels: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -88,9 +132,13 @@ class Dataset:
         return self.table().schema
 
     def column(self, name: str) -> pa.ChunkedArray:
-        """One column; read on its own from a Parquet file not yet read whole."""
+        """One column; read on its own from a Parquet file not yet read whole (a damaged
+        data page shows only then: reported like an unreadable file)."""
         if self._table is None and self.format == "parquet" and self._file is not None:
-            return self._file.read(columns=[name]).column(name)
+            try:
+                return self._file.read(columns=[name]).column(name)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                raise self._unreadable(exc) from None
         return self.table().column(name)
 
     def open(self) -> None:
@@ -110,6 +158,10 @@ class Dataset:
             raise DataError(Diagnostic(
                 "SAP301", f"data file for dataset '{self.name}' not found: {self.path}",
                 self._where()))
+        if self.path.is_dir():
+            raise DataError(Diagnostic(
+                "SAP302", f"dataset '{self.name}': {self.path.name} is a folder, not a data "
+                          "file", self._where(), data_location=DataLocation(str(self.path))))
         if self.format not in ("parquet", "csv"):
             raise DataError(Diagnostic(
                 "SAP302", f"dataset '{self.name}': {self.path.name} is neither Parquet nor "
@@ -121,15 +173,51 @@ class Dataset:
                 # ParquetFile, not read_table: the latter loads pyarrow.dataset, which
                 # imports pandas (~0.4 s) that a `check` does not need.
                 return pq.ParquetFile(self.path).read()
-            import pyarrow.csv as pcsv
-
-            return pcsv.read_csv(self.path)
+            return self._read_csv(self.path.read_bytes())
+        except DataError:
+            raise
         except Exception as exc:  # pyarrow raises several types for damaged files
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: Exception) -> DataError:
+        if isinstance(exc, OSError) and exc.strerror:  # permissions, I/O errors
+            first = exc.strerror
+        else:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return DataError(Diagnostic(
+            "SAP302", f"dataset '{self.name}': cannot read {self.path.name} as "
+                      f"{self.format}: {first}", self._where(),
+            data_location=DataLocation(str(self.path))))
+
+    def _read_csv(self, data: bytes) -> pa.Table:
+        """A UTF-8, comma-separated file; anything else is named for what it most likely
+        is (pyarrow would read Latin-1 text as binary columns, and a ';'-separated file
+        as one column whose name holds every header)."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            likely = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else \
+                "Latin-1 or Windows-1252"
             raise DataError(Diagnostic(
-                "SAP302", f"dataset '{self.name}': cannot read {self.path.name} as "
-                          f"{self.format}: {first}", self._where(),
-                data_location=DataLocation(str(self.path)))) from None
+                "SAP307", f"dataset '{self.name}': {self.path.name} is not UTF-8 text "
+                          f"(byte 0x{data[exc.start]:02x} at offset {exc.start}, line "
+                          f"{line}; probably {likely}): save it as UTF-8 "
+                          "(in Excel: 'CSV UTF-8')", self._where(),
+                data_location=DataLocation(str(self.path), line - 1 if line > 1 else None))
+            ) from None
+        header = data.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff")
+        for sep, name in ((";", "';'"), ("\t", "tab")):
+            if sep in header and "," not in header:
+                raise DataError(Diagnostic(
+                    "SAP308", f"dataset '{self.name}': {self.path.name} looks {name}-"
+                              "separated (its header has no comma): save it comma-separated "
+                              "(a European Excel export uses ';')", self._where(),
+                    data_location=DataLocation(str(self.path))))
+        return pcsv.read_csv(pa.py_buffer(data))
 
     @property
     def columns(self) -> dict[str, str]:
@@ -208,12 +296,20 @@ def _as_text(v: object) -> str:
     return str(v)
 
 
-def open_sources(sources: tuple[Source, ...], plan_path: str) -> dict[str, Dataset]:
-    """Resolve every source; all missing or unreadable files reported together."""
+def open_sources(sources: tuple[Source, ...], plan_path: str,
+                 data_root: str | Path | None = None) -> dict[str, Dataset]:
+    """Resolve every source; all missing, unreadable or out-of-root files reported
+    together."""
     datasets, problems = {}, []
+    if data_root is not None and not Path(data_root).is_dir():
+        raise DataError(Diagnostic("SAP306", f"the data root {data_root} is not a folder"))
+    roots = data_roots(plan_path, data_root)
     for src in sources:
         try:
-            ds = Dataset(src, resolve_path(src, plan_path), plan_path)
+            path = resolve_path(src, plan_path)
+            if src.kind == "file":
+                confine(src, path, plan_path, roots)
+            ds = Dataset(src, path, plan_path)
             ds.open()
             datasets[src.name] = ds
         except DataError as exc:
