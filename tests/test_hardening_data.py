@@ -529,14 +529,13 @@ def test_utf16_csv_is_named(capsys, tmp_path):
 def test_column_of_another_dataset_in_a_population_filter(capsys, tmp_path):
     text = MINI_TEXT.replace('adsl where FASFL == "Y"', 'adsl where FASFL == "Y" and '
                              'adeff.NOTE == "a"')
-    both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP318]",
-         "'adeff.NOTE' is not a column of the subject dataset 'adsl'")
+    both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP238]",
+         "'adeff.NOTE' is a column of 'adeff'")
 
 
 def test_column_of_another_dataset_as_an_analysis_variable(capsys, tmp_path):
     text = MINI_TEXT.replace("  variable adsl.SEX", "  variable adeff.NOTE")
-    err = both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP318]",
-               "declare a parameter")
+    err = both(capsys, tmp_path, plan_with(tmp_path, text), "error[SAP239]")
     assert err.splitlines()[1].strip(" |") == "variable adeff.NOTE"
 
 

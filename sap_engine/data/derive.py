@@ -393,9 +393,9 @@ class Evaluator:
         """A column read through the subject key must be one of the subject dataset."""
         if col.dataset in (None, self.checked.subjects) and col.name in self.subjects.columns:
             return
-        raise DataError(self._diagnostic(
-            "SAP318", f"'{col.text}' is not a column of the subject dataset "
-                      f"'{self.checked.subjects}': {rule}", col.loc))
+        # The checker refuses such plans (SAP238, SAP239): reaching this is an engine bug.
+        raise RuntimeError(f"'{col.text}' is not a column of the subject dataset "
+                           f"'{self.checked.subjects}': {rule}")
 
     def _diagnostic(self, code: str, message: str, loc: m.Loc,
                     data_location: DataLocation | None = None) -> Diagnostic:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sap_engine import model as m
-from sap_engine.errors import AnalysisError, Diagnostic, Location
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
 from sap_engine.render.show_items import COMPOSITES, CONTRAST_ITEMS, TEST_ITEMS, _x
@@ -116,16 +115,9 @@ def refuse_mixed_columns(plan: m.Plan, spec: m.Table) -> None:
     others = [c for c in spec.columns if c.name not in ("treatment", "total")]
     if not others or (not arms and len(others) == 1):
         return
-    culprit = others[0] if arms else others[1]
-    line = culprit.loc.line or spec.loc.line or 1
-    lines = plan.text.splitlines()
-    raise AnalysisError(Diagnostic(
-        "SAP483", f"table {spec.number}: 'columns {', '.join(names)}' cannot be laid out: "
-                  "the columns are either the arms (treatment, total) or the levels of one "
-                  f"grouping variable, not both; analyse '{culprit.name}' with 'by' and show "
-                  "it as rows, or make one table per arm",
-        Location(plan.path, line, culprit.loc.column or spec.loc.column or 1),
-        source_line=lines[line - 1] if line <= len(lines) else None))
+    # The checker refuses these layouts (SAP235); reaching this is an engine bug, and a
+    # bug must not put one arm's counts under unlabelled columns.
+    raise RuntimeError(f"table {spec.number}: 'columns {', '.join(names)}' cannot be laid out")
 
 
 def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None) -> BuiltTable:
