@@ -201,11 +201,19 @@ def _heatmap(fig, ax, frame, labels) -> None:
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
-    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined)."""
+    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined).
+
+    Both are byte-reproducible: the SVG's element ids are hashes salted with the figure's
+    file name (matplotlib salts them with a random UUID by default), so they are the same on
+    every run and differ between the figures of one document; the SVG carries no date (the
+    document has its time of production) and the PNG no time either."""
+    import matplotlib
+
     fig = draw(rows, labels, ylabel)
     fig.savefig(png_path, format="png", dpi=120)
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    with matplotlib.rc_context({"svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
 
