@@ -265,6 +265,10 @@ class _Checker:
             target = Path(plan.path).resolve().parent / doc.reproduce
             if not target.is_file():
                 self.error("SAP222", f"reproduction map not found: {target}", doc.loc)
+        if doc and doc.template:
+            from sap_engine.render.environment import document_template_problems
+
+            self.problems.extend(document_template_problems(plan))
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=lambda d: (d.location.line,
                                                                    d.location.column)))

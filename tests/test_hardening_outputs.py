@@ -370,3 +370,141 @@ def test_without_source_date_epoch_the_time_is_the_clock(tmp_path, monkeypatch):
     created = ard.read(tmp_path / "o" / "ard.parquet").attrs["sap_engine"]["created_utc"]
     when = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - when).total_seconds()) < 3600
+
+
+# ---- 16: plan text and user templates cannot inject HTML or run code
+
+PAYLOAD = ('<script>alert(1)</script> {{ 7*7 }} {% if true %}X{% endif %} '
+           '" onmouseover="alert(2)')
+QUOTED = PAYLOAD.replace('"', '\\"')
+
+_USER_TEMPLATE = """<!DOCTYPE html><html><head><title>{{ doc.title }}</title></head><body>
+<h1 title="{{ doc.title }}">{{ doc.title }}</h1><p>{{ doc.study.title }}</p>
+{% for t in doc.tables %}{% include "table.html.j2" %}{% endfor %}
+{% for f in doc.figures %}<figure id="{{ f.anchor }}"><figcaption>{{ f.title }}</figcaption>
+{{ f.svg }}{% for n in f.footnotes %}<p>{{ n }}</p>{% endfor %}</figure>{% endfor %}
+{% for a in doc.analyses %}<p data-label="{{ a.label }}">{{ a.label }}</p>{% endfor %}
+</body></html>
+"""
+
+
+def _payload_plan(tmp_path: Path, template: str) -> Path:
+    """The mini plan with the payload in every kind of plan text a document shows."""
+    text = (MINI_TEXT
+            .replace('"A hand-computable study"', f'"{QUOTED}"')
+            .replace('arm Active "Active drug"', f'arm Active "{QUOTED} drug"')
+            .replace('"F" = "Female"', f'"F" = "{QUOTED} F"')
+            .replace('"Full analysis set"', f'"{QUOTED} set"')
+            .replace('"Change at week 16"', f'"{QUOTED} change"')
+            .replace('"Change from baseline at week 16"', f'"{QUOTED} table"')
+            .replace('"Disease score" show', f'"{QUOTED} rows" show')
+            .replace('footnote "Switch rule', f'footnote "{QUOTED} Switch rule')
+            .replace('document "Mini results"', f'document "{QUOTED} document"')
+            .replace('template "results.html"', f'template "{template}"'))
+    text += f'\nfigure "9" "{QUOTED} figure" = D1_obs {{ footnote "{QUOTED} fig note" }}\n'
+    return write_plan(tmp_path, text)
+
+
+@pytest.mark.parametrize("template", ["results.html", "results.html.j2", "mine.html"])
+def test_plan_text_cannot_inject_html_or_template_code(tmp_path, template):
+    (tmp_path / "mine.html").write_text(_USER_TEMPLATE)
+    out = tmp_path / "o"
+    run_plan(_payload_plan(tmp_path, template), out, jobs=1)
+    html = (out / "report.html").read_text()
+    assert "<script" not in html.lower()
+    # matplotlib writes the figure's texts into SVG comments, escaped; outside them no
+    # attribute may be broken open.
+    assert all("--" not in c for c in re.findall(r"<!--(.*?)-->", html, re.S))
+    html = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    assert '" onmouseover="' not in html and "&#34; onmouseover=&#34;" in html
+    assert "{{ 7*7 }}" in html and "{% if true %}X{% endif %}" in html  # printed, not run
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
+    assert "<svg" in html  # the figure is still embedded as markup
+    md = (out / "report.md").read_text()
+    assert "<script" not in md.lower() and "&lt;script>alert(1)&lt;/script>" in md
+    assert "{{ 7*7 }}" in md
+
+
+def test_the_markdown_template_cannot_be_the_html_template(tmp_path):
+    plan = _payload_plan(tmp_path, "results.md")
+    with pytest.raises(PlanCheckError) as exc:
+        check_plan(plan)
+    assert exc.value.codes == ["SAP261"]
+    d = exc.value.diagnostics[0]
+    assert d.location.line == MINI_TEXT[:MINI_TEXT.index('template "')].count("\n") + 1
+    assert d.source_line.strip() == 'template "results.md"'
+
+
+def _user_plan(tmp_path: Path, template_text: str | bytes) -> Path:
+    path = tmp_path / "mine.html"
+    if isinstance(template_text, bytes):
+        path.write_bytes(template_text)
+    else:
+        path.write_text(template_text)
+    return write_plan(tmp_path, MINI_TEXT.replace('template "results.html"',
+                                                  'template "mine.html"'))
+
+
+@pytest.mark.parametrize("line, code", [
+    ("{{ ''.__class__.__mro__ }}", "SAP264"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "SAP264"),
+    ("{{ doc.__init__.__globals__ }}", "SAP264"),
+    ("{{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }}", "SAP264"),
+    ("{{ doc['__class__'] }}", "SAP264"),
+    ("{% autoescape false %}{{ doc.title }}{% endautoescape %}", "SAP264"),
+    ("{{ doc.title | safe }}", "SAP264"),
+    ("{% for t in doc.tables %}", "SAP263"),
+    ("{{ doc.title | no_such_filter }}", "SAP263"),
+])
+def test_an_unsafe_or_broken_user_template_is_a_located_error_at_check(tmp_path, sap_run,
+                                                                        line, code):
+    plan = _user_plan(tmp_path, f"<h1>{{{{ doc.title }}}}</h1>\n{line}\n")
+    r = sap_run("check", plan, cwd=tmp_path)
+    _assert_refused(r, code, "plan.sap:", "mine.html:2: ", line)
+    r = sap_run("run", plan, "--out", tmp_path / "o", cwd=tmp_path)
+    _assert_refused(r, code)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("line, fragment", [
+    ("{{ doc|attr('__class__') }}", "unsafe"),
+    ("{{ doc.no_such_field }}", "no_such_field"),
+    ("{{ 1 / 0 }}", "division by zero"),
+    ("{{ 'x' * 100000000 }}", "1,000,000"),
+    ("{{ 2 ** 100000000 }}", "exponent"),
+    ("{% include 'missing.html' %}", "missing.html"),
+    ("{{ doc.tables.append(1) }}", "unsafe"),
+    ("{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}", "recursion"),
+])
+def test_a_user_template_failing_at_run_is_a_located_sap507(tmp_path, sap_run, line,
+                                                             fragment):
+    plan = _user_plan(tmp_path, f"<h1>{{{{ doc.title }}}}</h1>\n{line}\n")
+    assert sap_run("check", plan).returncode == 0
+    r = sap_run("run", plan, "--out", tmp_path / "o", cwd=tmp_path)
+    _assert_refused(r, "SAP507", "plan.sap:", "mine.html:2: ", fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_template_that_is_not_utf8_is_a_located_error(tmp_path, sap_run):
+    plan = _user_plan(tmp_path, b"<h1>\xff\xfe</h1>\n")
+    _assert_refused(sap_run("check", plan, cwd=tmp_path), "SAP263", "plan.sap:", "mine.html:1")
+
+
+def test_a_template_changed_after_check_is_an_error_at_run_not_a_crash(tmp_path):
+    plan = _user_plan(tmp_path, "<h1>{{ doc.title }}</h1>\n")
+    import sap_engine.api as api
+
+    real = api.check_plan
+
+    def check_then_break(path):
+        checked = real(path)
+        (tmp_path / "mine.html").write_text("{% if %}\n")
+        return checked
+
+    api.check_plan = check_then_break
+    try:
+        with pytest.raises(OutputError) as exc:
+            run_plan(plan, tmp_path / "o", jobs=1)
+    finally:
+        api.check_plan = real
+    assert exc.value.codes == ["SAP263"] and not (tmp_path / "o").exists()

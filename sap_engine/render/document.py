@@ -8,13 +8,13 @@ figures embedded as SVG, no external assets.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine.errors import Diagnostic, OutputError
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.tables import BuiltTable, build_table
-from sap_engine.resources import templates_dir
 
 
 @dataclass
@@ -29,16 +29,6 @@ class DocumentModel:
     notes: list[str]
     analyses: list[dict]
     reproduction: dict | None = None
-
-
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
-    return env
 
 
 def build_document(checked, table, results, out_dir: Path | None = None,
@@ -101,9 +91,14 @@ def build_document(checked, table, results, out_dir: Path | None = None,
             "within": sum(1 for c in counted if c.within), "counted": len(counted),
             "not_compared": mapping.get("not_compared", []),
         }
-    figures = pending_figures.result() if pending_figures is not None else []
-    for spec, fig in zip(plan.figures, figures):
-        fig.footnotes.extend(warned.get(spec.analysis, ()))
+    from markupsafe import Markup
+
+    # The SVG is markup drawn by matplotlib (which escapes the text in it): a template,
+    # even a sandboxed one, prints it as it is.
+    figures = [replace(f, svg=Markup(f.svg)) for f in
+               (pending_figures.result() if pending_figures is not None else [])]
+    for fig_spec, fig in zip(plan.figures, figures):
+        fig.footnotes.extend(warned.get(fig_spec.analysis, ()))
     return DocumentModel(
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
@@ -128,13 +123,29 @@ def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> l
         doc = build_document(checked, table, results, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
-    env = _environment()
-    plan_doc = checked.plan.document
-    html_template = (plan_doc.template if plan_doc and plan_doc.template else "results.html")
+    from sap_engine.render import environment
+    from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
+
+    plan = checked.plan
+    try:
+        # check() has resolved and compiled the template; a file changed since is reported
+        # the same way here.
+        html_ref = resolve_template(plan_doc.template if plan_doc else None, plan.path)
+        html_template = environment.load(html_ref)
+    except TemplateRefError as exc:
+        location, source = environment.template_clause(plan)
+        raise OutputError(Diagnostic(exc.code, exc.message, location,
+                                     source_line=source)) from None
+    except environment.TemplateCompileError as exc:
+        raise OutputError(environment.template_diagnostic(
+            exc.code, exc.message, plan, html_ref, exc.path, exc.line)) from None
+    md_path = templates_dir() / "results.md.j2"
+    md_ref = TemplateRef("results.md", md_path, True, str(md_path))
+    md_template = environment.builtin_environment(markdown=True).get_template(md_path.name)
     written = []
-    for name, template in (("report.html", html_template + ".j2"),
-                           ("report.md", "results.md.j2")):
-        text = env.get_template(template).render(doc=doc)
+    for name, template, ref in (("report.html", html_template, html_ref),
+                                ("report.md", md_template, md_ref)):
+        text = environment.render(template, ref, plan, doc=doc)
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -58,12 +58,13 @@ def _series_key(row, group_cols, skip: str) -> tuple[str, ...]:
 def _long(frame, stats: tuple[str, ...], level: str | None = None):
     """{series: {x: {stat: value}}} keyed by the non-visit groups, x the visit."""
     group_cols = _groups(frame)
-    out: dict[tuple, dict[float, dict[str, float]]] = {}
+    # x is None for rows without a visit (point estimates per group)
+    out: dict[tuple, dict[float | None, dict[str, float]]] = {}
     rows = frame[frame.stat_name.isin(stats)]
     if level is not None:
         rows = rows[rows.variable_level == level]
     for row in rows.to_dict("records"):
-        x = None
+        x: float | None = None
         for g in group_cols:
             if row[g] == "visit":
                 x = float(row[f"{g}_level"])
