@@ -508,3 +508,12 @@ def test_a_template_changed_after_check_is_an_error_at_run_not_a_crash(tmp_path)
     finally:
         api.check_plan = real
     assert exc.value.codes == ["SAP263"] and not (tmp_path / "o").exists()
+
+
+def test_a_dollar_in_plan_text_is_text_in_figures_not_mathtext(tmp_path):
+    # Malformed TeX in a label used to stop the figure from drawing: exit 3.
+    text = MINI_TEXT.replace('arm Active "Active drug"', 'arm Active "Active $\\\\foo{$ drug"')
+    plan = write_plan(tmp_path, text + '\nfigure "9" "Cost $\\\\bar$" = D1_obs\n')
+    run_plan(plan, tmp_path / "o", jobs=1)
+    assert (tmp_path / "o" / "figures" / "figure-9.png").is_file()
+    assert "Active $\\foo{$ drug" in (tmp_path / "o" / "report.md").read_text()

@@ -210,10 +210,13 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
     document has its time of production) and the PNG no time either."""
     import matplotlib
 
-    fig = draw(rows, labels, ylabel)
-    fig.savefig(png_path, format="png", dpi=120)
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+    # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
+    # label would be mathtext, and a malformed one would make the figure fail to draw.
+    with matplotlib.rc_context({"text.parse_math": False,
+                                "svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+        fig = draw(rows, labels, ylabel)
+        fig.savefig(png_path, format="png", dpi=120)
+        buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
