@@ -265,7 +265,7 @@ class _Checker:
             target = Path(plan.path).resolve().parent / doc.reproduce
             if not target.is_file():
                 self.error("SAP222", f"reproduction map not found: {target}", doc.loc)
-        if doc and doc.template:
+        if doc and doc.template is not None:
             from sap_engine.render.environment import document_template_problems
 
             self.problems.extend(document_template_problems(plan))

@@ -72,10 +72,10 @@ def absolute(out_dir: str | Path) -> Path:
     return path.parent.resolve() / path.name
 
 
-def read_marker(folder: Path) -> dict | None:
+def read_marker(folder: Path, name: str = MARKER) -> dict | None:
     """The marker of a folder the engine wrote, or None (no marker, or not ours)."""
     try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("signature") != SIGNATURE or \
@@ -135,7 +135,10 @@ def inspect(out_dir: str | Path) -> Target:
         raise _fail("SAP504", f"output folder {given} holds files that sap-run did not write "
                               f"({shown}): refusing to replace it; move them away or name "
                               "another folder (nothing was changed)")
-    cwd = Path.cwd().resolve()
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: it cannot be inside the target
+        cwd = Path("/")
     if cwd == path.resolve() or path.resolve() in cwd.parents:
         raise _fail("SAP505", f"output folder {given} is the current folder or contains it; "
                               "replacing it would leave the shell in a deleted folder: run "
@@ -200,7 +203,12 @@ def recover(target: Path) -> None:
     for entry in entries:
         if not _is_staging(entry, target) or entry.is_symlink() or not entry.is_dir():
             continue
-        marker = read_marker(entry)
+        # Staging folders are created and marked with the lock held: one that is empty or
+        # holds only the half-written marker was left by a run killed right then.
+        with contextlib.suppress(OSError):
+            os.rmdir(entry)  # only if empty
+            continue
+        marker = read_marker(entry) or read_marker(entry, f"{MARKER}.tmp")
         if marker is None or _alive(marker.get("pid"), marker.get("host")):
             continue
         shutil.rmtree(entry, ignore_errors=True)
@@ -223,15 +231,17 @@ def prepare(out_dir: str | Path) -> Target:
 
 
 def new_staging(target: Target) -> Path:
-    """An empty staging folder beside the target, marked as this process's."""
-    for _ in range(100):
-        folder = target.path.with_name(f".{target.path.name}.{secrets.token_hex(4)}")
-        try:
-            os.mkdir(folder, 0o777)  # the umask applies, as for any folder the user makes
-        except FileExistsError:
-            continue
-        write_marker(folder, [], owner=True)
-        return folder
+    """An empty staging folder beside the target, marked as this process's (with the lock
+    held, so that no other run sees it unmarked)."""
+    with locked(target.path.parent):
+        for _ in range(100):
+            folder = target.path.with_name(f".{target.path.name}.{secrets.token_hex(4)}")
+            try:
+                os.mkdir(folder, 0o777)  # the umask applies, as for any folder one makes
+            except FileExistsError:
+                continue
+            write_marker(folder, [], owner=True)
+            return folder
     raise OSError(errno.EEXIST, "no free staging folder name", str(target.path.parent))
 
 

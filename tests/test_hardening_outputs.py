@@ -517,3 +517,21 @@ def test_a_dollar_in_plan_text_is_text_in_figures_not_mathtext(tmp_path):
     run_plan(plan, tmp_path / "o", jobs=1)
     assert (tmp_path / "o" / "figures" / "figure-9.png").is_file()
     assert "Active $\\foo{$ drug" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_staging_left_by_a_run_killed_while_creating_it_is_removed(tmp_path):
+    """Killed between creating the staging folder and writing its marker (or half-way
+    through writing it): empty, or holding only the marker's temporary file."""
+    empty = tmp_path / ".o.00000000"
+    empty.mkdir()
+    half = tmp_path / ".o.11111111"
+    half.mkdir()
+    (half / f"{outputs.MARKER}.tmp").write_text(json.dumps(
+        {"signature": outputs.SIGNATURE, "files": [], "pid": 2 ** 22 + 12345,
+         "host": __import__("socket").gethostname()}))
+    other = tmp_path / ".o.22222222"  # not ours: no marker
+    other.mkdir()
+    (other / "x").write_text("x")
+    target = outputs.prepare(tmp_path / "o")
+    assert target.mode == "new"
+    assert _leftovers(tmp_path, "o") == [".o.22222222"]

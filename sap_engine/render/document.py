@@ -1,8 +1,9 @@
 """Render the results document (HTML and Markdown) from the ARD with Jinja templates.
 
 Renderers read only the ARD and the plan's display specs (tables, figures, document), so a
-document can be rebuilt from an ARD file alone. The HTML is self-contained: styles inline,
-figures embedded as SVG, no external assets.
+document can be rebuilt from an ARD file alone. The Jinja environments, the sandbox of user
+templates and their errors are in :mod:`sap_engine.render.environment`. The HTML is
+self-contained: styles inline, figures embedded as SVG, no external assets.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from pathlib import Path
 
 from sap_engine import model as m
 from sap_engine.errors import Diagnostic, OutputError
+from sap_engine.render import environment
 from sap_engine.render.ard_view import ArdView
+from sap_engine.render.format import ROUNDING
 from sap_engine.render.tables import BuiltTable, build_table
+from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
 
 
 @dataclass
@@ -115,21 +119,11 @@ def _included(plan: m.Plan, number: str) -> bool:
 
 def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> list[Path]:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
-    from sap_engine.render.format import ROUNDING
-
-    plan_doc = checked.plan.document
-    token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
-    try:
-        doc = build_document(checked, table, results, out_dir, jobs)
-    finally:
-        ROUNDING.reset(token)
-    from sap_engine.render import environment
-    from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
-
     plan = checked.plan
+    plan_doc = plan.document
     try:
         # check() has resolved and compiled the template; a file changed since is reported
-        # the same way here.
+        # the same way here, before the figures are drawn.
         html_ref = resolve_template(plan_doc.template if plan_doc else None, plan.path)
         html_template = environment.load(html_ref)
     except TemplateRefError as exc:
@@ -142,6 +136,11 @@ def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> l
     md_path = templates_dir() / "results.md.j2"
     md_ref = TemplateRef("results.md", md_path, True, str(md_path))
     md_template = environment.builtin_environment(markdown=True).get_template(md_path.name)
+    token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
+    try:
+        doc = build_document(checked, table, results, out_dir, jobs)
+    finally:
+        ROUNDING.reset(token)
     written = []
     for name, template, ref in (("report.html", html_template, html_ref),
                                 ("report.md", md_template, md_ref)):
