@@ -535,3 +535,27 @@ def test_staging_left_by_a_run_killed_while_creating_it_is_removed(tmp_path):
     target = outputs.prepare(tmp_path / "o")
     assert target.mode == "new"
     assert _leftovers(tmp_path, "o") == [".o.22222222"]
+
+
+@pytest.mark.parametrize("mapping, fragment", [
+    ("{not json", "Expecting property name"),
+    ('{"entries": []}', "no entry 'published'"),
+    ('{"published": "published.json", "entries": [{"figure": "a.b", "tolerance": 0,'
+     ' "lookup": {"analysis": "D1", "stat": "n"}}]}', "no entry 'b'"),
+    ('{"published": "published.json", "entries": [{"figure": "a.c", "tolerance": 0,'
+     ' "lookup": {"stat": "n"}}]}', "no entry 'analysis'"),
+    ('{"published": "published.json", "entries": [{"figure": "a.c", "tolerance": "x.y",'
+     ' "lookup": {"analysis": "D1", "stat": "mean", "groups": {"TRT01P": "Active"},'
+     ' "variable": "chg_score"}}]}', "no entry 'x'"),
+    ('{"published": "missing.json", "entries": []}', "No such file"),
+    ('{"published": "published.json", "entries": 3}', "not iterable"),
+])
+def test_a_malformed_reproduction_map_is_a_located_error_at_run(tmp_path, sap_run, mapping,
+                                                                 fragment):
+    (tmp_path / "map.json").write_text(mapping)
+    (tmp_path / "published.json").write_text('{"a": {"c": 1.5}}')
+    plan = write_plan(tmp_path, MINI_TEXT.replace('  include all\n',
+                                                  '  include all\n  reproduce "map.json"\n'))
+    r = sap_run("run", plan, "--out", tmp_path / "o")
+    _assert_refused(r, "SAP508", "plan.sap:", 'reproduce "map.json"', fragment)
+    assert not (tmp_path / "o").exists()

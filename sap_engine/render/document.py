@@ -83,18 +83,8 @@ def build_document(checked, table, results, out_dir: Path | None = None,
              "was made unless a table says otherwise.",
              "Values are rounded half away from zero for display; the ARD holds full "
              "precision."]
-    reproduction = None
-    if plan.document and plan.document.reproduce:
-        from sap_engine.render.reproduction import compare, load
-
-        mapping, published, source = load(plan.path, plan.document.reproduce)
-        checks = compare(ard, mapping, published)
-        counted = [c for c in checks if c.within is not None]
-        reproduction = {
-            "source": mapping.get("title", source), "checks": checks,
-            "within": sum(1 for c in counted if c.within), "counted": len(counted),
-            "not_compared": mapping.get("not_compared", []),
-        }
+    reproduction = _reproduction(plan, ard) if plan.document and plan.document.reproduce \
+        else None
     from markupsafe import Markup
 
     # The SVG is markup drawn by matplotlib (which escapes the text in it): a template,
@@ -110,6 +100,32 @@ def build_document(checked, table, results, out_dir: Path | None = None,
         failures=[d.render() for d in results.failures],
         warnings=[d.render() for d in results.notes], notes=notes,
         analyses=analyses)
+
+
+def _reproduction(plan: m.Plan, ard: ArdView) -> dict:
+    """The reproduction appendix; a map that cannot be used is OutputError SAP508 at the
+    plan's ``reproduce`` clause (a crash would be an internal error)."""
+    from sap_engine.render.reproduction import compare, load
+
+    assert plan.document is not None and plan.document.reproduce is not None
+    ref = plan.document.reproduce
+    try:
+        mapping, published, source = load(plan.path, ref)
+        checks = compare(ard, mapping, published)
+        counted = [c for c in checks if c.within is not None]
+        return {
+            "source": mapping.get("title", source), "checks": checks,
+            "within": sum(1 for c in counted if c.within), "counted": len(counted),
+            "not_compared": mapping.get("not_compared", []),
+        }
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        problem = (exc.strerror if isinstance(exc, OSError) and exc.strerror else
+                   f"no entry {exc}" if isinstance(exc, KeyError) else str(exc))
+        location, line = environment.document_clause(plan, "reproduce", ref)
+        raise OutputError(Diagnostic(
+            "SAP508", f"reproduction map \"{ref}\" cannot be used: {problem} "
+                      f"({type(exc).__name__}; see sap_engine/render/reproduction.py for its "
+                      "format)", location, source_line=line)) from None
 
 
 def _included(plan: m.Plan, number: str) -> bool:

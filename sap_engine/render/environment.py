@@ -217,11 +217,17 @@ def document_template_problems(plan: m.Plan) -> list[Diagnostic]:
 def template_clause(plan: m.Plan) -> tuple[Location, str | None]:
     """Where the plan names its document template: the ``template "..."`` clause inside
     the document block (the parser keeps only the block's location)."""
+    assert plan.document is not None
+    return document_clause(plan, "template", plan.document.template or "")
+
+
+def document_clause(plan: m.Plan, keyword: str, value: str) -> tuple[Location, str | None]:
+    """The location and line of ``keyword "value"`` in the plan's document block."""
     doc = plan.document
     assert doc is not None
     lines = plan.text.splitlines()
     first = max(doc.loc.line or 1, 1)
-    pattern = re.compile(r'\btemplate\s+"' + re.escape(doc.template or "") + '"')
+    pattern = re.compile(rf'\b{keyword}\s+"' + re.escape(value) + '"')
     for number in range(first, len(lines) + 1):
         found = pattern.search(lines[number - 1])
         if found:
