@@ -221,9 +221,9 @@ def prepare(out_dir: str | Path) -> Target:
     """Check the target before a run computes anything, recovering what a killed run left."""
     path = absolute(out_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with locked(path.parent):
-            recover(path)
+        if path.parent.is_dir():  # else created only once there is something to write
+            with locked(path.parent):
+                recover(path)
     except OSError as exc:
         raise _fail("SAP501", f"cannot write outputs to {out_dir}: "
                               f"{exc.strerror or exc}") from None
@@ -233,6 +233,7 @@ def prepare(out_dir: str | Path) -> Target:
 def new_staging(target: Target) -> Path:
     """An empty staging folder beside the target, marked as this process's (with the lock
     held, so that no other run sees it unmarked)."""
+    target.path.parent.mkdir(parents=True, exist_ok=True)
     with locked(target.path.parent):
         for _ in range(100):
             folder = target.path.with_name(f".{target.path.name}.{secrets.token_hex(4)}")

@@ -559,3 +559,11 @@ def test_a_malformed_reproduction_map_is_a_located_error_at_run(tmp_path, sap_ru
     r = sap_run("run", plan, "--out", tmp_path / "o")
     _assert_refused(r, "SAP508", "plan.sap:", 'reproduce "map.json"', fragment)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_failed_run_creates_no_output_folders(sap_run, tmp_path):
+    bad = write_plan(tmp_path, MINI_TEXT.replace("population FAS\n  variable chg_score",
+                                                 "population FAS where adsl.AGE > 100\n"
+                                                 "  variable chg_score"))
+    r = sap_run("run", bad, "--out", tmp_path / "new" / "o")
+    assert r.returncode == 2 and not (tmp_path / "new").exists()
