@@ -8,14 +8,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sap_engine.check import CheckedPlan, check
-from sap_engine.errors import AnalysisError, OutputError
+from sap_engine.errors import AnalysisError, Diagnostic, OutputError
 from sap_engine.parse import parse_file
 
 
@@ -51,40 +49,43 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
              data_root: str | Path | None = None) -> RunResult:
     """Check, execute, write the ARD and render the documents into ``out``.
 
-    Outputs are built in a temporary folder beside ``out`` and moved into place only when
+    Outputs are built in a staging folder beside ``out`` and moved into place only when
     everything succeeded, so a failed run never leaves half-written results (with
     ``keep_going`` the successful analyses are written and the failures noted in them).
-    ``jobs`` worker processes execute the analyses and draw the figures (default: one per
-    available core; 1 runs everything in this process). Data files must lie below
-    ``data_root`` (see :func:`check_plan`).
+    ``out`` must be new, empty, or a folder an earlier run wrote; anything else is refused
+    and left untouched (see :mod:`sap_engine.outputs`). ``jobs`` worker processes execute
+    the analyses and draw the figures (default: one per available core; 1 runs everything
+    in this process). Data files must lie below ``data_root`` (see :func:`check_plan`).
+    With ``SOURCE_DATE_EPOCH`` set, the outputs are byte-reproducible.
     """
-    from sap_engine import ard, workers
+    from sap_engine import ard, outputs, workers
     from sap_engine.render.document import render_documents
     from sap_engine.render.figures import preload
 
     jobs = workers.default_jobs() if jobs is None else max(1, jobs)
+    created = ard.creation_time()  # a malformed SOURCE_DATE_EPOCH fails before any work
     # With keep_going an analysis the data cannot support fails alone, in the executor.
     checked = check_plan(path, data_root, analyses=not keep_going)
+    out_dir = Path(out) if out else Path("out") / Path(path).stem
+    # Refuse an unusable folder now, not after minutes of computing.
+    target = outputs.prepare(out_dir)
     # While the workers compute, this process loads the plotting library the figures need.
     results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
                            else None)
     if results.failures and not keep_going:
         raise AnalysisError(results.failures)
-    out_dir = Path(out) if out else Path("out") / Path(path).stem
     meta = ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
-                          command=command)
+                          command=command, created=created)
     table = ard.to_table(results.rows, meta)
-    parent = out_dir.resolve().parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+        staging = outputs.new_staging(target)
     except OSError as exc:
         raise OutputError(_output_problem(out_dir, exc)) from None
     try:
         ard.write(table, staging / "ard.parquet")
         files = [staging / "ard.parquet"]
         files += render_documents(checked, table, results, staging, jobs=jobs)
-        _replace_dir(staging, out_dir)
+        outputs.commit(staging, target, files)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(_output_problem(out_dir, exc)) from None
@@ -95,20 +96,5 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
                      results.failures, results.notes)
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Swap the finished staging folder into place (renames within one file system)."""
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out_dir)
-
-
-def _output_problem(out_dir: Path, exc: OSError):
-    from sap_engine.errors import Diagnostic
-
+def _output_problem(out_dir: Path, exc: OSError) -> Diagnostic:
     return Diagnostic("SAP501", f"cannot write outputs to {out_dir}: {exc.strerror or exc}")

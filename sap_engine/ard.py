@@ -5,12 +5,22 @@ Columns and vocabulary follow ``docs/ard.md``. Values are never rounded here. Th
 refuses a duplicate, since two numbers under one key would make a display ambiguous.
 File metadata records what produced the numbers: the plan and data hashes, the engine and
 dependency versions, seeds, the UTC time and the command line.
+
+Reproducible output: with ``SOURCE_DATE_EPOCH`` set (the reproducible-builds convention,
+seconds since 1970 UTC), ``created_utc`` is that time instead of the clock's, so two runs of
+the same command on the same plan and data write byte-identical files. Everything else in
+the metadata is a function of the inputs, the installed versions and the command line as
+typed (paths as given, so another ``--out`` or plan path gives another ``command_line`` and
+``plan_path``); ``--jobs`` is left out of the recorded command line, since the results do
+not depend on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sys
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -83,8 +93,38 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def creation_time() -> datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (OutputError SAP506 if it is malformed)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.now(timezone.utc)
+    if not re.fullmatch(r"[0-9]{1,12}", epoch.strip()):
+        from sap_engine.errors import Diagnostic, OutputError
+
+        raise OutputError(Diagnostic(
+            "SAP506", f"SOURCE_DATE_EPOCH must be a whole number of seconds since "
+                      f"1970-01-01 UTC, not {epoch!r}"))
+    return datetime.fromtimestamp(int(epoch), timezone.utc)
+
+
+def recorded_command(command: list[str]) -> str:
+    """The command line as recorded: ``--jobs N`` / ``-j N`` left out (results do not
+    depend on it, and the ARD must not either)."""
+    kept: list[str] = []
+    skip = False
+    for arg in command:
+        if skip:
+            skip = False
+        elif arg in ("--jobs", "-j"):
+            skip = True
+        elif not (arg.startswith("--jobs=") or re.fullmatch(r"-j[0-9]+", arg)):
+            kept.append(arg)
+    return " ".join(kept)
+
+
 def provenance(plan_path: str, plan_text: str, datasets: dict, seeds: list[int] | None = None,
-               command: list[str] | None = None) -> dict[str, str]:
+               command: list[str] | None = None,
+               created: datetime | None = None) -> dict[str, str]:
     versions = {}
     for dep in DEPENDENCIES:
         try:
@@ -102,8 +142,8 @@ def provenance(plan_path: str, plan_text: str, datasets: dict, seeds: list[int] 
         "dependency_versions": json.dumps(versions, sort_keys=True),
         "python_version": sys.version.split()[0],
         "seeds": json.dumps(seeds or []),
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command_line": " ".join(command if command is not None else sys.argv),
+        "created_utc": (created or creation_time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command_line": recorded_command(command if command is not None else sys.argv),
     }
 
 

@@ -303,6 +303,11 @@ class _Checker:
             self.check_display(display)
         check_numbers(self)
         check_reproduction(self)
+        doc = plan.document
+        if doc and doc.template is not None:
+            from sap_engine.render.environment import document_template_problems
+
+            self.problems.extend(document_template_problems(plan))
         if not self.problems:  # evaluates filters: only once every name resolves
             check_arm_levels(self)
         if self.problems:

@@ -56,7 +56,8 @@ class ArdView:
             columns = list(self.frame.columns)
             for values in self.frame.itertuples(index=False, name=None):
                 rec = {c: (None if v is None or v != v else v) for c, v in zip(columns, values)}
-                self._records.setdefault((rec["analysis_id"], rec["stat_name"]), []).append(rec)
+                key = (str(rec["analysis_id"]), str(rec["stat_name"]))  # never null (schema)
+                self._records.setdefault(key, []).append(rec)
         return self._records.get((analysis_id, stat_name), [])
 
     def group_columns(self) -> list[str]:

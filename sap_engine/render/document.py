@@ -1,20 +1,24 @@
 """Render the results document (HTML and Markdown) from the ARD with Jinja templates.
 
 Renderers read only the ARD and the plan's display specs (tables, figures, document), so a
-document can be rebuilt from an ARD file alone. The HTML is self-contained: styles inline,
-figures embedded as SVG, no external assets.
+document can be rebuilt from an ARD file alone. The Jinja environments, the sandbox of user
+templates and their errors are in :mod:`sap_engine.render.environment`. The HTML is
+self-contained: styles inline, figures embedded as SVG, no external assets.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine.errors import Diagnostic, OutputError
+from sap_engine.render import environment
 from sap_engine.render.ard_view import ArdView
+from sap_engine.render.format import ROUNDING
 from sap_engine.render.tables import BuiltTable, build_table
-from sap_engine.resources import templates_dir
+from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
 
 
 @dataclass
@@ -29,16 +33,6 @@ class DocumentModel:
     notes: list[str]
     analyses: list[dict]
     reproduction: dict | None = None
-
-
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
-    return env
 
 
 def build_document(checked, table, results, out_dir: Path | None = None,
@@ -89,21 +83,16 @@ def build_document(checked, table, results, out_dir: Path | None = None,
              "was made unless a table says otherwise.",
              "Values are rounded half away from zero for display; the ARD holds full "
              "precision."]
-    reproduction = None
-    if plan.document and plan.document.reproduce:
-        from sap_engine.render.reproduction import compare, load
+    reproduction = _reproduction(plan, ard) if plan.document and plan.document.reproduce \
+        else None
+    from markupsafe import Markup
 
-        mapping, published, source = load(plan.path, plan.document.reproduce)
-        checks = compare(ard, mapping, published)
-        counted = [c for c in checks if c.within is not None]
-        reproduction = {
-            "source": mapping.get("title", source), "checks": checks,
-            "within": sum(1 for c in counted if c.within), "counted": len(counted),
-            "not_compared": mapping.get("not_compared", []),
-        }
-    figures = pending_figures.result() if pending_figures is not None else []
-    for spec, fig in zip(plan.figures, figures):
-        fig.footnotes.extend(warned.get(spec.analysis, ()))
+    # The SVG is markup drawn by matplotlib (which escapes the text in it): a template,
+    # even a sandboxed one, prints it as it is.
+    figures = [replace(f, svg=Markup(f.svg)) for f in
+               (pending_figures.result() if pending_figures is not None else [])]
+    for fig_spec, fig in zip(plan.figures, figures):
+        fig.footnotes.extend(warned.get(fig_spec.analysis, ()))
     return DocumentModel(
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
@@ -113,6 +102,32 @@ def build_document(checked, table, results, out_dir: Path | None = None,
         analyses=analyses)
 
 
+def _reproduction(plan: m.Plan, ard: ArdView) -> dict:
+    """The reproduction appendix; a map that cannot be used is OutputError SAP508 at the
+    plan's ``reproduce`` clause (a crash would be an internal error)."""
+    from sap_engine.render.reproduction import compare, load
+
+    assert plan.document is not None and plan.document.reproduce is not None
+    ref = plan.document.reproduce
+    try:
+        mapping, published, source = load(plan.path, ref)
+        checks = compare(ard, mapping, published)
+        counted = [c for c in checks if c.within is not None]
+        return {
+            "source": mapping.get("title", source), "checks": checks,
+            "within": sum(1 for c in counted if c.within), "counted": len(counted),
+            "not_compared": mapping.get("not_compared", []),
+        }
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        problem = (exc.strerror if isinstance(exc, OSError) and exc.strerror else
+                   f"no entry {exc}" if isinstance(exc, KeyError) else str(exc))
+        location, line = environment.document_clause(plan, "reproduce", ref)
+        raise OutputError(Diagnostic(
+            "SAP508", f"reproduction map \"{ref}\" cannot be used: {problem} "
+                      f"({type(exc).__name__}; see sap_engine/render/reproduction.py for its "
+                      "format)", location, source_line=line)) from None
+
+
 def _included(plan: m.Plan, number: str) -> bool:
     doc = plan.document
     return doc is None or "all" in doc.include or number in doc.include
@@ -120,21 +135,32 @@ def _included(plan: m.Plan, number: str) -> bool:
 
 def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> list[Path]:
     """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
-    from sap_engine.render.format import ROUNDING
-
-    plan_doc = checked.plan.document
+    plan = checked.plan
+    plan_doc = plan.document
+    try:
+        # check() has resolved and compiled the template; a file changed since is reported
+        # the same way here, before the figures are drawn.
+        html_ref = resolve_template(plan_doc.template if plan_doc else None, plan.path)
+        html_template = environment.load(html_ref)
+    except TemplateRefError as exc:
+        location, source = environment.template_clause(plan)
+        raise OutputError(Diagnostic(exc.code, exc.message, location,
+                                     source_line=source)) from None
+    except environment.TemplateCompileError as exc:
+        raise OutputError(environment.template_diagnostic(
+            exc.code, exc.message, plan, html_ref, exc.path, exc.line)) from None
+    md_path = templates_dir() / "results.md.j2"
+    md_ref = TemplateRef("results.md", md_path, True, str(md_path))
+    md_template = environment.builtin_environment(markdown=True).get_template(md_path.name)
     token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
     try:
         doc = build_document(checked, table, results, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
-    env = _environment()
-    plan_doc = checked.plan.document
-    html_template = (plan_doc.template if plan_doc and plan_doc.template else "results.html")
     written = []
-    for name, template in (("report.html", html_template + ".j2"),
-                           ("report.md", "results.md.j2")):
-        text = env.get_template(template).render(doc=doc)
+    for name, template, ref in (("report.html", html_template, html_ref),
+                                ("report.md", md_template, md_ref)):
+        text = environment.render(template, ref, plan, doc=doc)
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

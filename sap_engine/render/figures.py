@@ -58,12 +58,13 @@ def _series_key(row, group_cols, skip: str) -> tuple[str, ...]:
 def _long(frame, stats: tuple[str, ...], level: str | None = None):
     """{series: {x: {stat: value}}} keyed by the non-visit groups, x the visit."""
     group_cols = _groups(frame)
-    out: dict[tuple, dict[float, dict[str, float]]] = {}
+    # x is None for rows without a visit (point estimates per group)
+    out: dict[tuple, dict[float | None, dict[str, float]]] = {}
     rows = frame[frame.stat_name.isin(stats)]
     if level is not None:
         rows = rows[rows.variable_level == level]
     for row in rows.to_dict("records"):
-        x = None
+        x: float | None = None
         for g in group_cols:
             if row[g] == "visit":
                 x = float(row[f"{g}_level"])
@@ -201,11 +202,22 @@ def _heatmap(fig, ax, frame, labels) -> None:
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
-    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined)."""
-    fig = draw(rows, labels, ylabel)
-    fig.savefig(png_path, format="png", dpi=120)
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined).
+
+    Both are byte-reproducible: the SVG's element ids are hashes salted with the figure's
+    file name (matplotlib salts them with a random UUID by default), so they are the same on
+    every run and differ between the figures of one document; the SVG carries no date (the
+    document has its time of production) and the PNG no time either."""
+    import matplotlib
+
+    # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
+    # label would be mathtext, and a malformed one would make the figure fail to draw.
+    with matplotlib.rc_context({"text.parse_math": False,
+                                "svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+        fig = draw(rows, labels, ylabel)
+        fig.savefig(png_path, format="png", dpi=120)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
 

@@ -72,12 +72,12 @@ def _groups_of(rec: dict) -> dict[str, str]:
 
 
 def lookup(ard: ArdView, spec: dict) -> float | None:
-    if "sum" in spec:
-        values = [lookup(ard, s) for s in spec["sum"]]
-        return None if any(v is None for v in values) else float(sum(values))
-    if "min" in spec:
-        values = [lookup(ard, s) for s in spec["min"]]
-        return None if any(v is None for v in values) else float(min(values))
+    if "sum" in spec or "min" in spec:
+        found = [lookup(ard, s) for s in spec["sum" if "sum" in spec else "min"]]
+        values = [v for v in found if v is not None]
+        if len(values) < len(found):
+            return None
+        return float(sum(values)) if "sum" in spec else float(min(values))
     wanted = {name: str(level) for name, level in spec.get("groups", {}).items()}
     # Exactly the groups asked for: a row with further groupings is another cell.
     hits = [r for r in ard.records(spec["analysis"], spec["stat"])
