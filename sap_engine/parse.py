@@ -7,15 +7,30 @@
 
 from __future__ import annotations
 
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.visitors import Transformer_NonRecursive
 
+from sap_engine import depth
 from sap_engine import model as m
-from sap_engine.errors import Diagnostic, Location, PlanSyntaxError, SapError
+from sap_engine.errors import (
+    MAX_COLLECTED,
+    Diagnostic,
+    Location,
+    PlanSyntaxError,
+    did_you_mean,
+    source_lines,
+)
 from sap_engine.resources import grammar_path
+
+# A plan larger than this is refused before it is read (SAP005): parsing takes about 100 MB
+# of memory per megabyte of plan, and a real plan is a few tens of kilobytes.
+MAX_PLAN_BYTES = 2 * 1024 * 1024
 
 # Friendlier names for the terminals a user may meet in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -58,10 +73,34 @@ def _level(x) -> str:
 
 
 @v_args(meta=True)
-class _ToModel(Transformer):
+class _ToModel(Transformer_NonRecursive):
+    """Parse tree to plan model, without recursion (a deep tree cannot exhaust the stack).
+
+    Problems only visible once a value is known (a number too large for a float, a visit
+    range that is empty, endless or too long) are collected in ``problems`` as (code,
+    message, loc), so one pass reports them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[tuple[str, str, m.Loc]] = []
+
+    def problem(self, code: str, message: str, loc: m.Loc) -> None:
+        if len(self.problems) < MAX_COLLECTED:
+            self.problems.append((code, message, loc))
+
     # ---- atoms
     def number_(self, meta, c):
-        return m.Num(float(c[0]), _loc(meta))
+        text = str(c[0])
+        value = float(text)
+        mantissa = text.lower().split("e")[0]
+        if not math.isfinite(value):
+            self.problem("SAP104", f"number {_short(text)} is too large (the largest is about "
+                         "1.8e308)", _tok_loc(c[0]))
+            value = 0.0
+        elif value == 0 and mantissa.strip("0.") != "":
+            self.problem("SAP104", f"number {_short(text)} is too small: it would be read as 0",
+                         _tok_loc(c[0]))
+        return m.Num(value, _loc(meta))
 
     def string(self, meta, c):
         return c[0]  # already a Str (STRING callback)
@@ -191,9 +230,28 @@ class _ToModel(Transformer):
         return (c[0].value,)
 
     def visit_range(self, meta, c):
-        return (c[0].value, c[1].value, c[2].value)
+        start, stop, step = (x.value for x in c)
+        spec = (start, stop, step)
+        text = f"{m._num(start)} to {m._num(stop)} by {m._num(step)}"
+        if step <= 0:
+            self.problem("SAP105", f"visit range {text}: the step must be greater than 0",
+                         c[2].loc)
+        elif stop < start:
+            self.problem("SAP106", f"visit range {text} ends before it starts, so it has no "
+                         f"visits; write {m._num(stop)} to {m._num(start)} by {m._num(step)}",
+                         _loc(meta))
+        elif m.visit_range_count(start, stop, step) > m.MAX_VISITS:
+            self.problem("SAP107", f"visit range {text} has more than {m.MAX_VISITS} visits",
+                         _loc(meta))
+        else:
+            return spec
+        return (start,)  # a placeholder: the plan is refused anyway
 
     def visit_scheduled(self, meta, c):
+        count = sum(1 if len(s) == 1 else m.visit_range_count(*s) for s in c)
+        if count > m.MAX_VISITS:
+            self.problem("SAP107", f"the schedule has {count} visits, more than {m.MAX_VISITS}",
+                         _loc(meta))
         return ("scheduled", tuple(c))
 
     def visit_label(self, meta, c):
@@ -404,73 +462,153 @@ def _plain(value):
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
-    lines = text.splitlines()
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
-    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    suggestion = None
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         if tok.type == "$END":
             message = "unexpected end of plan; a block or statement is not finished"
             code = "SAP102"
         else:
-            message = f"unexpected {tok.type == 'STRING' and 'string' or 'token'} '{tok}'"
+            kind = "string" if tok.type == "STRING" else "token"
+            message = f"unexpected {kind} '{_short(str(tok))}'"
             code = "SAP101"
-        expected = sorted(_TERMINAL_NAMES.get(e, _describe(e)) for e in exc.expected)
-        if expected and len(expected) <= 8:
+        expected = _expected(exc.expected)
+        if tok.type != "$END" and expected and len(expected) <= 30:
             message += "; expected " + ", ".join(expected)
+        if tok.type != "$END" and str(tok).isidentifier():
+            # A misspelt keyword (`metod`) is lexed as a name: offer the closest keyword the
+            # parser would have taken here.
+            words = sorted({w for t in exc.expected for w in _terminal_words().get(t, ())
+                            if w.isidentifier()})
+            suggestion = did_you_mean(str(tok), words) if words else None
     elif isinstance(exc, UnexpectedCharacters):
         message = f"unexpected character {text[exc.pos_in_stream]!r}"
         code = "SAP103"
     else:  # UnexpectedEOF
         message, code = "unexpected end of plan", "SAP102"
-    return Diagnostic(code, message, Location(path, line, column), source_line=source_line)
+    return Diagnostic(code, message, Location(path, line, column), suggestion=suggestion,
+                      source_line=_line(text, line))
 
 
-def _describe(terminal: str) -> str:
-    if terminal.startswith("__ANON") or terminal.isupper() and "_" in terminal:
-        return terminal.lower()
-    return f"'{terminal.lower()}'"
+def _expected(terminals) -> list[str]:
+    """The tokens a parser state accepts, as a user writes them: `'observed', 'equal'` for
+    WEIGHTS, `'missing'` for the anonymous terminal lark calls __ANON_0, never a lark name."""
+    out: set[str] = set()
+    for name in terminals:
+        if name in _TERMINAL_NAMES:
+            out.add(_TERMINAL_NAMES[name])
+        elif name in _terminal_words():
+            out.update(f"'{w}'" for w in _terminal_words()[name])
+        else:  # not expected to happen: every terminal of the grammar is covered above
+            out.add(name.lower())
+    return sorted(out)
+
+
+@lru_cache(maxsize=1)
+def _terminal_words() -> dict[str, tuple[str, ...]]:
+    """The words each keyword terminal of the grammar matches, read from the grammar itself
+    (``WEIGHTS: "observed" | "equal"`` compiles to the pattern ``(?:observed|equal)``)."""
+    words: dict[str, tuple[str, ...]] = {}
+    for t in parser().terminals:
+        if t.pattern.type == "str":
+            words[t.name] = (t.pattern.value,)
+        else:
+            alternatives = re.fullmatch(r"\(\?:([A-Za-z_|]+)\)", t.pattern.value)
+            if alternatives:
+                words[t.name] = tuple(alternatives.group(1).split("|"))
+    return words
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _line(text: str, number: int) -> str:
+    lines = source_lines(text)
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def parse_text(text: str, path: str = "<plan>") -> m.Plan:
-    """Parse plan text; raise :class:`PlanSyntaxError` with a located diagnostic."""
-    comments: list[Token] = []
-    lark = parser()
+    """Parse plan text; raise :class:`PlanSyntaxError` with located diagnostics."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark, as some editors write
+        text = text[1:]
+    if len(text) > MAX_PLAN_BYTES:
+        raise PlanSyntaxError(_too_large(path, len(text)))
     try:
-        tree = lark.parse(text, on_error=None)
-        # Comments are ignored by the grammar; the lexer callback is not available with a
-        # cached parser, so collect them with a second, cheap scan.
-        statements = _ToModel().transform(tree)
+        tree = parser().parse(text, on_error=None)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
         raise PlanSyntaxError(_syntax_error(exc, text, path)) from None
-    except SapError:
-        raise
-    comments = _comments(text)
-    return m.Plan(path=path, statements=statements, comments=comments, text=text)
+    # Too deep an expression is refused before anything recurses over it (SAP108); the
+    # transformer itself does not recurse, so the other problems are still found.
+    problems = depth.tree_problems(tree)
+    to_model = _ToModel()
+    statements = to_model.transform(tree)
+    problems += to_model.problems
+    if not problems:
+        problems = depth.reference_problems(statements)
+    if problems:
+        lines = source_lines(text)
+        raise PlanSyntaxError([
+            Diagnostic(code, message, Location(path, loc.line or 1, loc.column or 1),
+                       source_line=lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)
+            for code, message, loc in sorted(problems, key=lambda p: (p[2].line, p[2].column))])
+    # Comments are ignored by the grammar; the lexer callback is not available with a cached
+    # parser, so collect them with a second, cheap scan.
+    return m.Plan(path=path, statements=statements, comments=_comments(text), text=text)
+
+
+def _too_large(path: str, size: int) -> Diagnostic:
+    return Diagnostic("SAP005", f"plan file is too large: {path} ({size:,} bytes; the limit is "
+                      f"{MAX_PLAN_BYTES:,})")
 
 
 def _comments(text: str) -> tuple[tuple[int, str], ...]:
-    """(line, text) of each ``#`` comment outside strings."""
+    """(line, text) of each ``#`` comment outside strings (lines counted as the lexer does)."""
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        in_string = False
+    for number, line in enumerate(source_lines(text), start=1):
+        if "#" not in line:
+            continue
+        in_string, escaped = False, False
         for i, ch in enumerate(line):
-            if ch == '"' and (i == 0 or line[i - 1] != "\\"):
-                in_string = not in_string
-            elif ch == "#" and not in_string:
+            if in_string:
+                # A backslash escapes the next character, so "C:\\" ends at its last quote.
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch == "#":
                 found.append((number, line[i:].rstrip()))
                 break
     return tuple(found)
 
 
 def parse_file(path: str | Path) -> m.Plan:
+    """Read and parse a plan file; a path that cannot be read as a plan is a SAP00x error."""
     path = Path(path)
     try:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_dir():
+            raise PlanSyntaxError(Diagnostic("SAP003", f"plan path is a folder, not a file: {path}"))
+        if not path.is_file():  # a FIFO or a device: reading it could block forever
+            raise PlanSyntaxError(Diagnostic("SAP003", f"plan path is not a regular file: {path}"))
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PlanSyntaxError(_too_large(str(path), size))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanSyntaxError(Diagnostic("SAP001", f"plan file not found: {path}")) from None
     except UnicodeDecodeError as exc:
         raise PlanSyntaxError(Diagnostic(
             "SAP002", f"plan file is not UTF-8 text: {path} (byte {exc.start})")) from None
+    except OSError as exc:  # permission denied, an I/O error, a name too long...
+        reason = exc.strerror or type(exc).__name__
+        raise PlanSyntaxError(Diagnostic(
+            "SAP004", f"plan file cannot be read: {path} ({reason.lower()})")) from None
     return parse_text(text, str(path))
