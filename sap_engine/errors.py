@@ -25,10 +25,11 @@ MAX_MESSAGE = 400
 def source_lines(text: str) -> list[str]:
     """The lines of a plan as the lexer counts them, for quoting a line by its number.
 
-    Only ``\\n`` ends a line: ``str.splitlines`` also splits at ``\\f``, ``\\v``, ``\\x1c``-``\\x1e``,
-    ``\\x85`` and U+2028/U+2029, which the grammar reads as ordinary characters (in strings and
-    comments) or whitespace, so every later line would be quoted wrongly. A ``\\r`` before the
-    ``\\n`` is dropped, and as with ``splitlines`` a final newline adds no empty line.
+    Only ``\\n`` ends a line: ``str.splitlines`` also splits at ``\\f``, ``\\v``,
+    ``\\x1c``-``\\x1e``, ``\\x85`` and U+2028/U+2029, which the grammar reads as ordinary
+    characters (in strings and comments) or whitespace, so every later line would be quoted
+    wrongly. A ``\\r`` before the ``\\n`` is dropped, and as with ``splitlines`` a final
+    newline adds no empty line.
 
     >>> source_lines("a\\fb\\nc\\r\\n")
     ['a\\x0cb', 'c']

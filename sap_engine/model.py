@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from functools import cached_property
-from typing import Union
+from typing import TypeVar, Union
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -475,7 +477,7 @@ class Plan:
         found = self._of(Document)
         return found[0] if found else None
 
-    def named(self, kind: type) -> dict[str, object]:
+    def named(self, kind: type[_T]) -> dict[str, _T]:
         return {s.name: s for s in self._of(kind)}
 
     @cached_property

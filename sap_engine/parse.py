@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Tree, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.visitors import Transformer_NonRecursive
 
@@ -72,6 +72,16 @@ def _level(x) -> str:
     return str(x)
 
 
+def _binary(op: str):
+    """The transformer rule of a binary operator (the first and last child are the operands;
+    a comparison keeps its operator token in between)."""
+
+    def rule(self, meta, c):
+        return m.BinOp(op, c[0], c[-1], _loc(meta))
+
+    return rule
+
+
 @v_args(meta=True)
 class _ToModel(Transformer_NonRecursive):
     """Parse tree to plan model, without recursion (a deep tree cannot exhaust the stack).
@@ -129,13 +139,8 @@ class _ToModel(Transformer_NonRecursive):
     def call(self, meta, c):
         return m.Call(str(c[0]), tuple(c[1:]), _loc(meta))
 
-    def _bin(op):  # noqa: N805 - a factory evaluated in the class body
-        def rule(self, meta, c):
-            return m.BinOp(op, c[0], c[-1], _loc(meta))
-        return rule
-
-    add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")
-    or_, and_ = _bin("or"), _bin("and")
+    add, sub, mul, div = _binary("+"), _binary("-"), _binary("*"), _binary("/")
+    or_, and_ = _binary("or"), _binary("and")
 
     def compare(self, meta, c):
         return m.BinOp(str(c[1]), c[0], c[2], _loc(meta))
@@ -484,7 +489,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
                             if w.isidentifier()})
             suggestion = did_you_mean(str(tok), words) if words else None
     elif isinstance(exc, UnexpectedCharacters):
-        message = f"unexpected character {text[exc.pos_in_stream]!r}"
+        message = f"unexpected character {exc.char!r}"
         code = "SAP103"
     else:  # UnexpectedEOF
         message, code = "unexpected end of plan", "SAP102"
@@ -595,9 +600,11 @@ def parse_file(path: str | Path) -> m.Plan:
         if not path.exists():
             raise FileNotFoundError(path)
         if path.is_dir():
-            raise PlanSyntaxError(Diagnostic("SAP003", f"plan path is a folder, not a file: {path}"))
+            raise PlanSyntaxError(Diagnostic("SAP003",
+                                             f"plan path is a folder, not a file: {path}"))
         if not path.is_file():  # a FIFO or a device: reading it could block forever
-            raise PlanSyntaxError(Diagnostic("SAP003", f"plan path is not a regular file: {path}"))
+            raise PlanSyntaxError(Diagnostic("SAP003",
+                                             f"plan path is not a regular file: {path}"))
         size = path.stat().st_size
         if size > MAX_PLAN_BYTES:
             raise PlanSyntaxError(_too_large(str(path), size))
