@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(exc.render(), file=sys.stderr)
-        n = len(exc.diagnostics)
+        n = exc.count
         print(f"{n} error{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -119,10 +119,12 @@ def _caret_window(line: str, loc: Location) -> tuple[str, str]:
     return prefix + line[lo:hi] + suffix, " " * offset + "^" * width
 
 
-def render_diagnostics(diagnostics: list[Diagnostic], limit: int = MAX_SHOWN) -> str:
-    """The first ``limit`` diagnostics rendered, then a count of the ones not shown."""
+def render_diagnostics(diagnostics: list[Diagnostic], limit: int = MAX_SHOWN,
+                       omitted: int = 0) -> str:
+    """The first ``limit`` diagnostics rendered, then a count of the ones not shown (``omitted``
+    more were found but not kept)."""
     shown = [d.render() for d in diagnostics[:limit]]
-    rest = len(diagnostics) - len(shown)
+    rest = len(diagnostics) - len(shown) + omitted
     if rest > 0:
         noun = "error" if all(d.severity == "error" for d in diagnostics[limit:]) else "problem"
         shown.append(f"... and {rest} more {noun}{'s' if rest != 1 else ''}")
@@ -134,15 +136,23 @@ class SapError(Exception):
 
     exit_code = 2
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, omitted: int = 0):
+        """``omitted``: how many further problems a collector found but did not keep (it
+        stopped at MAX_COLLECTED); they are counted in the report."""
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.omitted = omitted
         super().__init__(self.render())
+
+    @property
+    def count(self) -> int:
+        """How many problems were found, including the ones not kept."""
+        return len(self.diagnostics) + self.omitted
 
     def render(self, limit: int = MAX_SHOWN) -> str:
         """The diagnostics as a user reads them: at most ``limit``, then a count of the rest."""
-        return render_diagnostics(self.diagnostics, limit)
+        return render_diagnostics(self.diagnostics, limit, self.omitted)
 
     @property
     def codes(self) -> list[str]:

@@ -72,6 +72,28 @@ def _level(x) -> str:
     return str(x)
 
 
+class _Item(tuple):
+    """A block item, ``(keyword, value)``, that remembers where it was written."""
+
+    loc: m.Loc
+
+    def __new__(cls, item: tuple, loc: m.Loc) -> _Item:
+        self = super().__new__(cls, item)
+        self.loc = loc
+        return self
+
+
+# Block items that may be written once per block (contrasts, options, rows, footnotes and
+# intercurrent strategies may repeat). Written twice, one used to win silently (SAP109).
+_ONCE_ITEMS = frozenset({
+    "visit_baseline", "visit_scheduled", "visit_label", "missing_use", "est_variable",
+    "est_summary", "an_method", "an_model", "an_variables", "an_crosstab", "an_roles", "an_by",
+    "an_at", "an_lsmeans", "tab_columns", "doc_template", "doc_include", "doc_author",
+    "doc_reproduce", "doc_rounding"})
+_ITEM_KEYWORDS = {"variables": "variable", "visit": "at week", "weights": "lsmeans weights",
+                  "strategy": "intercurrent"}
+
+
 def _binary(op: str):
     """The transformer rule of a binary operator (the first and last child are the operands;
     a comparison keeps its operator token in between)."""
@@ -93,10 +115,36 @@ class _ToModel(Transformer_NonRecursive):
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[tuple[str, str, m.Loc]] = []
+        self.omitted = 0  # problems found beyond MAX_COLLECTED: counted, not kept
+
+    def _call_userfunc(self, tree, new_children=None):
+        result = super()._call_userfunc(tree, new_children)
+        if tree.data in _ONCE_ITEMS:
+            return _Item(result, _loc(tree.meta))
+        return result
+
+    def once(self, block: str, items) -> None:
+        """SAP109 for an item written twice in one block (the first one's line named)."""
+        seen: dict[str, m.Loc] = {}
+        for item in items:
+            if isinstance(item, m.PopulationUse):
+                key, loc = "population", item.loc
+            elif isinstance(item, _Item):
+                key, loc = item[0], item.loc
+            else:
+                continue
+            if key in seen:
+                word = _ITEM_KEYWORDS.get(key, key)
+                self.problem("SAP109", f"{block}: '{word}' is given twice (first at line "
+                             f"{seen[key].line}); give it once", loc)
+            else:
+                seen[key] = loc
 
     def problem(self, code: str, message: str, loc: m.Loc) -> None:
         if len(self.problems) < MAX_COLLECTED:
             self.problems.append((code, message, loc))
+        else:
+            self.omitted += 1
 
     # ---- atoms
     def number_(self, meta, c):
@@ -263,6 +311,7 @@ class _ToModel(Transformer_NonRecursive):
         return ("label", c[0].value)
 
     def visits(self, meta, c):
+        self.once(f"visits {c[0].text}", c[1:])
         items = dict(c[1:])
         return m.Visits(c[0], items.get("baseline"), items.get("scheduled", ()),
                         items.get("label"), _loc(meta))
@@ -302,6 +351,7 @@ class _ToModel(Transformer_NonRecursive):
 
     def estimand(self, meta, c):
         name, label, *items = c
+        self.once(f"estimand {name}", items)
         pop = next((i for i in items if isinstance(i, m.PopulationUse)), None)
         kv = [i for i in items if isinstance(i, tuple)]
         variable, (visit, visit_loc) = next((v for k, v in kv if k == "variable"),
@@ -370,6 +420,7 @@ class _ToModel(Transformer_NonRecursive):
 
     def analysis(self, meta, c):
         name, label, estimand, *items = c
+        self.once(f"analysis {name}", items)
         kv: dict[str, object] = {}
         contrasts, options = [], []
         pop = None
@@ -429,10 +480,12 @@ class _ToModel(Transformer_NonRecursive):
         return pop, columns, tuple(rows), tuple(notes)
 
     def table(self, meta, c):
+        self.once(f'table "{c[0].value}"', c[2:])
         pop, columns, rows, notes = self._display_items(c[2:])
         return m.Table(c[0].value, c[1].value, pop, columns, rows, notes, _loc(meta))
 
     def figure(self, meta, c):
+        self.once(f'figure "{c[0].value}"', c[3:])
         pop, _, _, notes = self._display_items(c[3:])
         return m.Figure(c[0].value, c[1].value, str(c[2]), pop, notes, _loc(meta))
 
@@ -452,6 +505,7 @@ class _ToModel(Transformer_NonRecursive):
         return ("rounding", str(c[0]))
 
     def document(self, meta, c):
+        self.once("document", c[1:])
         items = dict(c[1:])
         return m.Document(c[0].value, items.get("template"), items.get("include", ("all",)),
                           items.get("author"), items.get("reproduce"),
@@ -555,10 +609,12 @@ def parse_text(text: str, path: str = "<plan>") -> m.Plan:
         problems = depth.reference_problems(statements)
     if problems:
         lines = source_lines(text)
+        problems.sort(key=lambda p: (p[2].line, p[2].column))
+        omitted = to_model.omitted + max(0, len(problems) - MAX_COLLECTED)
         raise PlanSyntaxError([
             Diagnostic(code, message, Location(path, loc.line or 1, loc.column or 1),
                        source_line=lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)
-            for code, message, loc in sorted(problems, key=lambda p: (p[2].line, p[2].column))])
+            for code, message, loc in problems[:MAX_COLLECTED]], omitted=omitted)
     # Comments are ignored by the grammar; the lexer callback is not available with a cached
     # parser, so collect them with a second, cheap scan.
     return m.Plan(path=path, statements=statements, comments=_comments(text), text=text)

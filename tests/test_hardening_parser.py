@@ -17,6 +17,7 @@ from sap_engine import cli
 from sap_engine import model as m
 from sap_engine.check import check
 from sap_engine.errors import (
+    MAX_COLLECTED,
     MAX_SHOWN,
     SOURCE_WINDOW,
     Diagnostic,
@@ -238,6 +239,37 @@ def test_a_cycle_of_endpoints_does_not_hang_the_depth_check():
     assert set(parse_text(text).endpoints) >= {"a", "b"}  # the checker reports the cycle
 
 
+@pytest.mark.parametrize("old, new, block, word, first", [
+    ("  method descriptive\n", "  method descriptive\n  method smd\n", "analysis D1", "method",
+     "  method descriptive"),
+    ("  scheduled 0, 8, 16\n", "  scheduled 0, 8, 16\n  scheduled 0, 8\n", "visits AVISITN",
+     "scheduled", "  scheduled 0, 8, 16"),
+    ('  template "results.html"\n', '  template "results.html"\n  template "results.md"\n',
+     "document", "template", '  template "results.html"'),
+    ("  missing observed_case\n", "  missing observed_case\n  missing locf\n", "estimand E1",
+     "missing", "  missing observed_case"),
+    ("  at week 16\n", "  at week 16\n  at week 8\n", "analysis D1_obs", "at week",
+     "  at week 16"),
+    ("  columns treatment, total\n", "  columns treatment, total\n  columns treatment\n",
+     'table "1"', "columns", "  columns treatment, total"),
+    ("  population FAS\n  method smd", "  population FAS\n  population FAS\n  method smd",
+     "analysis SMD1", "population", "  population FAS\n  population FAS\n  method smd"),
+])
+def test_a_block_item_given_twice_is_a_located_error(old, new, block, word, first):
+    # One of the two used to win silently (the last `method`, the first `missing`...).
+    text = _mini((old, new))
+    (d,) = _syntax_errors(text)
+    assert d.code == "SAP109" and d.message.startswith(f"{block}: '{word}' is given twice")
+    first_line = text.index(first)
+    assert f"first at line {text[:first_line].count(chr(10)) + 1}" in d.message
+    assert d.location.line == text[:first_line].count("\n") + 2
+
+
+def test_items_that_may_repeat_are_not_refused():
+    plan = parse_text(_mini(("  footnote ", '  footnote "a"\n  footnote ')))
+    assert len(plan.tables[0].footnotes) == 2
+
+
 # ---- point 11: bounded error output ------------------------------------------------------------
 
 
@@ -267,6 +299,19 @@ def test_rendering_many_errors_on_a_long_line_is_bounded_in_size_and_memory():
     assert text.endswith("... and 950 more errors")
     assert len(text) < 50 * (SOURCE_WINDOW * 2 + 200)
     assert peak < 2_000_000  # the 50 KB line was never copied 1000 times
+
+
+def test_problems_beyond_those_kept_are_still_counted(tmp_path, capsys):
+    numbers = ", ".join(["1e309"] * 3000)
+    plan = write_plan(tmp_path, _mini(("denominator = nonmissing",
+                                       f"denominator = nonmissing, cuts = [{numbers}]")))
+    with pytest.raises(PlanSyntaxError) as info:
+        parse_file(plan)
+    assert len(info.value.diagnostics) == MAX_COLLECTED and info.value.count == 3000
+    assert cli.main(["check", str(plan)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error[SAP104]") == MAX_SHOWN
+    assert "... and 2950 more errors" in err and "3000 errors; nothing was written" in err
 
 
 @pytest.mark.parametrize("column", [1, 70, 5000, 9990, 10_000])
