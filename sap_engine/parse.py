@@ -542,6 +542,13 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
             words = sorted({w for t in exc.expected for w in _terminal_words().get(t, ())
                             if w.isidentifier()})
             suggestion = did_you_mean(str(tok), words) if words else None
+        unknown = _unknown_function(exc, text)
+        if unknown:
+            name, column = unknown
+            functions = _terminal_words()["FUNCTION"]
+            message = (f"unknown function '{_short(name)}'; the functions are "
+                       + ", ".join(functions))
+            suggestion = did_you_mean(name, functions)
     elif isinstance(exc, UnexpectedCharacters):
         message = f"unexpected character {exc.char!r}"
         code = "SAP103"
@@ -549,6 +556,19 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
         message, code = "unexpected end of plan", "SAP102"
     return Diagnostic(code, message, Location(path, line, column), suggestion=suggestion,
                       source_line=_line(text, line))
+
+
+def _unknown_function(exc: UnexpectedToken, text: str) -> tuple[str, int] | None:
+    """(name, column) when a '(' the parser did not expect follows a name in an expression:
+    a misspelt function (`chnage(score)`) is lexed as a name, not as FUNCTION."""
+    tok = exc.token
+    if tok.type != "LPAR" or "PLUS" not in exc.expected or tok.start_pos is None:
+        return None
+    before = text[max(0, tok.start_pos - 200):tok.start_pos]
+    found = re.search(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\Z", before)
+    if not found:
+        return None
+    return found.group(1), (tok.column or 1) - (len(before) - found.start(1))
 
 
 def _expected(terminals) -> list[str]:
@@ -577,6 +597,9 @@ def _terminal_words() -> dict[str, tuple[str, ...]]:
             alternatives = re.fullmatch(r"\(\?:([A-Za-z_|]+)\)", t.pattern.value)
             if alternatives:
                 words[t.name] = tuple(alternatives.group(1).split("|"))
+            elif t.name == "FUNCTION":  # (baseline|change|...)(?=\s*\()
+                names = re.match(r"\(([A-Za-z_|]+)\)", t.pattern.value)
+                words[t.name] = tuple(names.group(1).split("|")) if names else ()
     return words
 
 

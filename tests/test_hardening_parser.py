@@ -412,6 +412,16 @@ def test_a_misspelt_keyword_gets_a_suggestion_and_the_words_expected(old, new, s
     assert "anon" not in d.message.lower()
 
 
+def test_a_misspelt_function_is_named_with_a_suggestion():
+    text = _mini(("= change(score)", "= chnage(score)"))
+    (d,) = _syntax_errors(text)
+    assert d.message.startswith("unknown function 'chnage'; the functions are baseline, change")
+    assert d.suggestion == "change"
+    assert d.location.column == text.split("\n")[d.location.line - 1].index("chnage") + 1
+    (d,) = _syntax_errors(_mini(("= change(score)", "= score\n(")))
+    assert "unknown function" not in d.message  # a name on the line before is no call
+
+
 def test_a_choice_word_names_the_choices_not_the_keyword_before_it():
     (d,) = _syntax_errors(_mini(("by treatment\n  options",
                                  "lsmeans weights observd\n  by treatment\n  options")))
