@@ -8,38 +8,22 @@
 from __future__ import annotations
 
 import math
-import re
 from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 from lark.visitors import Transformer_NonRecursive
 
 from sap_engine import depth
 from sap_engine import model as m
-from sap_engine.errors import (
-    MAX_COLLECTED,
-    Diagnostic,
-    Location,
-    PlanSyntaxError,
-    did_you_mean,
-    source_lines,
-)
+from sap_engine.errors import MAX_COLLECTED, Diagnostic, Location, PlanSyntaxError, source_lines
 from sap_engine.resources import grammar_path
+from sap_engine.syntax_errors import shorten, syntax_error
 
 # A plan larger than this is refused before it is read (SAP005): parsing takes about 100 MB
 # of memory per megabyte of plan, and a real plan is a few tens of kilobytes.
 MAX_PLAN_BYTES = 2 * 1024 * 1024
-
-# Friendlier names for the terminals a user may meet in "expected ..." messages.
-_TERMINAL_NAMES = {
-    "NAME": "a name", "STRING": 'a "string"', "SIGNED_NUMBER": "a number", "LBRACE": "'{'",
-    "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "EQUAL": "'='", "COMMA": "','",
-    "TILDE": "'~'", "LSQB": "'['", "RSQB": "']'", "FUNCTION": "a function call",
-    "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'", "SLASH": "'/'", "COMPARATOR": "a comparison",
-}
-
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
@@ -152,11 +136,11 @@ class _ToModel(Transformer_NonRecursive):
         value = float(text)
         mantissa = text.lower().split("e")[0]
         if not math.isfinite(value):
-            self.problem("SAP104", f"number {_short(text)} is too large (the largest is about "
+            self.problem("SAP104", f"number {shorten(text)} is too large (the largest is about "
                          "1.8e308)", _tok_loc(c[0]))
             value = 0.0
         elif value == 0 and mantissa.strip("0.") != "":
-            self.problem("SAP104", f"number {_short(text)} is too small: it would be read as 0",
+            self.problem("SAP104", f"number {shorten(text)} is too small: it would be read as 0",
                          _tok_loc(c[0]))
         return m.Num(value, _loc(meta))
 
@@ -520,98 +504,6 @@ def _plain(value):
     return value
 
 
-def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
-    line = getattr(exc, "line", 1) or 1
-    column = getattr(exc, "column", 1) or 1
-    suggestion = None
-    if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        if tok.type == "$END":
-            message = "unexpected end of plan; a block or statement is not finished"
-            code = "SAP102"
-        else:
-            kind = "string" if tok.type == "STRING" else "token"
-            message = f"unexpected {kind} '{_short(str(tok))}'"
-            code = "SAP101"
-        expected = _expected(exc.expected)
-        if tok.type != "$END" and expected and len(expected) <= 30:
-            message += "; expected " + ", ".join(expected)
-        if tok.type != "$END" and str(tok).isidentifier():
-            # A misspelt keyword (`metod`) is lexed as a name: offer the closest keyword the
-            # parser would have taken here.
-            words = sorted({w for t in exc.expected for w in _terminal_words().get(t, ())
-                            if w.isidentifier()})
-            suggestion = did_you_mean(str(tok), words) if words else None
-        unknown = _unknown_function(exc, text)
-        if unknown:
-            name, column = unknown
-            functions = _terminal_words()["FUNCTION"]
-            message = (f"unknown function '{_short(name)}'; the functions are "
-                       + ", ".join(functions))
-            suggestion = did_you_mean(name, functions)
-    elif isinstance(exc, UnexpectedCharacters):
-        message = f"unexpected character {exc.char!r}"
-        code = "SAP103"
-    else:  # UnexpectedEOF
-        message, code = "unexpected end of plan", "SAP102"
-    return Diagnostic(code, message, Location(path, line, column), suggestion=suggestion,
-                      source_line=_line(text, line))
-
-
-def _unknown_function(exc: UnexpectedToken, text: str) -> tuple[str, int] | None:
-    """(name, column) when a '(' the parser did not expect follows a name in an expression:
-    a misspelt function (`chnage(score)`) is lexed as a name, not as FUNCTION."""
-    tok = exc.token
-    if tok.type != "LPAR" or "PLUS" not in exc.expected or tok.start_pos is None:
-        return None
-    before = text[max(0, tok.start_pos - 200):tok.start_pos]
-    found = re.search(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\Z", before)
-    if not found:
-        return None
-    return found.group(1), (tok.column or 1) - (len(before) - found.start(1))
-
-
-def _expected(terminals) -> list[str]:
-    """The tokens a parser state accepts, as a user writes them: `'observed', 'equal'` for
-    WEIGHTS, `'missing'` for the anonymous terminal lark calls __ANON_0, never a lark name."""
-    out: set[str] = set()
-    for name in terminals:
-        if name in _TERMINAL_NAMES:
-            out.add(_TERMINAL_NAMES[name])
-        elif name in _terminal_words():
-            out.update(f"'{w}'" for w in _terminal_words()[name])
-        else:  # not expected to happen: every terminal of the grammar is covered above
-            out.add(name.lower())
-    return sorted(out)
-
-
-@lru_cache(maxsize=1)
-def _terminal_words() -> dict[str, tuple[str, ...]]:
-    """The words each keyword terminal of the grammar matches, read from the grammar itself
-    (``WEIGHTS: "observed" | "equal"`` compiles to the pattern ``(?:observed|equal)``)."""
-    words: dict[str, tuple[str, ...]] = {}
-    for t in parser().terminals:
-        if t.pattern.type == "str":
-            words[t.name] = (t.pattern.value,)
-        else:
-            alternatives = re.fullmatch(r"\(\?:([A-Za-z_|]+)\)", t.pattern.value)
-            if alternatives:
-                words[t.name] = tuple(alternatives.group(1).split("|"))
-            elif t.name == "FUNCTION":  # (baseline|change|...)(?=\s*\()
-                names = re.match(r"\(([A-Za-z_|]+)\)", t.pattern.value)
-                words[t.name] = tuple(names.group(1).split("|")) if names else ()
-    return words
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _line(text: str, number: int) -> str:
-    lines = source_lines(text)
-    return lines[number - 1] if 0 < number <= len(lines) else ""
-
-
 def parse_text(text: str, path: str = "<plan>") -> m.Plan:
     """Parse plan text; raise :class:`PlanSyntaxError` with located diagnostics."""
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark, as some editors write
@@ -621,7 +513,7 @@ def parse_text(text: str, path: str = "<plan>") -> m.Plan:
     try:
         tree = parser().parse(text, on_error=None)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
-        raise PlanSyntaxError(_syntax_error(exc, text, path)) from None
+        raise PlanSyntaxError(syntax_error(exc, text, path, parser())) from None
     # Too deep an expression is refused before anything recurses over it (SAP108); the
     # transformer itself does not recurse, so the other problems are still found.
     problems = depth.tree_problems(tree)

@@ -28,7 +28,8 @@ from sap_engine.errors import (
     source_lines,
 )
 from sap_engine.fmt import format_plan
-from sap_engine.parse import MAX_PLAN_BYTES, _expected, parse_file, parse_text, parser
+from sap_engine.parse import MAX_PLAN_BYTES, parse_file, parse_text, parser
+from sap_engine.syntax_errors import expected_tokens
 
 MINI_TEXT = (MINI / "mini.sap").read_text()
 
@@ -434,7 +435,7 @@ def test_every_terminal_is_described_as_a_user_writes_it():
     for terminal in parser().terminals:
         if terminal.name in ("WS", "COMMENT"):
             continue
-        for text in _expected([terminal.name]):
+        for text in expected_tokens([terminal.name], parser()):
             assert text.startswith("'") or text.startswith("a "), (terminal.name, text)
             assert "__" not in text and terminal.name not in text, (terminal.name, text)
 
