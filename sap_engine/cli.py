@@ -102,21 +102,24 @@ def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
 
-    changed = 0
+    # Every plan is parsed and formatted before any is written: a plan with an error among
+    # several leaves all of them as they were ("nothing was written" holds).
+    changes = []
     for path in args.plan:
         plan = parse_file(path)
         text = format_plan(plan)
         if parse_text(text, str(path)).statements != plan.statements:  # never lose meaning
             raise RuntimeError(f"formatter changed the meaning of {path}")
         if text != plan.text:
-            changed += 1
-            if args.check:
-                print(f"would reformat {path}")
-            else:
-                _write_plan(path, text)
-                print(f"reformatted {path}")
+            changes.append((path, text))
+    for path, text in changes:
+        if args.check:
+            print(f"would reformat {path}")
+        else:
+            _write_plan(path, text)
+            print(f"reformatted {path}")
     if args.check:
-        return 1 if changed else 0
+        return 1 if changes else 0
     return 0
 
 

@@ -490,6 +490,14 @@ def test_fmt_that_cannot_write_is_a_plan_error(monkeypatch, tmp_path, capsys):
     assert plan.read_text() == text and not list(tmp_path.glob(".*.tmp"))
 
 
+def test_fmt_writes_nothing_when_one_of_its_plans_has_an_error(sap_run, tmp_path):
+    untidy = MINI_TEXT.replace("phase 2", "phase   2")
+    first = write_plan(tmp_path, untidy, "first.sap")
+    second = write_plan(tmp_path, untidy.replace("phase   2", "phase 1e309"), "second.sap")
+    _clean_exit_2(sap_run("fmt", first, second), "error[SAP104]", "nothing was written")
+    assert first.read_text() == untidy
+
+
 # ---- exit codes ------------------------------------------------------------------------------
 
 
