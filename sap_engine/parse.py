@@ -22,8 +22,9 @@ from sap_engine.resources import grammar_path
 from sap_engine.syntax_errors import shorten, syntax_error
 
 # A plan larger than this is refused before it is read (SAP005): parsing takes about 100 MB
-# of memory per megabyte of plan, and a real plan is a few tens of kilobytes.
-MAX_PLAN_BYTES = 2 * 1024 * 1024
+# of memory per megabyte of an ordinary plan and up to 500 MB for a pathological one (a
+# megabyte of unary minus), while a real plan is a few tens of kilobytes.
+MAX_PLAN_BYTES = 1024 * 1024
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
