@@ -19,7 +19,7 @@ MAX_COLLECTED = 1000
 # A source line longer than this is shown as a window around the caret ("..." at the cut ends);
 # a message longer than MAX_MESSAGE is cut likewise (a misspelt name may be megabytes long).
 SOURCE_WINDOW = 160
-MAX_MESSAGE = 400
+MAX_MESSAGE = 1000
 
 
 def source_lines(text: str) -> list[str]:
