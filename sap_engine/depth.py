@@ -29,7 +29,8 @@ _NESTING_NODES = (m.BinOp, m.Not, m.Neg, m.InSet, m.Call, m.Cut)
 _EXPR_NODES = (m.Num, m.Str, m.Bool, m.Inf, m.Col, *_NESTING_NODES)
 
 Problem = tuple[str, str, m.Loc]
-_ADVICE = "each operator, function call, `not` or unary minus is a level; parentheses are not"
+_ADVICE = ("each operator, comparison, function call, `not`, unary minus, `in` and `cut` is a "
+           "level; parentheses are not")
 
 
 def _loc(meta) -> m.Loc:
