@@ -26,6 +26,7 @@ from sap_engine.syntax_errors import shorten, syntax_error
 # megabyte of unary minus), while a real plan is a few tens of kilobytes.
 MAX_PLAN_BYTES = 1024 * 1024
 
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     # cache=True stores the LALR tables in the temp dir keyed by grammar hash: a cold CLI
@@ -139,7 +140,6 @@ class _ToModel(Transformer_NonRecursive):
         if not math.isfinite(value):
             self.problem("SAP104", f"number {shorten(text)} is too large (the largest is about "
                          "1.8e308)", _tok_loc(c[0]))
-            value = 0.0
         elif value == 0 and mantissa.strip("0.") != "":
             self.problem("SAP104", f"number {shorten(text)} is too small: it would be read as 0",
                          _tok_loc(c[0]))
@@ -271,7 +271,9 @@ class _ToModel(Transformer_NonRecursive):
         start, stop, step = (x.value for x in c)
         spec = (start, stop, step)
         text = f"{m._num(start)} to {m._num(stop)} by {m._num(step)}"
-        if step <= 0:
+        if not all(math.isfinite(x) for x in spec):
+            pass  # a number too large, reported (SAP104) where it is written
+        elif step <= 0:
             self.problem("SAP105", f"visit range {text}: the step must be greater than 0",
                          c[2].loc)
         elif stop < start:

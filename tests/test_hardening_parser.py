@@ -131,6 +131,12 @@ def test_a_number_too_large_for_a_double_is_a_located_error(old, new, fragment):
     assert line[d.location.column - 1:].startswith(fragment)
 
 
+def test_a_visit_bound_too_large_gives_no_second_error():
+    for spec in ("5 to 1e309 by 1", "1e309 to 5 by 1", "0 to 5 by 1e309"):
+        (d,) = _syntax_errors(_mini(("scheduled 0, 8, 16", f"scheduled {spec}")))
+        assert d.code == "SAP104"
+
+
 def test_a_number_read_as_zero_is_a_located_error():
     (d,) = _syntax_errors(_mini(('FASFL == "Y"', 'FASFL == "Y" and AGE > 1e-400')))
     assert d.code == "SAP104" and "read as 0" in d.message
