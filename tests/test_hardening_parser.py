@@ -8,9 +8,12 @@ output), 13 (line counting, BOM, keyword suggestions, --debug), exit codes.
 from __future__ import annotations
 
 import tracemalloc
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import MINI, ROOT, write_plan
 
 from sap_engine import cli
@@ -79,6 +82,19 @@ def test_decimal_visit_range_contains_the_weeks_as_written():
     visits = m.Visits(m.Col("AVISITN"), scheduled=((2.0, 3.0, 0.25), (0.0, 52.0, 4.0)))
     assert visits.weeks == (0.0, 2.0, 2.25, 2.5, 2.75, 3.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0,
                             28.0, 32.0, 36.0, 40.0, 44.0, 48.0, 52.0)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(start=st.integers(0, 100_000), step=st.integers(1, 10_000), n=st.integers(0, 300),
+       places=st.integers(0, 4))
+def test_every_week_of_a_range_is_the_number_as_written(start, step, n, places):
+    # `A to B by S` written with up to 4 decimals: the visits are exactly the decimals
+    # A, A + S, ..., B, each as a plan would write it in `at week`, B included.
+    scale = Decimal(10) ** -places
+    a, s = Decimal(start) * scale, Decimal(step) * scale
+    b = a + n * s
+    weeks = m.visit_range(float(a), float(b), float(s))
+    assert weeks == tuple(float(str(a + i * s)) for i in range(n + 1))
 
 
 def test_a_decimal_week_of_a_range_passes_check(tmp_path):
