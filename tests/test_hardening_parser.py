@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import MINI, ROOT, write_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import MINI, ROOT, write_plan
 
 from sap_engine import cli
 from sap_engine import model as m
