@@ -26,6 +26,7 @@ from sap_engine.errors import (
     Location,
     PlanCheckError,
     did_you_mean,
+    source_lines,
 )
 from sap_engine.methods import registry
 
@@ -54,7 +55,7 @@ class _Checker:
     def __init__(self, plan: m.Plan, datasets: dict[str, Dataset]):
         self.plan = plan
         self.datasets = datasets
-        self.lines = plan.text.splitlines()
+        self.lines = source_lines(plan.text)
         self.problems: list[Diagnostic] = []
         self.kinds: dict[str, str] = {}
         self.subjects = next((s.name for s in plan.sources if s.subjects), None)
@@ -429,7 +430,7 @@ def _position(d: Diagnostic) -> tuple[int, int]:
 
 def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:
     if d.location and d.source_line is None:
-        lines = plan.text.splitlines()
+        lines = source_lines(plan.text)
         if 0 < d.location.line <= len(lines):
             from dataclasses import replace
 

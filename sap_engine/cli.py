@@ -1,27 +1,37 @@
 """``sap-run``: the command line, a thin shell over :mod:`sap_engine.api`.
 
 Exit codes: 0 success; 1 ``fmt --check`` found a file to reformat; 2 a plan, data or
-analysis error (printed as ``file:line:col: error[CODE]: message``, never a traceback
-unless ``--debug``). argparse (standard library) keeps a cold ``sap-run check`` fast: the
-heavy modules (pandas, scipy) are imported only by ``run``.
+analysis error (printed as ``file:line:col: error[CODE]: message``, at most the first 50
+with a count of the rest, never a traceback unless ``--debug``); 3 only for a bug in the
+engine ("internal error"). argparse (standard library) keeps a cold ``sap-run check`` fast:
+the heavy modules (pandas, scipy) are imported only by ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 
 from sap_engine import __version__
-from sap_engine.errors import SapError
+from sap_engine.errors import Diagnostic, SapError, render_diagnostics
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  fmt --check: a file would be reformatted
+  2  an error in the plan, its data or an analysis (code SAPnnn, file:line:col)
+  3  an internal error: a bug in sap-engine (rerun with --debug and report it)"""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sap-run",
         description="Check, run and format statistical analysis plans (.sap files).",
-        epilog="Example: sap-run run plans/prodrem.sap   (outputs in out/prodrem/)")
+        epilog="Example: sap-run run plans/prodrem.sap   (outputs in out/prodrem/)\n\n"
+               + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"sap-run {__version__}")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
+    for command in (c, r, f):
+        # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
+        # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show Python tracebacks on errors")
     return p
 
 
@@ -83,11 +98,10 @@ def _cmd_run(args) -> int:
     print(f"{args.plan}: {result.n_rows} results in {elapsed:.2f} s")
     for path in result.files:
         print(f"  {path}")
-    for d in result.notes:
-        print(d.render(), file=sys.stderr)
+    if result.notes:
+        print(render_diagnostics(result.notes), file=sys.stderr)
     if result.failures:
-        for d in result.failures:
-            print(d.render(), file=sys.stderr)
+        print(render_diagnostics(result.failures), file=sys.stderr)
         return 2
     return 0
 
@@ -96,24 +110,39 @@ def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
 
-    changed = 0
+    # Every plan is parsed and formatted before any is written: a plan with an error among
+    # several leaves all of them as they were ("nothing was written" holds).
+    changes = []
     for path in args.plan:
         plan = parse_file(path)
         text = format_plan(plan)
         if parse_text(text, str(path)).statements != plan.statements:  # never lose meaning
             raise RuntimeError(f"formatter changed the meaning of {path}")
         if text != plan.text:
-            changed += 1
-            if args.check:
-                print(f"would reformat {path}")
-            else:
-                tmp = path.with_name(f".{path.name}.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(path)
-                print(f"reformatted {path}")
+            changes.append((path, text))
+    for path, text in changes:
+        if args.check:
+            print(f"would reformat {path}")
+        else:
+            _write_plan(path, text)
+            print(f"reformatted {path}")
     if args.check:
-        return 1 if changed else 0
+        return 1 if changes else 0
     return 0
+
+
+def _write_plan(path: Path, text: str) -> None:
+    """Replace a plan by its formatted text through a temporary file (never half-written)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise SapError(Diagnostic(
+            "SAP006", f"cannot write the formatted plan: {path} ({reason})")) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(exc.render(), file=sys.stderr)
-        n = len(exc.diagnostics)
+        n = exc.count
         print(f"{n} error{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

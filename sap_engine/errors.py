@@ -11,6 +11,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# A report shows the first MAX_SHOWN diagnostics and a count of the rest: 4,000 errors on one
+# long line once printed 209 MB. Collectors (the checker) may stop collecting at MAX_COLLECTED,
+# which bounds memory too; the count shown is then "at least".
+MAX_SHOWN = 50
+MAX_COLLECTED = 1000
+# A source line longer than this is shown as a window around the caret ("..." at the cut ends);
+# a message longer than MAX_MESSAGE is cut likewise (a misspelt name may be megabytes long).
+SOURCE_WINDOW = 160
+MAX_MESSAGE = 1000
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a plan as the lexer counts them, for quoting a line by its number.
+
+    Only ``\\n`` ends a line: ``str.splitlines`` also splits at ``\\f``, ``\\v``,
+    ``\\x1c``-``\\x1e``, ``\\x85`` and U+2028/U+2029, which the grammar reads as ordinary
+    characters (in strings and comments) or whitespace, so every later line would be quoted
+    wrongly. A ``\\r`` before the ``\\n`` is dropped, and as with ``splitlines`` a final
+    newline adds no empty line.
+
+    >>> source_lines("a\\fb\\nc\\r\\n")
+    ['a\\x0cb', 'c']
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
 
 @dataclass(frozen=True)
 class Location:
@@ -61,17 +93,42 @@ class Diagnostic:
         head = f"{self.location}: " if self.location else ""
         if self.data_location:
             head = f"{self.data_location}: " if not self.location else head
-        text = f"{head}{self.severity}[{self.code}]: {self.message}"
+        text = f"{head}{self.severity}[{self.code}]: {_shorten(self.message)}"
         if self.data_location and self.location:
             text += f" ({self.data_location})"
         if self.suggestion:
-            text += f"; did you mean '{self.suggestion}'?"
+            text += f"; did you mean '{_shorten(self.suggestion, 80)}'?"
         if self.location and self.source_line is not None:
-            caret_width = max(1, (self.location.end_column or self.location.column + 1)
-                              - self.location.column)
-            text += "\n  | " + self.source_line.rstrip("\n")
-            text += "\n  | " + " " * (self.location.column - 1) + "^" * caret_width
+            line, caret = _caret_window(self.source_line.rstrip("\r\n"), self.location)
+            text += "\n  | " + line + "\n  | " + caret
         return text
+
+
+def _caret_window(line: str, loc: Location) -> tuple[str, str]:
+    """The source line (or a window of it around the caret) and the caret line under it."""
+    start = max(0, loc.column - 1)
+    width = max(1, (loc.end_column or loc.column + 1) - loc.column)
+    if len(line) <= SOURCE_WINDOW:
+        return line, " " * start + "^" * width
+    lo = max(0, min(start - SOURCE_WINDOW // 3, len(line) - SOURCE_WINDOW))
+    hi = lo + SOURCE_WINDOW
+    prefix = "..." if lo > 0 else ""
+    suffix = "..." if hi < len(line) else ""
+    offset = len(prefix) + start - lo
+    width = max(1, min(width, hi - start))
+    return prefix + line[lo:hi] + suffix, " " * offset + "^" * width
+
+
+def render_diagnostics(diagnostics: list[Diagnostic], limit: int = MAX_SHOWN,
+                       omitted: int = 0) -> str:
+    """The first ``limit`` diagnostics rendered, then a count of the ones not shown (``omitted``
+    more were found but not kept)."""
+    shown = [d.render() for d in diagnostics[:limit]]
+    rest = len(diagnostics) - len(shown) + omitted
+    if rest > 0:
+        noun = "error" if all(d.severity == "error" for d in diagnostics[limit:]) else "problem"
+        shown.append(f"... and {rest} more {noun}{'s' if rest != 1 else ''}")
+    return "\n".join(shown)
 
 
 class SapError(Exception):
@@ -79,14 +136,23 @@ class SapError(Exception):
 
     exit_code = 2
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, omitted: int = 0):
+        """``omitted``: how many further problems a collector found but did not keep (it
+        stopped at MAX_COLLECTED); they are counted in the report."""
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.omitted = omitted
         super().__init__(self.render())
 
-    def render(self) -> str:
-        return "\n".join(d.render() for d in self.diagnostics)
+    @property
+    def count(self) -> int:
+        """How many problems were found, including the ones not kept."""
+        return len(self.diagnostics) + self.omitted
+
+    def render(self, limit: int = MAX_SHOWN) -> str:
+        """The diagnostics as a user reads them: at most ``limit``, then a count of the rest."""
+        return render_diagnostics(self.diagnostics, limit, self.omitted)
 
     @property
     def codes(self) -> list[str]:

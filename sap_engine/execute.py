@@ -18,7 +18,7 @@ from sap_engine import workers
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
 from sap_engine.data.derive import EACH_VISIT, Evaluator
-from sap_engine.errors import DataError, Diagnostic, Location, MethodError
+from sap_engine.errors import DataError, Diagnostic, Location, MethodError, source_lines
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
 
@@ -95,7 +95,7 @@ def run_step(step: Step, ev: Evaluator) -> Results:
 
 
 def _located(checked: CheckedPlan, step: Step, code: str, message: str) -> Diagnostic:
-    lines = checked.plan.text.splitlines()
+    lines = source_lines(checked.plan.text)
     line = step.loc.line or 1
     return Diagnostic(code, f"analysis {step.id}: {message}",
                       Location(checked.plan.path, line, step.loc.column or 1),

@@ -134,7 +134,7 @@ def _analysis(a: m.Analysis, comments: _Comments) -> str:
         items.append((a.population.loc, _pop(a.population)))
     if a.method:
         items.append((a.method_loc, f"method {a.method}"))
-    if a.response is not None:
+    if a.response is not None and a.terms is not None:  # the grammar gives both or neither
         items.append((a.response.loc, f"model {expr(a.response)} ~ {expr(a.terms)}"))
     if a.variables:
         items.append((a.variables[0].loc, "variable " + ", ".join(expr(v) for v in a.variables)))
@@ -267,7 +267,7 @@ def format_plan(plan: m.Plan) -> str:
     comments = _Comments(plan.comments)
     chunks = []
     for statement in plan.statements:
-        lead = comments.before(statement.loc)
+        lead = comments.before(getattr(statement, "loc", m.Loc()))
         chunks.append("\n".join([*lead, _statement(statement, comments)]))
     tail = comments.rest()
     if tail:

@@ -7,9 +7,13 @@ Nothing here mutates: derive a changed node with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from functools import cached_property
-from typing import Union
+from typing import TypeVar, Union
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -204,19 +208,61 @@ class Visits:
     label: str | None = None
     loc: Loc = _loc()
 
-    @property
+    @cached_property
     def weeks(self) -> tuple[float, ...]:
+        """Every scheduled visit, sorted, each once (ranges expanded by :func:`visit_range`)."""
         out: list[float] = []
         for spec in self.scheduled:
-            if len(spec) == 1:
-                out.append(spec[0])
-            else:
-                start, stop, step = spec
-                v = start
-                while v <= stop + 1e-9:
-                    out.append(v)
-                    v += step
+            out.extend(spec if len(spec) == 1 else visit_range(*spec))
         return tuple(sorted(set(out)))
+
+
+# A schedule longer than this is refused by the parser (SAP107): no trial has 10,000 visits,
+# and a range such as `0 to 1e300 by 1` must not be expanded at all.
+MAX_VISITS = 10_000
+
+
+def _decimal(x: float) -> Decimal:
+    # repr is the shortest text that reads back as x: for a number written in the plan, the
+    # number as written (0.1 stays 0.1, not 0.1000000000000000055511151231257827).
+    return Decimal(repr(float(x)))
+
+
+def visit_range_count(start: float, stop: float, step: float) -> int:
+    """How many visits ``start to stop by step`` has; ValueError if it is not a valid range.
+
+    >>> visit_range_count(0, 1, 0.1), visit_range_count(0, 52, 4), visit_range_count(3, 3, 1)
+    (11, 14, 1)
+    """
+    if not all(math.isfinite(x) for x in (start, stop, step)):
+        raise ValueError("a visit range needs finite numbers")
+    if step <= 0:
+        raise ValueError("the step of a visit range must be positive")
+    if stop < start:
+        raise ValueError("a visit range must not end before it starts")
+    if (stop - start) / step > MAX_VISITS:  # float estimate first: never a huge Decimal count
+        return MAX_VISITS + 1
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int((_decimal(stop) - _decimal(start)) // _decimal(step)) + 1
+
+
+def visit_range(start: float, stop: float, step: float) -> tuple[float, ...]:
+    """The visits ``start to stop by step``: ``start + i * step`` computed in decimal, so
+    ``0 to 1 by 0.1`` contains 0.3 exactly as a plan writes it (repeated float addition gave
+    0.30000000000000004, which matched no visit). ValueError for an invalid or over-long range
+    (the parser reports those with their location first).
+
+    >>> visit_range(0, 1, 0.1)[:4], visit_range(0, 16, 8)
+    ((0.0, 0.1, 0.2, 0.3), (0.0, 8.0, 16.0))
+    """
+    count = visit_range_count(start, stop, step)
+    if count > MAX_VISITS:
+        raise ValueError(f"a visit range of more than {MAX_VISITS} visits")
+    first, by = _decimal(start), _decimal(step)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return tuple(float(first + i * by) for i in range(count))
 
 
 @dataclass(frozen=True)
@@ -431,7 +477,7 @@ class Plan:
         found = self._of(Document)
         return found[0] if found else None
 
-    def named(self, kind: type) -> dict[str, object]:
+    def named(self, kind: type[_T]) -> dict[str, _T]:
         return {s.name: s for s in self._of(kind)}
 
     @cached_property

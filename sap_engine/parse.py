@@ -7,23 +7,24 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from lark.visitors import Transformer_NonRecursive
 
+from sap_engine import depth
 from sap_engine import model as m
-from sap_engine.errors import Diagnostic, Location, PlanSyntaxError, SapError
+from sap_engine.errors import MAX_COLLECTED, Diagnostic, Location, PlanSyntaxError, source_lines
 from sap_engine.resources import grammar_path
+from sap_engine.syntax_errors import shorten, syntax_error
 
-# Friendlier names for the terminals a user may meet in "expected ..." messages.
-_TERMINAL_NAMES = {
-    "NAME": "a name", "STRING": 'a "string"', "SIGNED_NUMBER": "a number", "LBRACE": "'{'",
-    "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "EQUAL": "'='", "COMMA": "','",
-    "TILDE": "'~'", "LSQB": "'['", "RSQB": "']'", "FUNCTION": "a function call",
-    "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'", "SLASH": "'/'", "COMPARATOR": "a comparison",
-}
+# A plan larger than this is refused before it is read (SAP005): parsing takes about 100 MB
+# of memory per megabyte of an ordinary plan and up to 500 MB for a pathological one (a
+# megabyte of unary minus), while a real plan is a few tens of kilobytes.
+MAX_PLAN_BYTES = 1024 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -57,11 +58,92 @@ def _level(x) -> str:
     return str(x)
 
 
+class _Item(tuple):
+    """A block item, ``(keyword, value)``, that remembers where it was written."""
+
+    loc: m.Loc
+
+    def __new__(cls, item: tuple, loc: m.Loc) -> _Item:
+        self = super().__new__(cls, item)
+        self.loc = loc
+        return self
+
+
+# Block items that may be written once per block (contrasts, options, rows, footnotes and
+# intercurrent strategies may repeat). Written twice, one used to win silently (SAP109).
+_ONCE_ITEMS = frozenset({
+    "visit_baseline", "visit_scheduled", "visit_label", "missing_use", "est_variable",
+    "est_summary", "an_method", "an_model", "an_variables", "an_crosstab", "an_roles", "an_by",
+    "an_at", "an_lsmeans", "tab_columns", "doc_template", "doc_include", "doc_author",
+    "doc_reproduce", "doc_rounding"})
+_ITEM_KEYWORDS = {"variables": "variable", "visit": "at week", "weights": "lsmeans weights",
+                  "strategy": "intercurrent"}
+
+
+def _binary(op: str):
+    """The transformer rule of a binary operator (the first and last child are the operands;
+    a comparison keeps its operator token in between)."""
+
+    def rule(self, meta, c):
+        return m.BinOp(op, c[0], c[-1], _loc(meta))
+
+    return rule
+
+
 @v_args(meta=True)
-class _ToModel(Transformer):
+class _ToModel(Transformer_NonRecursive):
+    """Parse tree to plan model, without recursion (a deep tree cannot exhaust the stack).
+
+    Problems only visible once a value is known (a number too large for a float, a visit
+    range that is empty, endless or too long) are collected in ``problems`` as (code,
+    message, loc), so one pass reports them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[tuple[str, str, m.Loc]] = []
+        self.omitted = 0  # problems found beyond MAX_COLLECTED: counted, not kept
+
+    def _call_userfunc(self, tree, new_children=None):
+        result = super()._call_userfunc(tree, new_children)
+        if tree.data in _ONCE_ITEMS:
+            return _Item(result, _loc(tree.meta))
+        return result
+
+    def once(self, block: str, items) -> None:
+        """SAP109 for an item written twice in one block (the first one's line named)."""
+        seen: dict[str, m.Loc] = {}
+        for item in items:
+            if isinstance(item, m.PopulationUse):
+                key, loc = "population", item.loc
+            elif isinstance(item, _Item):
+                key, loc = item[0], item.loc
+            else:
+                continue
+            if key in seen:
+                word = _ITEM_KEYWORDS.get(key, key)
+                self.problem("SAP109", f"{block}: '{word}' is given twice (first at line "
+                             f"{seen[key].line}); give it once", loc)
+            else:
+                seen[key] = loc
+
+    def problem(self, code: str, message: str, loc: m.Loc) -> None:
+        if len(self.problems) < MAX_COLLECTED:
+            self.problems.append((code, message, loc))
+        else:
+            self.omitted += 1
+
     # ---- atoms
     def number_(self, meta, c):
-        return m.Num(float(c[0]), _loc(meta))
+        text = str(c[0])
+        value = float(text)
+        mantissa = text.lower().split("e")[0]
+        if not math.isfinite(value):
+            self.problem("SAP104", f"number {shorten(text)} is too large (the largest is about "
+                         "1.8e308)", _tok_loc(c[0]))
+        elif value == 0 and mantissa.strip("0.") != "":
+            self.problem("SAP104", f"number {shorten(text)} is too small: it would be read as 0",
+                         _tok_loc(c[0]))
+        return m.Num(value, _loc(meta))
 
     def string(self, meta, c):
         return c[0]  # already a Str (STRING callback)
@@ -90,13 +172,8 @@ class _ToModel(Transformer):
     def call(self, meta, c):
         return m.Call(str(c[0]), tuple(c[1:]), _loc(meta))
 
-    def _bin(op):  # noqa: N805 - a factory evaluated in the class body
-        def rule(self, meta, c):
-            return m.BinOp(op, c[0], c[-1], _loc(meta))
-        return rule
-
-    add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")
-    or_, and_ = _bin("or"), _bin("and")
+    add, sub, mul, div = _binary("+"), _binary("-"), _binary("*"), _binary("/")
+    or_, and_ = _binary("or"), _binary("and")
 
     def compare(self, meta, c):
         return m.BinOp(str(c[1]), c[0], c[2], _loc(meta))
@@ -191,15 +268,37 @@ class _ToModel(Transformer):
         return (c[0].value,)
 
     def visit_range(self, meta, c):
-        return (c[0].value, c[1].value, c[2].value)
+        start, stop, step = (x.value for x in c)
+        spec = (start, stop, step)
+        text = f"{m._num(start)} to {m._num(stop)} by {m._num(step)}"
+        if not all(math.isfinite(x) for x in spec):
+            pass  # a number too large, reported (SAP104) where it is written
+        elif step <= 0:
+            self.problem("SAP105", f"visit range {text}: the step must be greater than 0",
+                         c[2].loc)
+        elif stop < start:
+            self.problem("SAP106", f"visit range {text} ends before it starts, so it has no "
+                         f"visits; write {m._num(stop)} to {m._num(start)} by {m._num(step)}",
+                         _loc(meta))
+        elif m.visit_range_count(start, stop, step) > m.MAX_VISITS:
+            self.problem("SAP107", f"visit range {text} has more than {m.MAX_VISITS} visits",
+                         _loc(meta))
+        else:
+            return spec
+        return (start,)  # a placeholder: the plan is refused anyway
 
     def visit_scheduled(self, meta, c):
+        count = sum(1 if len(s) == 1 else m.visit_range_count(*s) for s in c)
+        if count > m.MAX_VISITS:
+            self.problem("SAP107", f"the schedule has {count} visits, more than {m.MAX_VISITS}",
+                         _loc(meta))
         return ("scheduled", tuple(c))
 
     def visit_label(self, meta, c):
         return ("label", c[0].value)
 
     def visits(self, meta, c):
+        self.once(f"visits {c[0].text}", c[1:])
         items = dict(c[1:])
         return m.Visits(c[0], items.get("baseline"), items.get("scheduled", ()),
                         items.get("label"), _loc(meta))
@@ -239,6 +338,7 @@ class _ToModel(Transformer):
 
     def estimand(self, meta, c):
         name, label, *items = c
+        self.once(f"estimand {name}", items)
         pop = next((i for i in items if isinstance(i, m.PopulationUse)), None)
         kv = [i for i in items if isinstance(i, tuple)]
         variable, (visit, visit_loc) = next((v for k, v in kv if k == "variable"),
@@ -307,6 +407,7 @@ class _ToModel(Transformer):
 
     def analysis(self, meta, c):
         name, label, estimand, *items = c
+        self.once(f"analysis {name}", items)
         kv: dict[str, object] = {}
         contrasts, options = [], []
         pop = None
@@ -366,10 +467,12 @@ class _ToModel(Transformer):
         return pop, columns, tuple(rows), tuple(notes)
 
     def table(self, meta, c):
+        self.once(f'table "{c[0].value}"', c[2:])
         pop, columns, rows, notes = self._display_items(c[2:])
         return m.Table(c[0].value, c[1].value, pop, columns, rows, notes, _loc(meta))
 
     def figure(self, meta, c):
+        self.once(f'figure "{c[0].value}"', c[3:])
         pop, _, _, notes = self._display_items(c[3:])
         return m.Figure(c[0].value, c[1].value, str(c[2]), pop, notes, _loc(meta))
 
@@ -389,6 +492,7 @@ class _ToModel(Transformer):
         return ("rounding", str(c[0]))
 
     def document(self, meta, c):
+        self.once("document", c[1:])
         items = dict(c[1:])
         return m.Document(c[0].value, items.get("template"), items.get("include", ("all",)),
                           items.get("author"), items.get("reproduce"),
@@ -403,74 +507,89 @@ def _plain(value):
     return value
 
 
-def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
-    lines = text.splitlines()
-    line = getattr(exc, "line", 1) or 1
-    column = getattr(exc, "column", 1) or 1
-    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-    if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        if tok.type == "$END":
-            message = "unexpected end of plan; a block or statement is not finished"
-            code = "SAP102"
-        else:
-            message = f"unexpected {tok.type == 'STRING' and 'string' or 'token'} '{tok}'"
-            code = "SAP101"
-        expected = sorted(_TERMINAL_NAMES.get(e, _describe(e)) for e in exc.expected)
-        if expected and len(expected) <= 8:
-            message += "; expected " + ", ".join(expected)
-    elif isinstance(exc, UnexpectedCharacters):
-        message = f"unexpected character {text[exc.pos_in_stream]!r}"
-        code = "SAP103"
-    else:  # UnexpectedEOF
-        message, code = "unexpected end of plan", "SAP102"
-    return Diagnostic(code, message, Location(path, line, column), source_line=source_line)
-
-
-def _describe(terminal: str) -> str:
-    if terminal.startswith("__ANON") or terminal.isupper() and "_" in terminal:
-        return terminal.lower()
-    return f"'{terminal.lower()}'"
-
-
 def parse_text(text: str, path: str = "<plan>") -> m.Plan:
-    """Parse plan text; raise :class:`PlanSyntaxError` with a located diagnostic."""
-    comments: list[Token] = []
-    lark = parser()
+    """Parse plan text; raise :class:`PlanSyntaxError` with located diagnostics."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark, as some editors write
+        text = text[1:]
+    if len(text) > MAX_PLAN_BYTES:
+        raise PlanSyntaxError(_too_large(path, len(text)))
     try:
-        tree = lark.parse(text, on_error=None)
-        # Comments are ignored by the grammar; the lexer callback is not available with a
-        # cached parser, so collect them with a second, cheap scan.
-        statements = _ToModel().transform(tree)
+        tree = parser().parse(text, on_error=None)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
-        raise PlanSyntaxError(_syntax_error(exc, text, path)) from None
-    except SapError:
-        raise
-    comments = _comments(text)
-    return m.Plan(path=path, statements=statements, comments=comments, text=text)
+        raise PlanSyntaxError(syntax_error(exc, text, path, parser())) from None
+    # Too deep an expression is refused before anything recurses over it (SAP108); the
+    # transformer itself does not recurse, so the other problems are still found.
+    problems = depth.tree_problems(tree)
+    to_model = _ToModel()
+    statements = to_model.transform(tree)
+    problems += to_model.problems
+    if not problems:
+        problems = depth.reference_problems(statements)
+    if problems:
+        lines = source_lines(text)
+        problems.sort(key=lambda p: (p[2].line, p[2].column))
+        omitted = to_model.omitted + max(0, len(problems) - MAX_COLLECTED)
+        raise PlanSyntaxError([
+            Diagnostic(code, message, Location(path, loc.line or 1, loc.column or 1),
+                       source_line=lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)
+            for code, message, loc in problems[:MAX_COLLECTED]], omitted=omitted)
+    # Comments are ignored by the grammar; the lexer callback is not available with a cached
+    # parser, so collect them with a second, cheap scan.
+    return m.Plan(path=path, statements=statements, comments=_comments(text), text=text)
+
+
+def _too_large(path: str, size: int) -> Diagnostic:
+    return Diagnostic("SAP005", f"plan file is too large: {path} ({size:,} bytes; the limit is "
+                      f"{MAX_PLAN_BYTES:,})")
 
 
 def _comments(text: str) -> tuple[tuple[int, str], ...]:
-    """(line, text) of each ``#`` comment outside strings."""
+    """(line, text) of each ``#`` comment outside strings (lines counted as the lexer does)."""
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        in_string = False
+    for number, line in enumerate(source_lines(text), start=1):
+        if "#" not in line:
+            continue
+        in_string, escaped = False, False
         for i, ch in enumerate(line):
-            if ch == '"' and (i == 0 or line[i - 1] != "\\"):
-                in_string = not in_string
-            elif ch == "#" and not in_string:
+            if in_string:
+                # A backslash escapes the next character, so "C:\\" ends at its last quote.
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch == "#":
                 found.append((number, line[i:].rstrip()))
                 break
     return tuple(found)
 
 
 def parse_file(path: str | Path) -> m.Plan:
+    """Read and parse a plan file; a path that cannot be read as a plan is a SAP00x error."""
     path = Path(path)
     try:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_dir():
+            raise PlanSyntaxError(Diagnostic("SAP003",
+                                             f"plan path is a folder, not a file: {path}"))
+        if not path.is_file():  # a FIFO or a device: reading it could block forever
+            raise PlanSyntaxError(Diagnostic("SAP003",
+                                             f"plan path is not a regular file: {path}"))
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PlanSyntaxError(_too_large(str(path), size))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanSyntaxError(Diagnostic("SAP001", f"plan file not found: {path}")) from None
     except UnicodeDecodeError as exc:
         raise PlanSyntaxError(Diagnostic(
             "SAP002", f"plan file is not UTF-8 text: {path} (byte {exc.start})")) from None
+    except OSError as exc:  # permission denied, an I/O error, a name too long...
+        reason = exc.strerror or type(exc).__name__
+        raise PlanSyntaxError(Diagnostic(
+            "SAP004", f"plan file cannot be read: {path} ({reason.lower()})")) from None
     return parse_text(text, str(path))
