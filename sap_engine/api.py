@@ -64,11 +64,12 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
 
     jobs = workers.default_jobs() if jobs is None else max(1, jobs)
     created = ard.creation_time()  # a malformed SOURCE_DATE_EPOCH fails before any work
+    out_dir = Path(out) if out else Path("out") / Path(path).stem
+    # Refuse an unusable folder now, not after minutes of computing; recover first what a
+    # killed run left, even when this run then fails its checks.
+    target = outputs.prepare(out_dir)
     # With keep_going an analysis the data cannot support fails alone, in the executor.
     checked = check_plan(path, data_root, analyses=not keep_going)
-    out_dir = Path(out) if out else Path("out") / Path(path).stem
-    # Refuse an unusable folder now, not after minutes of computing.
-    target = outputs.prepare(out_dir)
     # While the workers compute, this process loads the plotting library the figures need.
     results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
                            else None)

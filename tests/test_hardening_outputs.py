@@ -496,8 +496,8 @@ def test_a_template_changed_after_check_is_an_error_at_run_not_a_crash(tmp_path)
 
     real = api.check_plan
 
-    def check_then_break(path):
-        checked = real(path)
+    def check_then_break(path, *args, **kwargs):
+        checked = real(path, *args, **kwargs)
         (tmp_path / "mine.html").write_text("{% if %}\n")
         return checked
 
@@ -556,8 +556,31 @@ def test_a_malformed_reproduction_map_is_a_located_error_at_run(tmp_path, sap_ru
     (tmp_path / "published.json").write_text('{"a": {"c": 1.5}}')
     plan = write_plan(tmp_path, MINI_TEXT.replace('  include all\n',
                                                   '  include all\n  reproduce "map.json"\n'))
+    # The checker finds every one of these before anything runs (SAP222, SAP236, SAP237).
     r = sap_run("run", plan, "--out", tmp_path / "o")
-    _assert_refused(r, "SAP508", "plan.sap:", 'reproduce "map.json"', fragment)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert any(f"error[{c}]" in r.stderr for c in ("SAP222", "SAP236", "SAP237")), r.stderr
+    assert 'reproduce "map.json"' in r.stderr
+    assert not (tmp_path / "o").exists()
+    # A map broken after the check (a file changed while the run computed) is SAP508 at run.
+    (tmp_path / "map.json").write_text('{"published": "published.json", "entries": []}')
+    import sap_engine.api as api
+
+    real = api.check_plan
+
+    def check_then_break(path, *args, **kwargs):
+        checked = real(path, *args, **kwargs)
+        (tmp_path / "map.json").write_text(mapping)
+        return checked
+
+    api.check_plan = check_then_break
+    try:
+        with pytest.raises(OutputError) as exc:
+            run_plan(plan, tmp_path / "o", jobs=1)
+    finally:
+        api.check_plan = real
+    assert exc.value.codes == ["SAP508"] and fragment in exc.value.render()
+    assert 'reproduce "map.json"' in exc.value.render()
     assert not (tmp_path / "o").exists()
 
 

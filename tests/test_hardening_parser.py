@@ -100,7 +100,9 @@ def test_every_week_of_a_range_is_the_number_as_written(start, step, n, places):
 def test_a_decimal_week_of_a_range_passes_check(tmp_path):
     text = _mini(("scheduled 0, 8, 16", "scheduled 0 to 1 by 0.1, 8, 16"),
                  ("  variable chg_score\n  at week 16", "  variable chg_score\n  at week 0.3"))
-    checked = check(parse_file(write_plan(tmp_path, text)))  # SAP215 before: 0.3 unscheduled
+    # SAP215 before: 0.3 unscheduled. (The mini data have no week 0.3, which the data
+    # preflight of single analyses would report: SAP316; it is not what this tests.)
+    checked = check(parse_file(write_plan(tmp_path, text)), analyses=False)
     assert checked.plan.analyses["D1_obs"].visit == 0.3
 
 
