@@ -114,6 +114,17 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
         if spec.population is None:
             continue
         ids = ev.population(spec.population)
+        extra = undeclared_arms(ev, ids)
+        if extra:  # the header's N per arm would not add up to its total
+            kind = "table" if isinstance(spec, m.Table) else "figure"
+            lines = checked.plan.text.splitlines()
+            line = spec.loc.line or 1
+            results.failures.append(Diagnostic(
+                "SAP241", f"{kind} {spec.number}: "
+                          f"{_undeclared_text(ev, spec.population, extra)}",
+                Location(checked.plan.path, line, spec.loc.column or 1),
+                source_line=lines[line - 1] if line <= len(lines) else None))
+            continue
         counts = {TOTAL: len(ids)}
         if trt:
             arms = ev.subjects.loc[ids, trt.column.name].astype(str)
@@ -190,6 +201,7 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
                                    + (" after its 'where' filter" if step.population.where
                                       else "")))
     plan = ev.plan
+    _refuse_undeclared_arms(ev, step.population, ids)
     # Every scheduled visit at once (the unit carries the visit), or the one visit asked.
     each = "visit" in step.by
     visits = [float(w) for w in plan.visits.weeks] if each and plan.visits else None
@@ -226,6 +238,48 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
     finally:
         ev.family, ev.unit = None, None
     return frame
+
+
+def undeclared_arms(ev: Evaluator, ids: pd.Index) -> dict[str, list]:
+    """Subjects of ``ids`` whose treatment value is not a declared arm, by level.
+
+    The checker refuses them (SAP241) when it can evaluate the population's filter; a
+    filter on a parameter or endpoint is evaluated here, and the same subjects would be
+    counted in a Total but in no arm (the arms not adding up to it), or dropped from a
+    model's arms. A missing treatment value is not a level (as in the checker).
+    """
+    trt = ev.plan.treatment
+    if trt is None or len(ids) == 0:
+        return {}
+    from sap_engine.data.sources import _as_text
+
+    arms = {arm.level for arm in trt.arms}
+    values = ev.subjects[trt.column.name].reindex(ids)
+    extra: dict[str, list] = {}
+    for subject, value in zip(ids, values.tolist()):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if _as_text(value) not in arms:
+            extra.setdefault(_as_text(value), []).append(subject)
+    return extra
+
+
+def _undeclared_text(ev: Evaluator, use: m.PopulationUse, extra: dict[str, list]) -> str:
+    trt = ev.plan.treatment
+    column = trt.column.name if trt else "treatment"
+    level, subjects = next(iter(extra.items()))
+    more = f" (and {len(extra) - 1} other undeclared level(s))" if len(extra) > 1 else ""
+    return (f"treatment '{column}' has level '{level}' that is not an arm: "
+            f"{len(subjects)} subject(s) of population {use.name}"
+            f"{' after its where' if use.where is not None else ''}, e.g. {subjects[0]}{more}, "
+            "would count in the total but in no arm; declare it with "
+            f"'arm {level}' or leave it out with the population's filter")
+
+
+def _refuse_undeclared_arms(ev: Evaluator, use: m.PopulationUse, ids: pd.Index) -> None:
+    extra = undeclared_arms(ev, ids)
+    if extra:
+        raise DataError(Diagnostic("SAP241", _undeclared_text(ev, use, extra)))
 
 
 def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:

@@ -184,9 +184,17 @@ def smd(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
     arm_col, col = roles["treatment"], roles["variable"]
     levels = [str(x) for x in (options.get("levels") or sorted(frame[arm_col].dropna().unique()))]
     reference = options.get("reference") or levels[-1]
-    if reference not in levels:
-        raise MethodError("SAP412", f"reference arm '{reference}' not among {levels}")
-    active = next(lev for lev in levels if lev != reference)
+    others = [lev for lev in levels if lev != reference]
+    if reference not in levels or not others:
+        # The executor keeps the arms present in the population: one arm left (a
+        # population of one arm) has nothing to compare with.
+        shown = ", ".join(f"'{lev}'" for lev in levels) or "none"
+        missing = f"no subject of the reference arm '{reference}'" \
+            if reference not in levels else "no second arm"
+        raise MethodError("SAP484", f"SMD compares two arms, but the analysis population has "
+                                    f"{missing} (arms present: {shown}); use a population "
+                                    "with both arms")
+    active = others[0]
     arms = frame[arm_col].astype(str)
     series = frame[col]
     refuse_infinite_columns(frame, [col])

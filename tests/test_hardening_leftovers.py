@@ -1,0 +1,167 @@
+"""Hardening leftovers (issue 8): plans that passed ``check`` and then failed at ``run`` with
+an internal error, gave a silently wrong number (a Total that is not the sum of the arms,
+missing values instead of an error), or rendered a row twice.
+
+Every plan here is the mini study's plan (tests/fixtures/mini) with one change. Each case
+ends as a located exit-2 error (at ``check`` when the plan and the data's schema show it)
+or as a correct result.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from conftest import MINI, write_plan
+
+from sap_engine.check import check
+from sap_engine.errors import Diagnostic, PlanCheckError
+from sap_engine.execute import Results, execute
+from sap_engine.parse import parse_file
+
+BASE = (MINI / "mini.sap").read_text()
+SMD1 = BASE[BASE.index("analysis SMD1"):BASE.index('table "1"')]
+NO_SMD = BASE.replace(SMD1, "")  # the mini plan without its two-arm SMD
+
+# One arm declared, and the FAS limited to it: subjects of Control are then outside every
+# population unless a filter the checker cannot evaluate lets them in.
+ONE_ARM = NO_SMD.replace('  arm Active "Active drug"\n  arm Control "Control" reference',
+                         '  arm Active "Active drug" reference').replace(
+    'adsl where FASFL == "Y"', 'adsl where FASFL == "Y" and TRT01P == "Active"')
+
+
+def diagnostics(tmp_path: Path, text: str) -> list[Diagnostic]:
+    """The diagnostics of checking ``text`` (beside copies of the mini data); [] if ok."""
+    path = write_plan(tmp_path, text)
+    try:
+        check(parse_file(path))
+    except PlanCheckError as exc:
+        return exc.diagnostics
+    return []
+
+
+def only(tmp_path: Path, text: str, code: str) -> Diagnostic:
+    """The one diagnostic of ``text``, which must have ``code`` and a plan location."""
+    found = diagnostics(tmp_path, text)
+    assert [d.code for d in found] == [code], [d.render() for d in found]
+    d = found[0]
+    assert d.location is not None and d.location.line > 0 and d.source_line is not None
+    return d
+
+
+def executed(tmp_path: Path, text: str) -> Results:
+    """Check (which must pass) and execute ``text`` in this process."""
+    path = write_plan(tmp_path, text)
+    return execute(check(parse_file(path)))
+
+
+def failure(tmp_path: Path, text: str, code: str) -> Diagnostic:
+    """The one failure of running ``text``: ``code``, located in the plan."""
+    results = executed(tmp_path, text)
+    assert [d.code for d in results.failures] == [code], \
+        [d.render() for d in results.failures]
+    d = results.failures[0]
+    assert d.location is not None and d.location.line > 0 and d.source_line is not None
+    return d
+
+
+def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    """1-based line of the ``occurrence``-th line starting with ``fragment`` (indent aside)."""
+    hits = [i for i, line in enumerate(text.splitlines(), start=1)
+            if line.lstrip().startswith(fragment)]
+    return hits[occurrence - 1]
+
+
+def stats(results: Results, analysis: str) -> dict[tuple, float | None]:
+    """{(groups, variable_level, stat_name): stat} of one analysis."""
+    return {(r["groups"], r["variable_level"], r["stat_name"]): r["stat"]
+            for r in results.rows if r["analysis_id"] == analysis}
+
+
+# ---- 1. method smd on a population with one arm (was StopIteration: internal error)
+
+
+@pytest.mark.parametrize("arm", ["Control", "Active"])
+def test_smd_on_a_population_of_one_arm_is_a_located_error(tmp_path, arm):
+    text = NO_SMD + f'''
+population ONE "One arm" = adsl where TRT01P == "{arm}"
+analysis SMD2 "SMD in one arm" {{
+  population ONE
+  method smd
+  variable adsl.AGE
+}}
+'''
+    d = failure(tmp_path, text, "SAP484")
+    assert d.location.line == line_of(text, "analysis SMD2")
+    assert f"'{arm}'" in d.message and "two arms" in d.message
+
+
+# ---- 2. subjects of an undeclared arm let in by a filter check cannot evaluate
+
+
+UNDECLARED = ONE_ARM + '''
+population ALL "All subjects" = adsl where FASFL == "Y"
+analysis A2 "Age" {
+  population ALL where baseline(score) > 0
+  method descriptive
+  variable adsl.AGE
+  by treatment, total
+}
+'''
+
+
+def test_an_undeclared_arm_behind_an_endpoint_filter_is_refused_by_descriptive(tmp_path):
+    # Was: Total n = 7 beside Active n = 4 (the 3 Control subjects in no column), exit 0.
+    assert diagnostics(tmp_path, UNDECLARED) == []  # check cannot evaluate baseline()
+    d = failure(tmp_path, UNDECLARED, "SAP241")
+    assert d.location.line == line_of(UNDECLARED, "analysis A2")
+    assert "'Control'" in d.message and "3 subject(s)" in d.message
+
+
+@pytest.mark.parametrize("method, lines", [
+    ("smd", "  variable adsl.AGE\n"),
+    ("chisq", "  crosstab treatment by adsl.SEX\n"),
+    ("correlation", "  variable adsl.AGE, baseline(score)\n"),
+])
+def test_an_undeclared_arm_is_refused_for_every_method(tmp_path, method, lines):
+    text = ONE_ARM + f'''
+population ALL "All subjects" = adsl where FASFL == "Y"
+analysis A2 "{method}" {{
+  population ALL where baseline(score) > 0
+  method {method}
+{lines}}}
+'''
+    assert diagnostics(tmp_path, text) == []
+    d = failure(tmp_path, text, "SAP241")
+    assert "'Control'" in d.message and "3 subject(s)" in d.message
+
+
+def test_an_undeclared_arm_in_a_table_population_is_refused_at_the_table(tmp_path):
+    # The header's N per arm would not add up to its total.
+    text = ONE_ARM + '''
+population ALL "All subjects" = adsl where FASFL == "Y"
+table "2" "Ages" {
+  population ALL where baseline(score) > 0
+  columns treatment, total
+  rows S1 "Sex"
+}
+'''
+    assert diagnostics(tmp_path, text) == []
+    d = failure(tmp_path, text, "SAP241")
+    assert d.location.line == line_of(text, 'table "2"')
+    assert "table 2" in d.message and "3 subject(s)" in d.message
+
+
+def test_a_declared_population_behind_an_endpoint_filter_still_runs(tmp_path):
+    text = NO_SMD + '''
+analysis A2 "Age" {
+  population FAS where baseline(score) > 0
+  method descriptive
+  variable adsl.AGE
+  by treatment, total
+}
+'''
+    found = stats(executed(tmp_path, text), "A2")
+    arm = {lev: found[((("TRT01P", lev),), None, "n")] for lev in ("Active", "Control", "Total")}
+    assert arm == {"Active": 4.0, "Control": 3.0, "Total": 7.0}
