@@ -251,7 +251,8 @@ def test_an_arm_listed_twice_is_refused(tmp_path):
     assert f"first at line {line_of(text, 'arm Active')}" in d.message
 
 
-ANALYSE_A = '\nanalysis X "x" {\n  population FAS\n  method descriptive\n  variable a\n}\n'
+ANALYSE_A = '\nanalysis X "x" {\n  population FAS\n  method descriptive\n  variable a\n' \
+    '  at week 16\n}\n'  # a change is taken at a visit (SAP219 without one)
 
 
 @pytest.mark.parametrize("defs, cycle", [

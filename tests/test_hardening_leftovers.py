@@ -165,3 +165,101 @@ analysis A2 "Age" {
     found = stats(executed(tmp_path, text), "A2")
     arm = {lev: found[((("TRT01P", lev),), None, "n")] for lev in ("Active", "Control", "Total")}
     assert arm == {"Active": 4.0, "Control": 3.0, "Total": 7.0}
+
+
+# ---- 3. a value that needs a visit where there is none (was SAP219 at run only)
+
+
+def test_a_population_filter_on_a_change_is_refused_at_check(tmp_path):
+    # chg_score = change(score) is taken at a visit; a population is selected before any.
+    text = BASE + '''
+analysis A3 "Age of improvers" {
+  population FAS where chg_score < 0
+  method descriptive
+  variable adsl.AGE
+  at week 16
+}
+'''
+    d = only(tmp_path, text, "SAP219")
+    line = line_of(text, "population FAS where chg_score")
+    assert (d.location.line, d.location.column) == (line, text.splitlines()[line - 1]
+                                                     .index("chg_score") + 1)
+    assert "chg_score" in d.message and "change(score)" in d.message
+
+
+@pytest.mark.parametrize("where", ["score > 10", "value(score) > 10",
+                                   "percent_change(score) < 0", "improved == \"Y\""])
+def test_every_value_at_a_visit_in_a_population_filter_is_refused(tmp_path, where):
+    text = BASE + f'''
+table "2" "Ages" {{
+  population FAS where {where}
+  columns treatment
+  rows S1 "Sex"
+}}
+'''
+    assert only(tmp_path, text, "SAP219").location.line == line_of(text, "population FAS where")
+
+
+@pytest.mark.parametrize("where", ["baseline(score) > 10", "max_over_visits(score) > 20",
+                                   "base_cat == \"high\"", "adsl.AGE > 40"])
+def test_a_population_filter_on_values_without_a_visit_still_runs(tmp_path, where):
+    text = NO_SMD + f'''
+analysis A3 "Age" {{
+  population FAS where {where}
+  method descriptive
+  variable adsl.AGE
+}}
+'''
+    results = executed(tmp_path, text)
+    assert results.failures == []
+    assert stats(results, "A3")[((), None, "n")] > 0
+
+
+def test_an_analysis_of_a_change_without_a_visit_is_refused_at_check(tmp_path):
+    text = BASE + '''
+analysis A3 "No visit" {
+  population FAS
+  method descriptive
+  variable chg_score
+}
+'''
+    d = only(tmp_path, text, "SAP219")
+    assert d.location.line == line_of(text, "variable chg_score", 4)
+    assert "at week" in (d.message + (d.suggestion or ""))
+
+
+def test_a_stratum_that_needs_a_visit_in_an_analysis_without_one_is_refused(tmp_path):
+    text = BASE + '''
+stratum chg_cat "Change" = change(score) cut (-inf, 0] "down", (0, inf) "up"
+analysis S2 = S1 by chg_cat
+'''
+    d = only(tmp_path, text, "SAP219")
+    assert d.location.line == line_of(text, "analysis S2")
+
+
+# ---- 4. max() of a parameter family over a dataset without visits, at a visit
+
+
+FAMILY_DATA = "USUBJID,PARAMCD,AVAL\n" + "".join(
+    f"S0{i},{code},{i * k}\n" for i in range(1, 9) for code, k in (("A", 1), ("B", 2)))
+FAMILY = '''
+parameter fam "Scores without visits" = adfam.AVAL by PARAMCD
+analysis F1 "Highest member" {{
+  population FAS
+  method descriptive
+  variable max(fam)
+{at}}}
+'''
+
+
+@pytest.mark.parametrize("at", ["  at week 16\n", "  by visit\n", ""])
+def test_a_family_aggregate_over_a_dataset_without_visits_is_refused(tmp_path, at):
+    # Was: at week 16, n = 0 in every group (every value silently missing), exit 0.
+    (tmp_path / "adfam.csv").write_text(FAMILY_DATA)
+    text = BASE.replace('key USUBJID, PARAMCD, AVISITN\n',
+                        'key USUBJID, PARAMCD, AVISITN\n'
+                        '  dataset adfam from "adfam.csv" key USUBJID, PARAMCD\n') + \
+        FAMILY.format(at=at)
+    d = only(tmp_path, text, "SAP243")
+    assert d.location.line == line_of(text, "variable max(fam)")
+    assert "adfam" in d.message and "AVISITN" in d.message
