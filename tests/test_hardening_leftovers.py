@@ -263,3 +263,38 @@ def test_a_family_aggregate_over_a_dataset_without_visits_is_refused(tmp_path, a
     d = only(tmp_path, text, "SAP243")
     assert d.location.line == line_of(text, "variable max(fam)")
     assert "adfam" in d.message and "AVISITN" in d.message
+
+
+# ---- 5. a row or show item repeated in a table (was rendered twice)
+
+
+@pytest.mark.parametrize("rows, what", [
+    ('rows S1, S1 "Sex"', "analysis 'S1' is given twice"),
+    ('rows D1 "Score" show n, mean_sd, n', "'show n' is given twice"),
+    ('rows S1 "Sex"\n  rows S1 "Sex"', "'rows S1' is given twice"),
+])
+def test_a_row_or_show_item_repeated_in_a_table_is_refused(tmp_path, rows, what):
+    text = BASE + f'''
+table "2" "Again" {{
+  population FAS
+  columns treatment, total
+  {rows}
+}}
+'''
+    d = only(tmp_path, text, "SAP242")
+    assert what in d.message and "table 2" in d.message
+    assert d.location.line == line_of(text, 'table "2"') + 2 + len(rows.splitlines())
+    if "show" in rows:  # at the repeated item
+        assert d.location.column == text.splitlines()[d.location.line - 1].rindex("n") + 1
+
+
+def test_one_analysis_in_two_rows_with_different_statistics_is_fine(tmp_path):
+    text = BASE + '''
+table "2" "Two views" {
+  population FAS
+  columns treatment, total
+  rows D1 "Score, n" show n
+  rows D1 "Score, mean" show mean_sd
+}
+'''
+    assert diagnostics(tmp_path, text) == []
