@@ -347,12 +347,18 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     frame = analysis_frame(step, ev)
     options = step.option_map
     trt = ev.plan.treatment
+    by_arm = False  # the `levels` option lists the arms: narrowed within one arm's group
     if trt and "levels" in options and options["levels"] == [a.level for a in trt.arms]:
         # The arms in play are those of the analysis population: a population that
         # selects two of three arms analyses those two. An arm present in the population
-        # but without analysable values still fails in the method, as it must.
+        # but without analysable values still fails in the method, as it must. A
+        # population of one arm keeps the declared arms: a model of the treatment effect
+        # then refuses it rather than silently leaving the treatment term out.
         present = set(frame[trt.column.name].dropna())
-        options = {**options, "levels": [a.level for a in trt.arms if a.level in present]}
+        kept = [a.level for a in trt.arms if a.level in present]
+        if len(kept) > 1 or "treatment" in step.by:
+            options = {**options, "levels": kept}
+        by_arm = "treatment" in step.by
     roles = {}
     for name, terms in step.roles:
         cols = tuple(trt.column.name if (
@@ -374,10 +380,13 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
                            "empty")
         results.notes.append(replace(located, severity="warning", analysis=step.id))
     for pairs, subset in groups:
+        arm = dict(pairs).get(trt.column.name) if trt and by_arm else None
+        # Within one arm's group only that arm is in play (a Total keeps them all).
+        group_options = {**options, "levels": [arm]} if arm not in (None, TOTAL) else options
         for run_roles in runs:
             variable = _variable_name(step, run_roles)
             try:
-                stats = method.run(subset, run_roles, options)
+                stats = method.run(subset, run_roles, group_options)
                 refuse_nonfinite(method, stats)
             except MethodError as exc:
                 note = _baseline_note(step, ev, pairs, subset, run_roles, exc)

@@ -298,3 +298,99 @@ table "2" "Two views" {
 }
 '''
     assert diagnostics(tmp_path, text) == []
+
+
+# ---- 6. methods on degenerate data (the sweep recorded in the report)
+
+
+def with_columns(tmp_path: Path, **columns: list[str]) -> None:
+    """Add columns (one value per subject S01-S08) to the copy of adsl.csv."""
+    path = tmp_path / "adsl.csv"
+    lines = path.read_text().splitlines()
+    lines[0] += "".join(f",{name}" for name in columns)
+    for i in range(1, len(lines)):
+        lines[i] += "".join(f",{values[i - 1]}" for values in columns.values())
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_with_columns(tmp_path: Path, text: str, **columns: list[str]) -> Path:
+    path = write_plan(tmp_path, text)
+    with_columns(tmp_path, **columns)
+    return path
+
+
+def run_with_columns(tmp_path: Path, text: str, **columns: list[str]) -> Results:
+    return execute(check(parse_file(write_with_columns(tmp_path, text, **columns))))
+
+
+def test_binary_smd_with_every_value_missing_in_one_arm_names_the_arm(tmp_path):
+    # Was: SAP472 "smd = nan" (the proportion of an empty arm).
+    text = NO_SMD + '''
+analysis SMD2 "Binary SMD" {
+  population FAS
+  method smd
+  variable adsl.FLAG
+}
+'''
+    results = run_with_columns(tmp_path, text, FLAG=["1", "0", "1", "0", "", "", "", ""])
+    assert [d.code for d in results.failures] == ["SAP410"]
+    assert "'Control'" in results.failures[0].message and "FLAG" in results.failures[0].message
+
+
+COX = '''
+analysis C1 "Cox" {{
+  population {population}
+  method cox
+  model adsl.TTE ~ treatment + adsl.AGE
+  roles event = adsl.{event}
+{extra}}}
+'''
+TTE = ["10", "12", "3", "7", "5", "9", "11", "4"]
+
+
+@pytest.mark.parametrize("population, event", [
+    ('FAS where TRT01P == "Active"', "CNSR"),  # one arm in the population
+    ("FAS", "CNSRX"),  # Control's events all missing: its rows are dropped
+])
+def test_cox_without_a_second_arm_is_refused_not_fitted_without_treatment(tmp_path,
+                                                                           population, event):
+    # Was: a model of AGE alone (the treatment term silently left out), exit 0.
+    text = NO_SMD + COX.format(population=population, event=event, extra="")
+    results = run_with_columns(tmp_path, text, TTE=TTE, CNSR=["0", "1", "0", "0", "1", "0",
+                                                               "1", "0"],
+                               CNSRX=["0", "1", "0", "0", "", "", "", ""])
+    assert [d.code for d in results.failures] == ["SAP485"], results.rows[:3]
+    assert "'Control'" in results.failures[0].message
+    assert results.failures[0].location.line == line_of(text, "analysis C1")
+
+
+def test_cox_within_each_arm_still_fits_without_a_group_parameter(tmp_path):
+    text = NO_SMD + COX.format(population="FAS", event="CNSR", extra="  by treatment\n")
+    results = run_with_columns(tmp_path, text, TTE=TTE,
+                               CNSR=["0", "1", "0", "0", "0", "0", "0", "1"])
+    assert results.failures == []
+    estimates = {r["groups"]: r["variable_level"] for r in results.rows
+                 if r["analysis_id"] == "C1" and r["stat_name"] == "hazard_ratio"}
+    assert estimates == {(("TRT01P", "Active"),): "AGE", (("TRT01P", "Control"),): "AGE"}
+
+
+def test_cmh_with_one_stratum_gives_the_mantel_haenszel_test_without_breslow_day(tmp_path):
+    # Was: SAP472 (Breslow-Day p-value NaN with 0 df): the whole analysis failed.
+    text = NO_SMD + '''
+analysis M1 "CMH in one stratum" {
+  population FAS
+  method cmh
+  crosstab treatment by adsl.SEX
+  roles strata = adsl.ONE
+}
+'''
+    results = run_with_columns(tmp_path, text, ONE=["a"] * 8)
+    assert results.failures == []
+    found = stats(results, "M1")
+    assert not any(level and "breslow" in level for _, level, _ in found)
+    # One 2 x 2 table: the MH chi-square is (n - 1) / n times Pearson's.
+    # FAS: Active F, M, F, F; Control M, F, F -> [[3, 1], [2, 1]], n = 7.
+    n, a, b, c, d = 7, 3, 1, 2, 1
+    pearson = n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    assert math.isclose(found[((), "general_association", "cmh_chisq")],
+                        pearson * (n - 1) / n, rel_tol=1e-12)
