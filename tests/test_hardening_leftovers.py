@@ -394,3 +394,4 @@ analysis M1 "CMH in one stratum" {
     pearson = n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
     assert math.isclose(found[((), "general_association", "cmh_chisq")],
                         pearson * (n - 1) / n, rel_tol=1e-12)
+
