@@ -18,6 +18,7 @@ from sap_engine import model as m
 from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
+from sap_engine.check_visits import check_visit_needs
 from sap_engine.data.sources import Dataset, open_sources
 from sap_engine.errors import (
     DataError,
@@ -299,6 +300,7 @@ class _Checker:
         from sap_engine.roles import check_analyses
 
         roles = check_analyses(self)
+        check_visit_needs(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
         for display in displays:
             self.check_display(display)

@@ -321,11 +321,36 @@ def check_repeats(ch: _Checker) -> None:
             for text, loc in _repeats(items):
                 ch.error("SAP242", f"analysis '{a.name}': {what} '{text}' is given twice",
                          loc if loc.line else where)
+    for table in ch.plan._of(m.Table):
+        _table_repeats(ch, table)
     for lab in ch.plan._of(m.Labels):
         locs = list(lab.item_locs) + [lab.loc] * (len(lab.items) - len(lab.item_locs))
         for key, loc in _repeats([(k, loc) for (k, _), loc in zip(lab.items, locs)]):
             ch.error("SAP242", f"labels for '{lab.column.name}': the value \"{key}\" is "
                                "labelled twice", loc)
+
+
+def _table_repeats(ch: _Checker, table: m.Table) -> None:
+    """SAP242 in a table: an analysis named twice in one ``rows`` (``rows A1, A1``), a
+    ``show`` item given twice, or a ``rows`` statement repeated as it is: each would be
+    rendered twice."""
+    seen: dict[tuple, m.TableRows] = {}
+    for rows in table.rows:
+        where = f"table {table.number}"
+        names = [(name, rows.loc) for name in (rows.analysis, *rows.also)]
+        for name, loc in _repeats(names):
+            ch.error("SAP242", f"{where}: analysis '{name}' is given twice in one 'rows' "
+                               "(its rows would be shown twice)", loc)
+        show = [(item.name, item.loc if item.loc.line else rows.loc) for item in rows.show]
+        for name, loc in _repeats(show):
+            ch.error("SAP242", f"{where}: 'show {name}' is given twice (the statistic would be "
+                               "shown twice)", loc)
+        key = (rows.analysis, rows.also, tuple(i.name for i in rows.show))
+        first = seen.setdefault(key, rows)
+        if first is not rows:
+            ch.error("SAP242", f"{where}: 'rows {', '.join((rows.analysis, *rows.also))}' is "
+                               f"given twice (first at line {first.loc.line}): its rows would "
+                               "be shown twice", rows.loc)
 
 
 def check_family_keys(ch: _Checker) -> None:

@@ -114,6 +114,17 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
         if spec.population is None:
             continue
         ids = ev.population(spec.population)
+        extra = undeclared_arms(ev, ids)
+        if extra:  # the header's N per arm would not add up to its total
+            kind = "table" if isinstance(spec, m.Table) else "figure"
+            lines = checked.plan.text.splitlines()
+            line = spec.loc.line or 1
+            results.failures.append(Diagnostic(
+                "SAP241", f"{kind} {spec.number}: "
+                          f"{_undeclared_text(ev, spec.population, extra)}",
+                Location(checked.plan.path, line, spec.loc.column or 1),
+                source_line=lines[line - 1] if line <= len(lines) else None))
+            continue
         counts = {TOTAL: len(ids)}
         if trt:
             arms = ev.subjects.loc[ids, trt.column.name].astype(str)
@@ -190,6 +201,7 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
                                    + (" after its 'where' filter" if step.population.where
                                       else "")))
     plan = ev.plan
+    _refuse_undeclared_arms(ev, step.population, ids)
     # Every scheduled visit at once (the unit carries the visit), or the one visit asked.
     each = "visit" in step.by
     visits = [float(w) for w in plan.visits.weeks] if each and plan.visits else None
@@ -226,6 +238,48 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
     finally:
         ev.family, ev.unit = None, None
     return frame
+
+
+def undeclared_arms(ev: Evaluator, ids: pd.Index) -> dict[str, list]:
+    """Subjects of ``ids`` whose treatment value is not a declared arm, by level.
+
+    The checker refuses them (SAP241) when it can evaluate the population's filter; a
+    filter on a parameter or endpoint is evaluated here, and the same subjects would be
+    counted in a Total but in no arm (the arms not adding up to it), or dropped from a
+    model's arms. A missing treatment value is not a level (as in the checker).
+    """
+    trt = ev.plan.treatment
+    if trt is None or len(ids) == 0:
+        return {}
+    from sap_engine.data.sources import _as_text
+
+    arms = {arm.level for arm in trt.arms}
+    values = ev.subjects[trt.column.name].reindex(ids)
+    extra: dict[str, list] = {}
+    for subject, value in zip(ids, values.tolist()):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if _as_text(value) not in arms:
+            extra.setdefault(_as_text(value), []).append(subject)
+    return extra
+
+
+def _undeclared_text(ev: Evaluator, use: m.PopulationUse, extra: dict[str, list]) -> str:
+    trt = ev.plan.treatment
+    column = trt.column.name if trt else "treatment"
+    level, subjects = next(iter(extra.items()))
+    more = f" (and {len(extra) - 1} other undeclared level(s))" if len(extra) > 1 else ""
+    return (f"treatment '{column}' has level '{level}' that is not an arm: "
+            f"{len(subjects)} subject(s) of population {use.name}"
+            f"{' after its where' if use.where is not None else ''}, e.g. {subjects[0]}{more}, "
+            "would count in the total but in no arm; declare it with "
+            f"'arm {level}' or leave it out with the population's filter")
+
+
+def _refuse_undeclared_arms(ev: Evaluator, use: m.PopulationUse, ids: pd.Index) -> None:
+    extra = undeclared_arms(ev, ids)
+    if extra:
+        raise DataError(Diagnostic("SAP241", _undeclared_text(ev, use, extra)))
 
 
 def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:
@@ -293,12 +347,18 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
     frame = analysis_frame(step, ev)
     options = step.option_map
     trt = ev.plan.treatment
+    by_arm = False  # the `levels` option lists the arms: narrowed within one arm's group
     if trt and "levels" in options and options["levels"] == [a.level for a in trt.arms]:
         # The arms in play are those of the analysis population: a population that
         # selects two of three arms analyses those two. An arm present in the population
-        # but without analysable values still fails in the method, as it must.
+        # but without analysable values still fails in the method, as it must. A
+        # population of one arm keeps the declared arms: a model of the treatment effect
+        # then refuses it rather than silently leaving the treatment term out.
         present = set(frame[trt.column.name].dropna())
-        options = {**options, "levels": [a.level for a in trt.arms if a.level in present]}
+        kept = [a.level for a in trt.arms if a.level in present]
+        if len(kept) > 1 or "treatment" in step.by:
+            options = {**options, "levels": kept}
+        by_arm = "treatment" in step.by
     roles = {}
     for name, terms in step.roles:
         cols = tuple(trt.column.name if (
@@ -320,10 +380,13 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
                            "empty")
         results.notes.append(replace(located, severity="warning", analysis=step.id))
     for pairs, subset in groups:
+        arm = dict(pairs).get(trt.column.name) if trt and by_arm else None
+        # Within one arm's group only that arm is in play (a Total keeps them all).
+        group_options = {**options, "levels": [arm]} if arm not in (None, TOTAL) else options
         for run_roles in runs:
             variable = _variable_name(step, run_roles)
             try:
-                stats = method.run(subset, run_roles, options)
+                stats = method.run(subset, run_roles, group_options)
                 refuse_nonfinite(method, stats)
             except MethodError as exc:
                 note = _baseline_note(step, ev, pairs, subset, run_roles, exc)

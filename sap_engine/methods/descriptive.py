@@ -182,11 +182,20 @@ def binary_smd(p_active: float, p_reference: float) -> float:
 )
 def smd(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     arm_col, col = roles["treatment"], roles["variable"]
-    levels = [str(x) for x in (options.get("levels") or sorted(frame[arm_col].dropna().unique()))]
-    reference = options.get("reference") or levels[-1]
-    if reference not in levels:
-        raise MethodError("SAP412", f"reference arm '{reference}' not among {levels}")
-    active = next(lev for lev in levels if lev != reference)
+    present = set(frame[arm_col].dropna().astype(str))
+    listed = [str(x) for x in options.get("levels") or ()] or sorted(present)
+    levels = [lev for lev in listed if lev in present]
+    reference = options.get("reference") or listed[-1]
+    others = [lev for lev in levels if lev != reference]
+    if reference not in levels or not others:
+        # A population of one arm (or none of the reference arm) has nothing to compare.
+        shown = ", ".join(f"'{lev}'" for lev in levels) or "none"
+        missing = f"no subject of the reference arm '{reference}'" \
+            if reference not in levels else "no second arm"
+        raise MethodError("SAP484", f"SMD compares two arms, but the analysis population has "
+                                    f"{missing} (arms present: {shown}); use a population "
+                                    "with both arms")
+    active = others[0]
     arms = frame[arm_col].astype(str)
     series = frame[col]
     refuse_infinite_columns(frame, [col])
@@ -198,7 +207,12 @@ def smd(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
         event = str(options.get("event", "Y"))
         flags = series.dropna().astype(str) if not _is_numeric(series) else \
             series.dropna().astype(int).astype(str).replace({"1": event})
-        p = {lev: float((flags[arms.loc[flags.index] == lev] == event).mean())
-             for lev in (active, reference)}
+        p = {}
+        for lev in (active, reference):
+            in_arm = flags[arms.loc[flags.index] == lev]
+            if in_arm.empty:  # every value of the arm missing: no proportion
+                raise MethodError("SAP410", f"SMD needs values in each arm; '{col}' is missing "
+                                            f"for every subject of '{lev}'")
+            p[lev] = float((in_arm == event).mean())
         d = binary_smd(p[active], p[reference])
     return [Stat("smd", d, variable_level=f"{active} - {reference}")]

@@ -178,8 +178,12 @@ def cmh_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> l
         out += [Stat("odds_ratio", common.odds_ratio, variable_level=label),
                 Stat("ci_lower", common.ci_lower, variable_level=label),
                 Stat("ci_upper", common.ci_upper, variable_level=label)]
-        out += chi_rows("breslow_day_chisq", "breslow_day", common.breslow_day)
-        out += chi_rows("breslow_day_chisq", "breslow_day_tarone", common.breslow_day_tarone)
+        # Breslow-Day tests that the odds ratio is the same in every stratum: with fewer
+        # than two strata it compares nothing (df 0, a NaN p-value), and SAS omits it.
+        if common.breslow_day.df >= 1:
+            out += chi_rows("breslow_day_chisq", "breslow_day", common.breslow_day)
+            out += chi_rows("breslow_day_chisq", "breslow_day_tarone",
+                            common.breslow_day_tarone)
     return out
 
 

@@ -360,7 +360,15 @@ def cox(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
     names: list[str] = []
     effects: list[tuple[str, list[int]]] = []
     if group_col:
-        labels, levels = _levels(used[group_col], options.get("levels", ()))
+        listed = [str(x) for x in options.get("levels", ())]
+        labels, levels = _levels(used[group_col], listed)
+        if len(levels) < 2 and len(listed) > 1:
+            # Leaving the group out would fit another model than the plan's, silently.
+            lacking = [lev for lev in listed if lev not in levels]
+            raise MethodError("SAP485", f"the hazard ratio of '{group_col}' needs two of its "
+                                        f"levels, but {', '.join(map(repr, lacking))} "
+                                        "has no rows with time, event and every model term "
+                                        "present")
         if len(levels) > 1:  # one arm (a by-arm analysis): no group parameter
             ref = str(options.get("reference") or "") or levels[-1]
             _class_columns(labels, levels, ref, group_col, "{level} vs {ref}", columns, names,
