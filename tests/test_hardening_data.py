@@ -428,7 +428,7 @@ def test_visit_dependent_value_without_a_visit_found_by_check(capsys, tmp_path):
   method descriptive
   variable change(score)
 }'''))
-    err = both(capsys, tmp_path, plan, "error[SAP219]", "'change(score)' needs a visit")
+    err = both(capsys, tmp_path, plan, "error[SAP219]", "change(score) is taken at a visit")
     assert err.splitlines()[2].strip(" |") == "^" * len("change(score)")
 
 
