@@ -465,8 +465,9 @@ def classify(case: Case, outcomes: list[Outcome], plan_path: str) -> Verdict:
         if out.stderr_bytes > HUGE_OUTPUT:
             return Verdict("huge-output", f"huge-output:{where}", codes,
                            f"{out.stderr_bytes} bytes of stderr")
+        # the peak memory is the whole case's: it belongs to the last command run
         if ("MemoryError" in out.stderr or "MemoryError" in out.exception
-                or out.max_rss > HUGE_MEMORY):
+                or (out is outcomes[-1] and out.max_rss > HUGE_MEMORY)):
             return Verdict("memory", f"memory:{where}@{_frame(out.exception)}", codes,
                            out.exception[-2000:])
         if out.rc == 3 or out.exception:
