@@ -115,10 +115,10 @@ def baseline_scores(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
         idx = np.flatnonzero(s["arm"] == a)
         m = len(idx)
         z0, b1, b2, b3 = CDASIA_BINS[a]
-        med = (16.0, 16.0) if m % 2 == 0 else None
+        amed = (16.0, 16.0) if m % 2 == 0 else None
         vals = _severity_sample(rng, "cdasi_activity", a, m,
                                 [Bin(z0, 0, 0), Bin(b1, 1, 6), Bin(b2, 7, 14), Bin(b3, 15, 100)],
-                                1.0, med)
+                                1.0, amed)
         a_vals = _rank_assign(vals, s["severity"][idx])
         s["cdasia"][idx] = a_vals
         # first-period drop-outs: one subject from each listed CDASI-A bin

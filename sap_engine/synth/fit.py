@@ -172,10 +172,10 @@ def shaped_sample(
     frozen = np.zeros(n, bool)
     if bins is not None:
         pos = 0
-        for b in bins:
-            lower[pos:pos + b.count] = np.maximum(lower[pos:pos + b.count], b.lo)
-            upper[pos:pos + b.count] = np.minimum(upper[pos:pos + b.count], b.hi)
-            pos += b.count
+        for bin_ in bins:
+            lower[pos:pos + bin_.count] = np.maximum(lower[pos:pos + bin_.count], bin_.lo)
+            upper[pos:pos + bin_.count] = np.minimum(upper[pos:pos + bin_.count], bin_.hi)
+            pos += bin_.count
         if pos != n:
             raise ValueError(f"bin counts sum to {pos}, not {n}")
     # median: freeze the middle element(s), keep the others on their side

@@ -99,7 +99,7 @@ def tis(rng: np.random.Generator, s: dict[str, np.ndarray]) -> np.ndarray:
     traj = trajectory(rng, s, np.zeros(n), np.nan_to_num(t16), t40, 0, 100, TIS_STEP, 4.0, -0.8)
     traj[:, 0] = np.nan  # TIS is defined only after baseline
     traj[missing, VISITS.index(16)] = np.nan
-    s["tis_missing16"] = missing
+    s["tis_missing16"] = np.asarray(missing)  # a 0-d array: the state dict holds arrays
     return traj
 
 

@@ -91,7 +91,8 @@ def week40_targets(rng: np.random.Generator, s: dict[str, np.ndarray]) -> None:
         comp = (s["arm"] == arm) & s["complfl"]
         idx = np.flatnonzero(comp & (base_a > 0))
         blk = pub["cdasi_activity_change"][arm]
-        sd = sd_from_ci(*blk["ci95"], len(idx), t975(len(idx) - 1))
+        ci_lo, ci_hi = blk["ci95"]
+        sd = sd_from_ci(ci_lo, ci_hi, len(idx), t975(len(idx) - 1))
         b = base_a[idx]
         # non-responders lean to high baselines: the published week-40 SDs of the level
         # (10.1, 12.6) exceed what proportional improvement alone would give

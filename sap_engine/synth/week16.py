@@ -141,7 +141,8 @@ def _damage_changes(s: dict[str, np.ndarray], zd: np.ndarray) -> np.ndarray:
     for _ in range(3):
         for arm in ARMS:
             idx = np.flatnonzero(present & (s["arm"] == arm))
-            sd = sd_from_ci(*block[arm]["ci95"], len(idx), t975(len(idx) - 1))
+            ci_lo, ci_hi = block[arm]["ci95"]
+            sd = sd_from_ci(ci_lo, ci_hi, len(idx), t975(len(idx) - 1))
             base = s["cdasid"][idx]
             frozen = base == 0
             # the change is carried by the subjects with damage: start them there

@@ -1,0 +1,249 @@
+"""Every error code in docs/errors.md has an example that triggers it, and it is tested.
+
+An example is either a golden error file (``tests/golden/errors/NAME.sap`` whose
+``NAME.expected`` shows the code; tests/test_language.py checks those) or, where a golden
+file cannot show it (the plan file itself, a problem only running finds, a warning, the
+output folder), a test named in ``TRIGGERED_BY`` whose source names the code. The run-time
+examples of this file are such tests. To add a code: add its row to docs/errors.md and a
+golden file, or a test and a line in ``TRIGGERED_BY``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from sap_engine.api import check_plan, run_plan
+from sap_engine.errors import SapError
+
+GOLDEN = ROOT / "tests" / "golden" / "errors"
+# A documented code: a table row "| SAPnnn |" (or "| SAPnnn (warning) |"). The method range
+# "SAP402-SAP499" is one row; its codes are examples of the methods' own tests.
+_ROW = re.compile(r"^\| (SAP\d{3})(?: \(warning\))? \|", re.M)
+_RANGE = re.compile(r"^\| (SAP\d{3})-(SAP\d{3}) \|", re.M)
+_SHOWN = re.compile(r"(?:error|warning)\[(SAP\d{3})\]")
+
+HERE = "tests/test_error_catalogue.py"
+# code -> the test that triggers it, where no golden error file can.
+TRIGGERED_BY = {
+    "SAP001": f"{HERE}::test_sap001_plan_not_found",
+    "SAP002": f"{HERE}::test_sap002_plan_not_utf8",
+    "SAP219": f"{HERE}::test_sap219_visit_dependent_value_without_a_visit",
+    "SAP220": f"{HERE}::test_sap220_function_in_a_row_filter",
+    "SAP221": f"{HERE}::test_sap221_change_of_a_parameter_without_visits",
+    "SAP304": f"{HERE}::test_sap304_two_values_for_one_subject_and_visit",
+    "SAP401": f"{HERE}::test_sap401_empty_population",
+    "SAP405": f"{HERE}::test_sap405_stratum_level_without_subjects",
+    "SAP501": f"{HERE}::test_sap501_outputs_cannot_be_written",
+}
+
+
+def documented_codes() -> set[str]:
+    return set(_ROW.findall((ROOT / "docs" / "errors.md").read_text(encoding="utf-8")))
+
+
+def documented_ranges() -> list[tuple[str, str]]:
+    return _RANGE.findall((ROOT / "docs" / "errors.md").read_text(encoding="utf-8"))
+
+
+def golden_codes() -> dict[str, list[str]]:
+    """code -> the golden error files whose expected output shows it."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(GOLDEN.glob("*.expected")):
+        if not path.with_suffix(".sap").exists():
+            continue
+        for code in set(_SHOWN.findall(path.read_text(encoding="utf-8"))):
+            found.setdefault(code, []).append(path.stem)
+    return found
+
+
+def test_every_documented_code_has_an_example():
+    shown = golden_codes()
+    missing = sorted(c for c in documented_codes() if c not in shown and c not in TRIGGERED_BY)
+    assert not missing, (
+        f"documented error codes without an example: {missing}; add a golden error file "
+        "(tests/golden/errors/NAME.sap + NAME.expected) or a test and a TRIGGERED_BY entry")
+
+
+def test_every_documented_range_has_an_example():
+    """A range row (the method errors) needs at least one tested code in it."""
+    tested = set(golden_codes()) | set(TRIGGERED_BY) | _codes_named_in_tests()
+    for low, high in documented_ranges():
+        assert any(low <= c <= high for c in tested), f"no example of {low}-{high}"
+
+
+def _codes_named_in_tests() -> set[str]:
+    codes: set[str] = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        if path.name != Path(HERE).name:
+            codes |= set(re.findall(r"SAP\d{3}", path.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_golden_examples_show_documented_codes():
+    documented = documented_codes()
+    ranges = documented_ranges()
+    unknown = sorted(c for c in golden_codes() if c not in documented
+                     and not any(lo <= c <= hi for lo, hi in ranges))
+    assert not unknown, f"golden files show codes docs/errors.md does not list: {unknown}"
+
+
+@pytest.mark.parametrize("code", sorted(TRIGGERED_BY))
+def test_mapped_test_exists_and_names_its_code(code):
+    file, name = TRIGGERED_BY[code].split("::")
+    tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
+    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert name in functions, f"{TRIGGERED_BY[code]} does not exist"
+    assert code in ast.get_source_segment((ROOT / file).read_text(encoding="utf-8"),
+                                          functions[name]), f"{name} does not name {code}"
+
+
+# ---- examples that no golden error file can show ------------------------------------------
+
+_DATA = """data {
+  dataset adsl from "adsl.csv" key USUBJID subjects
+  dataset adeff from "adeff.csv" key USUBJID, PARAMCD, AVISITN
+}
+treatment TRT01P {
+  arm Active
+  arm Control reference
+}
+visits AVISITN {
+  baseline 0
+  scheduled 0, 8, 16
+}
+population FAS = adsl where FASFL == "Y"
+parameter score "Score" = adeff.AVAL where PARAMCD == "SCORE"
+"""
+
+
+def _study(tmp_path: Path, plan: str, adeff: str | None = None) -> Path:
+    """The mini study's data in ``tmp_path`` with ``plan`` beside them."""
+    mini = ROOT / "tests" / "fixtures" / "mini"
+    shutil.copy(mini / "adsl.csv", tmp_path / "adsl.csv")
+    (tmp_path / "adeff.csv").write_text(adeff if adeff is not None else
+                                        (mini / "adeff.csv").read_text(encoding="utf-8"))
+    path = tmp_path / "plan.sap"
+    path.write_text(_DATA + plan, encoding="utf-8")
+    return path
+
+
+def _codes(path: Path, out: Path | None = None) -> list[str]:
+    """The codes that checking and then running ``path`` report (errors and warnings)."""
+    try:
+        check_plan(path)
+        result = run_plan(path, out or path.parent / "out", jobs=1)
+    except SapError as exc:
+        return exc.codes
+    return [d.code for d in result.notes + result.failures]
+
+
+def test_sap001_plan_not_found(tmp_path):
+    with pytest.raises(SapError) as exc:
+        check_plan(tmp_path / "nope.sap")
+    assert exc.value.codes == ["SAP001"]
+
+
+def test_sap002_plan_not_utf8(tmp_path):
+    path = tmp_path / "latin1.sap"
+    path.write_bytes('study S "Études" { phase 2 }\n'.encode("latin-1"))
+    with pytest.raises(SapError) as exc:
+        check_plan(path)
+    assert exc.value.codes == ["SAP002"]
+
+
+def test_sap219_visit_dependent_value_without_a_visit(tmp_path):
+    path = _study(tmp_path, """analysis D1 "Change" {
+  population FAS
+  method descriptive
+  variable change(score)
+  by treatment
+}
+""")
+    assert "SAP219" in _codes(path)
+
+
+def test_sap220_function_in_a_row_filter(tmp_path):
+    path = _study(tmp_path, """parameter big "Big scores" = adeff.AVAL where abs(AVAL) > 10
+analysis D1 "Big" {
+  population FAS
+  method descriptive
+  variable big
+  at week 16
+  by treatment
+}
+""")
+    assert "SAP220" in _codes(path)
+
+
+def test_sap221_change_of_a_parameter_without_visits(tmp_path):
+    path = _study(tmp_path, """parameter age "Age" = adsl.AGE
+analysis D1 "Change in age" {
+  population FAS
+  method descriptive
+  variable change(age)
+  at week 16
+  by treatment
+}
+""")
+    assert "SAP221" in _codes(path)
+
+
+def test_sap304_two_values_for_one_subject_and_visit(tmp_path):
+    mini = (ROOT / "tests" / "fixtures" / "mini" / "adeff.csv").read_text(encoding="utf-8")
+    lines = mini.splitlines()
+    # a second row for the first subject and visit under another PARAMCD: the dataset key
+    # stays unique, the parameter without a PARAMCD filter has two values there
+    extra = lines[1].replace(",SCORE,", ",OTHER,")
+    path = _study(tmp_path, """parameter any "Any value" = adeff.AVAL
+analysis D1 "Any" {
+  population FAS
+  method descriptive
+  variable any
+  at week 0
+  by treatment
+}
+""", adeff="\n".join(lines + [extra]) + "\n")
+    assert "SAP304" in _codes(path)
+
+
+def test_sap401_empty_population(tmp_path):
+    path = _study(tmp_path, """population NOBODY = adsl where AGE > 1000
+analysis S1 "Sex" {
+  population NOBODY
+  method descriptive
+  variable adsl.SEX
+  by treatment
+}
+""")
+    assert "SAP401" in _codes(path)
+
+
+def test_sap405_stratum_level_without_subjects(tmp_path):
+    path = _study(tmp_path, """stratum agecat "Age" = adsl.AGE cut (0, 200] "any", (200, inf) "none"
+analysis S1 "Sex by age" {
+  population FAS
+  method descriptive
+  variable adsl.SEX
+  by treatment, agecat
+}
+""")
+    assert "SAP405" in _codes(path)
+
+
+def test_sap501_outputs_cannot_be_written(tmp_path):
+    path = _study(tmp_path, """analysis S1 "Sex" {
+  population FAS
+  method descriptive
+  variable adsl.SEX
+  by treatment
+}
+""")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    assert "SAP501" in _codes(path, out=blocker / "out")
