@@ -586,10 +586,25 @@ def parse_file(path: str | Path) -> m.Plan:
     except FileNotFoundError:
         raise PlanSyntaxError(Diagnostic("SAP001", f"plan file not found: {path}")) from None
     except UnicodeDecodeError as exc:
-        raise PlanSyntaxError(Diagnostic(
-            "SAP002", f"plan file is not UTF-8 text: {path} (byte {exc.start})")) from None
+        raise PlanSyntaxError(_not_utf8(path, exc)) from None
     except OSError as exc:  # permission denied, an I/O error, a name too long...
         reason = exc.strerror or type(exc).__name__
         raise PlanSyntaxError(Diagnostic(
             "SAP004", f"plan file cannot be read: {path} ({reason.lower()})")) from None
     return parse_text(text, str(path))
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> Diagnostic:
+    """SAP002 at the line and column of the first byte that is not UTF-8 (the line quoted
+    with that byte shown as U+FFFD), so an editor can jump to it."""
+    data = exc.object if isinstance(exc.object, bytes) else b""
+    before = data[:exc.start]
+    line = before.count(b"\n") + 1
+    start = before.rfind(b"\n") + 1
+    column = len(before[start:].decode("utf-8", errors="replace")) + 1
+    end = data.find(b"\n", exc.start)
+    quoted = data[start:end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+    return Diagnostic("SAP002", f"plan file is not UTF-8 text: byte {exc.start} "
+                                f"(0x{data[exc.start]:02x}) cannot be decoded; save the plan "
+                                "as UTF-8", Location(str(path), line, column),
+                      source_line=quoted)

@@ -536,7 +536,10 @@ def m_display_number(rng, p):
     found = list(_DISPLAY.finditer(p.text))
     m = _pick(rng, found)
     if rng.random() < 0.5 and len(found) > 1:
-        other = rng.choice([f for f in found if f.group(2) != m.group(2)] or [m])
+        # A table and a figure may share a number (Table 14.2.1, Figure 14.2.1): only a
+        # number repeated within one kind is a duplicate.
+        other = rng.choice([f for f in found if f.group(2) != m.group(2)
+                            and f.group(1) == m.group(1)] or [m])
         if other.group(2) == m.group(2):
             raise NotApplicable
         return (p.replace_span(m.start(2), m.end(2), other.group(2)),

@@ -40,6 +40,34 @@ TRIGGERED_BY = {
     "SAP401": f"{HERE}::test_sap401_empty_population",
     "SAP405": f"{HERE}::test_sap405_stratum_level_without_subjects",
     "SAP501": f"{HERE}::test_sap501_outputs_cannot_be_written",
+    "SAP003": "tests/test_hardening_parser.py::test_a_plan_path_that_is_a_folder_is_a_plan_error",
+    "SAP004": "tests/test_hardening_parser.py::test_an_unreadable_plan_is_a_plan_error",
+    "SAP005": "tests/test_hardening_parser.py::test_a_50_mb_plan_is_refused_before_it_is_read",
+    "SAP006": "tests/test_hardening_parser.py::test_fmt_that_cannot_write_is_a_plan_error",
+    "SAP471": "tests/methods/test_hardening_methods.py::"
+              "test_infinite_input_is_refused_naming_variable_and_subject",
+    "SAP472": "tests/methods/test_hardening_methods.py::"
+              "test_executor_refuses_an_undeclared_non_finite_statistic",
+    "SAP473": "tests/methods/test_hardening_methods.py::"
+              "test_ancova_of_a_constant_response_is_refused",
+    "SAP474": "tests/test_hardening_tables.py::"
+              "test_by_visit_ancova_reports_the_baseline_visit_as_not_estimable",
+    "SAP484": "tests/test_hardening_leftovers.py::"
+              "test_smd_on_a_population_of_one_arm_is_a_located_error",
+    "SAP485": "tests/test_hardening_leftovers.py::"
+              "test_cox_without_a_second_arm_is_refused_not_fitted_without_treatment",
+    "SAP502": "tests/test_hardening_outputs.py::"
+              "test_out_naming_an_existing_file_is_refused_and_the_file_kept",
+    "SAP503": "tests/test_hardening_outputs.py::"
+              "test_out_naming_a_folder_the_engine_did_not_write_is_refused",
+    "SAP504": "tests/test_hardening_outputs.py::"
+              "test_a_folder_the_engine_wrote_is_replaced_unless_files_were_added",
+    "SAP505": "tests/test_hardening_outputs.py::test_out_dot_in_an_empty_folder_writes_there",
+    "SAP506": "tests/test_hardening_outputs.py::test_a_malformed_source_date_epoch_is_an_error",
+    "SAP507": "tests/test_hardening_outputs.py::"
+              "test_a_user_template_failing_at_run_is_a_located_sap507",
+    "SAP508": "tests/test_hardening_outputs.py::"
+              "test_a_malformed_reproduction_map_is_a_located_error_at_run",
 }
 
 
@@ -155,6 +183,10 @@ def test_sap002_plan_not_utf8(tmp_path):
     with pytest.raises(SapError) as exc:
         check_plan(path)
     assert exc.value.codes == ["SAP002"]
+    # Located at the first undecodable byte (line 1, column 10: the 'É'), the line quoted.
+    (d,) = exc.value.diagnostics
+    assert (d.location.line, d.location.column) == (1, 10) and "0xc9" in d.message
+    assert d.source_line == 'study S "\ufffdtudes" { phase 2 }'
 
 
 def test_sap219_visit_dependent_value_without_a_visit(tmp_path):

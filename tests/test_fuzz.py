@@ -30,37 +30,9 @@ RUN_INDEX = 1_000_000  # run cases are numbered from here (seed SEED, --run-frac
 CHECK_TIMEOUT = 15.0  # seconds: a check takes well under one; more is a hang
 RUN_TIMEOUT = 120.0
 
-# TEMPORARY. Failure signatures (prefixes) of defects that issue 8 lists and other branches
-# fix, tolerated while those branches are not merged. EMPTY IT AT MERGE: the test is then
-# strict, and any failure is a defect. Each entry names its issue-8 point. SAP_FUZZ_STRICT=1
-# ignores the list (to see what the merged code still fails).
-AWAITING_MERGE: dict[str, str] = {
-    "accepted-invalid:duplicate_statement": "1",
-    "accepted-invalid:duplicate_item": "1/10",
-    "accepted-invalid:contrast_same_arm": "2",
-    "accepted-invalid:cut": "4",
-    "accepted-invalid:insert_statement": "4/10",
-    "accepted-invalid:key_unknown_column": "5",
-    "accepted-invalid:schedule_invalid": "6/8",
-    "accepted-invalid:number_overflow": "8",
-    "accepted-invalid:at_week": "8",
-    "accepted-invalid:display_number_duplicate": "10",
-    "accepted-invalid:display_number_odd": "12",
-    "accepted-invalid:template": "10/12",
-    "memory:check": "8",
-    "exit3:check:SystemError": "8",  # CPython's symptom of memory exhausted mid-call
-    "memory:run": "new",  # scheduled 0 to 100000 by 1: run needs over 3 GiB (execute._groups)
-    "hang:check": "8/11",  # an endless schedule; did_you_mean over thousands of errors
-    "exit3:check:RecursionError": "9",
-    "exit3:run": "10/20",
-    "huge-output": "11",
-    "wrong-source-line": "13",
-    "rejected-valid:bom": "13",
-    "unlocated:run:SAP501": "12",
-    # found by this harness, not in issue 8: a non-UTF-8 plan is reported without a
-    # line:col (SAP002 gives a byte offset only)
-    "unlocated:check:SAP002": "new",
-}
+# Failure signatures (prefixes) tolerated for a known defect that another issue will fix.
+# Empty: every case outside the catalogue is a defect. (SAP_FUZZ_STRICT=1 ignores the list.)
+AWAITING_MERGE: dict[str, str] = {}
 
 
 def _awaiting(signature: str) -> bool:

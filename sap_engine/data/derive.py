@@ -115,7 +115,7 @@ class Evaluator:
             return keyed
 
         try:
-            return _eval(e, column, lambda call: _unsupported(call))
+            return _broadcast(_eval(e, column, lambda call: _unsupported(call)), frame.index)
         except NonFiniteError as exc:
             path = str(self.checked.datasets[dataset].path)
             first = int(exc.labels[0]) + 1 if exc.labels else None
@@ -370,7 +370,8 @@ class Evaluator:
                 return self._over_visits(c.function[:3], _arg_name(c), handling)
             if c.function in ("baseline", "change", "percent_change", "value"):
                 return self._param_value(c.function, _arg_name(c), visit, handling, index)
-            return apply_math(c, _eval(c.args[0], column, call, guard).astype(float), guard)
+            arg = _broadcast(_eval(c.args[0], column, call, guard), index)
+            return apply_math(c, arg.astype(float), guard)
 
         scope = set(self.scope) if self.scope is not None else None
 
@@ -383,7 +384,7 @@ class Evaluator:
             raise NonFiniteError(expr, labels, total, reason)
 
         try:
-            return _eval(e, column, call, guard)
+            return _broadcast(_eval(e, column, call, guard), index)
         except NonFiniteError as exc:
             label = _unit_label(exc.labels[0], index.names) if exc.labels else None
             raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
@@ -590,3 +591,11 @@ def _unit_label(label: object, names: list) -> str:
 
 def _unsupported(call: m.Call) -> pd.Series:
     raise DataError(Diagnostic("SAP220", f"{call.function}() cannot be used in a row filter"))
+
+
+def _broadcast(value, index: pd.Index) -> pd.Series:
+    """An expression's value as one value per row: a constant (``1 == 1``, ``log(2)``, an
+    expression of literals only) stands for the same value in every row."""
+    if isinstance(value, pd.Series):
+        return value
+    return pd.Series(value, index=index)

@@ -111,10 +111,15 @@ def _evaluate(e: m.Expr, column: Callable[[m.Col], Value],  # noqa: C901 - one c
                 result = getattr(left.astype(str), _COMPARE[e.op])(right).astype(float)
             else:
                 lf, rf = _as_float(left), _as_float(right)
-                result = getattr(lf, _COMPARE[e.op])(rf) if isinstance(lf, pd.Series) else \
-                    getattr(pd.Series([lf]), _COMPARE[e.op])(rf)
-                result = result.astype(float)
-                missing = lf.isna() if isinstance(lf, pd.Series) else rf.isna()
+                if not isinstance(lf, pd.Series) and not isinstance(rf, pd.Series):
+                    # Two constants: a constant truth value (NaN when one is missing).
+                    if pd.isna(lf) or pd.isna(rf):
+                        return float("nan")
+                    return float(getattr(pd.Series([lf]), _COMPARE[e.op])(rf).iloc[0])
+                if not isinstance(lf, pd.Series):  # `40 < AGE`: the constant in every row
+                    lf = pd.Series(lf, index=rf.index, dtype=float)
+                result = getattr(lf, _COMPARE[e.op])(rf).astype(float)
+                missing = lf.isna() | (rf.isna() if isinstance(rf, pd.Series) else pd.isna(rf))
             return result.where(~missing)
         return arithmetic(e, _as_float(left), _as_float(right), guard)
     raise TypeError(f"cannot evaluate {e!r}")
