@@ -55,10 +55,11 @@ TREE = ("plans", "data/proderm", "tests/fixtures/mini", "sap_engine/synth/publis
 
 CHECK_TIMEOUT = 30.0  # seconds; a check of a shipped plan takes well under one
 RUN_TIMEOUT = 120.0
-# Address space of a check, and of a run (the engine and its libraries take about 1 GiB of
-# it): a plan that makes the engine grow without bound fails fast.
-CHECK_MEMORY_LIMIT = 2 << 30
-MEMORY_LIMIT = 3 << 30
+# Address space a check, and a run, may add to what the forked child inherits (the engine and
+# its libraries; inside a long test session the parent may have grown well past 1 GiB): a plan
+# that makes the engine grow without bound fails fast.
+CHECK_MEMORY_LIMIT = 3 << 29
+MEMORY_LIMIT = 5 << 29
 OUTPUT_LIMIT = 64 << 20  # bytes per output file: more is "unbounded output"
 HUGE_OUTPUT = 1 << 20  # stderr above this is a finding (issue 8 point 11)
 HUGE_MEMORY = 3 << 29  # resident memory above 1.5 GiB is a finding (a check needs < 0.4 GiB)
@@ -130,12 +131,23 @@ _DEFAULT_WARNINGS = [("default", DeprecationWarning, "__main__"),
                      ("ignore", ImportWarning, None), ("ignore", ResourceWarning, None)]
 
 
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (Linux /proc; 0 where unknown)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def _child(case_dir: Path, tree: Path, commands: list[list[str]], timeouts: list[float]) -> None:
     """In the forked child: limits, redirections, the CLI; never returns."""
     rc = 70
     try:
         os.setsid()  # its own process group: the parent can kill it and anything it starts
-        resource.setrlimit(resource.RLIMIT_AS, (CHECK_MEMORY_LIMIT, MEMORY_LIMIT))
+        inherited = _address_space()
+        resource.setrlimit(resource.RLIMIT_AS, (inherited + CHECK_MEMORY_LIMIT,
+                                                inherited + MEMORY_LIMIT))
         resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -152,7 +164,8 @@ def _child(case_dir: Path, tree: Path, commands: list[list[str]], timeouts: list
 
         for n, (argv, timeout) in enumerate(zip(commands, timeouts)):
             if argv[0] == "run":
-                resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+                resource.setrlimit(resource.RLIMIT_AS, (inherited + MEMORY_LIMIT,
+                                                        inherited + MEMORY_LIMIT))
             out = os.open(case_dir / f"{n}.stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             err = os.open(case_dir / f"{n}.stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(out, 1)
