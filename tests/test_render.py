@@ -44,3 +44,19 @@ def test_html_table_snapshot(tmp_path):
     if UPDATE:
         path.write_text(got)
     assert got == path.read_text()
+
+
+@pytest.mark.parametrize("rule, said", [
+    (None, "rounded half away from zero (SAS ROUND)"),
+    ("half_even", "rounded half to even (IEEE)")])
+def test_the_document_states_the_rounding_rule_the_plan_chose(tmp_path, rule, said):
+    from conftest import write_plan
+
+    text = (MINI / "mini.sap").read_text()
+    if rule:
+        text = text.replace("  include all\n}", f"  include all\n  rounding {rule}\n}}")
+    run_plan(write_plan(tmp_path, text), tmp_path / "out", jobs=1)
+    for name in ("report.md", "report.html"):
+        report = (tmp_path / "out" / name).read_text()
+        assert said in report
+        assert ("half away" in report) == (rule is None), name  # never the other rule

@@ -81,8 +81,7 @@ def build_document(checked, table, results, out_dir: Path | None = None,
                 for a in plan.analyses.values()]
     notes = ["All p-values are two-sided and exploratory; no adjustment for multiplicity "
              "was made unless a table says otherwise.",
-             "Values are rounded half away from zero for display; the ARD holds full "
-             "precision."]
+             _rounding_note(plan)]
     reproduction = _reproduction(plan, ard) if plan.document and plan.document.reproduce \
         else None
     from markupsafe import Markup
@@ -166,3 +165,10 @@ def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> l
         written.append(path)
     written += [out_dir / f.png for f in doc.figures if f.png]
     return written
+
+
+def _rounding_note(plan: m.Plan) -> str:
+    """The document's rounding rule as the plan states it (default: SAS ROUND)."""
+    rule = plan.document.rounding if plan.document else "half_away_from_zero"
+    how = "half to even (IEEE)" if rule == "half_even" else "half away from zero (SAS ROUND)"
+    return f"Values are rounded {how} for display; the ARD holds full precision."
