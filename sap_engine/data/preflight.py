@@ -15,9 +15,12 @@ after minutes (or not at all) what the data showed from the start:
    population in use has subjects (SAP401); a parameter analysed at one visit has a value
    there after imputation (SAP316); and the analyses whose expressions can leave the finite
    numbers (``/``, ``*``, ``log``, ``sqrt``, ``exp``) have their data built (SAP314).
+3. Cross-tabulations (``crosstab A by B``) have the levels their method needs (SAP460,
+   SAP461, SAP463): those analyses are computed, and their tables' shape problems reported.
 
 It costs the import of pandas (~0.25 s of CPU beyond pyarrow here) and one evaluation of
-every population and parameter, which ``run`` repeats; no analysis is run.
+every population and parameter, which ``run`` repeats; of the analyses, only the
+cross-tabulations are computed (with scipy, for their tests).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one v
 FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
 OVER_VISITS = ("max_over_visits", "min_over_visits")
 RISKY = ("log", "sqrt", "exp")  # with "/" and "*": values can leave the finite numbers
+# A cross-tabulation without the levels its method needs: too few non-empty rows or columns,
+# a named level that is not there, not 2 x 2.
+TABLE_SHAPE = ("SAP460", "SAP461", "SAP463")
 
 
 def preflight(checked: CheckedPlan, analyses: bool = True) -> CheckedPlan:
@@ -192,6 +198,8 @@ class _Preflight(Integrity):
             for step in self.steps:
                 if self.risky(step):
                     self.guarded(lambda step=step: self.frame(ev, step), step)
+        if not self.problems:
+            self.crosstabs()
 
     def guarded(self, work, step=None):
         """Run ``work``; the data errors it raises are problems of the plan."""
@@ -286,6 +294,24 @@ class _Preflight(Integrity):
                     seen.add(node.name)
                     roots.append(self.plan.endpoints[node.name].expr)
         return False
+
+    def crosstabs(self) -> None:
+        """The tables of cross-tabulating analyses have the levels their method needs.
+
+        Whether a table has enough non-empty rows and columns (SAP460), the level a method
+        names (SAP461) or the 2 x 2 shape it requires (SAP463) depends on the method and its
+        options (kappa with ``zeros``, Fisher r x c...), so the method itself answers: each
+        such analysis is computed here (its tables are small; the executor computes it
+        again) and only these shape problems are kept, the others being left to ``run``."""
+        from sap_engine.execute import run_step
+
+        for step in self.steps:
+            roles = step.role_map
+            if "row" not in roles or "col" not in roles:
+                continue
+            for d in run_step(step, self.ev).failures:
+                if d.code in TABLE_SHAPE:
+                    self.add(d)
 
     def frame(self, ev, step) -> None:
         from sap_engine.execute import analysis_frame
