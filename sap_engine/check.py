@@ -27,6 +27,7 @@ from sap_engine.errors import (
     Location,
     PlanCheckError,
     did_you_mean,
+    reset_suggestions,
     source_lines,
 )
 from sap_engine.methods import registry
@@ -416,6 +417,7 @@ def check(plan: m.Plan, data_root: str | Path | None = None,
     folder). Once the names check, a data preflight evaluates what the data already show
     (keys, non-finite values, empty populations, parameters; see ``data.preflight``); with
     ``analyses`` false, the problems of single analyses are left to the executor."""
+    reset_suggestions()
     try:
         datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:

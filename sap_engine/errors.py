@@ -195,10 +195,30 @@ class MethodError(Exception):
         return f"[{self.code}] {self.message}"
 
 
+# Suggestions compare a name with every candidate: with thousands of errors among thousands
+# of names that is quadratic (a 5,000-definition plan took seconds). Each check may spend
+# this many comparisons; past it, diagnostics come without a suggestion (only the first
+# MAX_SHOWN are printed anyway).
+SUGGESTION_BUDGET = 200_000
+_suggestions_left = [SUGGESTION_BUDGET]
+
+
+def reset_suggestions(budget: int = SUGGESTION_BUDGET) -> None:
+    """Give the next check its own budget of suggestion comparisons."""
+    _suggestions_left[0] = budget
+
+
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:
-    """The closest candidate to a misspelt name, or None (case-insensitive first)."""
+    """The closest candidate to a misspelt name, or None (case-insensitive first).
+
+    >>> did_you_mean("FASFLG", ["FASFL", "SAFFL"])
+    'FASFL'
+    """
     import difflib
 
+    if _suggestions_left[0] < len(candidates):
+        return None
+    _suggestions_left[0] -= len(candidates)
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:
         return lowered[name.lower()]
