@@ -409,7 +409,8 @@ def m_number_edge(rng, p):
             Mutation("number_edge", f"{tok.text} -> {new} (line {tok.line + 1})"))
 
 
-_SCHEDULED = re.compile(r"scheduled [^\n]*")
+# Line-anchored: "unscheduled ..." in a comment is no schedule.
+_SCHEDULED = re.compile(r"(?m)(?<=^  )scheduled [^\n#]*")
 BAD_SCHEDULES = ["0 to 40 by 0", "40 to 0 by 4", "0 to 40 by -4", "0 to 1e309 by 4",
                  "-1e309 to 0 by 4", "0 to 40 by 1e-300", "0 to 1e12 by 1"]
 ODD_SCHEDULES = ["0 to 1 by 0.1", "0 to 40 by 3", "0 to 40 by 4, 4", "0, 0, 16", "16 to 16 by 4",
@@ -428,7 +429,8 @@ def m_schedule(rng, p):
     return p.replace_span(m.start(), m.end(), "scheduled " + spec), mutation
 
 
-_AT_WEEK = re.compile(r"at week (\S+)")
+# The clause, not the words in a title ("Change at week 16, observed") or a comment.
+_AT_WEEK = re.compile(r"(?m)^[ \t]*(?:variable [^\n#\"]*)?at week ([0-9][0-9.eE+-]*)[ \t]*$")
 
 
 def m_at_week(rng, p):
@@ -484,6 +486,8 @@ def m_cut(rng, p):
     if choice == 0:  # reversed bounds
         ivs[k][1], ivs[k][2] = ivs[k][2], ivs[k][1]
         expect, what = "error", "reversed interval"
+        if ivs[k][1] == ivs[k][2] and ivs[k][0] == "[" and ivs[k][3] == "]":
+            expect = None  # [a, a] swapped is still [a, a]: one value, a valid interval
     elif choice == 1:  # the next interval starts inside this one
         k = rng.randrange(len(ivs) - 1)
         ivs[k + 1][1] = "-1" if ivs[k][1].startswith("-") else "0"
