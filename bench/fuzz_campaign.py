@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tree = fh.make_tree(out / "tree")
     work = out / "work"
+    _record_engine()
     fh.warm_up(run=args.run_fraction > 0)
     indices = [args.only] if args.only is not None else range(args.start,
                                                                args.start + args.cases)
@@ -92,6 +93,17 @@ def _write(out: Path, summary: dict) -> None:
     tmp.replace(out / "summary.json")
 
 
+# The engine the campaign imported, recorded when it starts (the parent imports the engine
+# once; a commit made while it runs does not change what it tests).
+_ENGINE: dict = {}
+
+
+def _record_engine() -> None:
+    _ENGINE.update({
+        "engine_commit": _git("rev-parse", "HEAD"),
+        "engine_dirty": bool(_git("status", "--porcelain", "--", "sap_engine", "grammar"))})
+
+
 def _summary(tally: Tally, args, seconds: float, findings: list[dict]) -> dict:
     return {
         "seed": args.seed,
@@ -100,8 +112,7 @@ def _summary(tally: Tally, args, seconds: float, findings: list[dict]) -> dict:
         "run_fraction": args.run_fraction,
         "jobs": args.jobs,
         "seconds": round(seconds, 1),
-        "engine_commit": _git("rev-parse", "HEAD"),
-        "engine_dirty": bool(_git("status", "--porcelain", "--", "sap_engine", "grammar")),
+        **_ENGINE,
         "outcomes": dict(tally.outcomes.most_common()),
         "failures": sum(tally.signatures.values()),
         "error_codes": dict(sorted(tally.codes.items())),
