@@ -90,7 +90,9 @@ def run_step(step: Step, ev: Evaluator) -> Results:
             located = _located(checked, step, d.code, d.message)
             results.failures.append(Diagnostic(
                 d.code, located.message, d.location or located.location,
-                data_location=d.data_location, source_line=located.source_line))
+                data_location=d.data_location,
+                # The error's own location quotes its own line (a filter, a clause).
+                source_line=d.source_line if d.location else located.source_line))
     return results
 
 

@@ -136,7 +136,14 @@ Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
 
 
 def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    """A number as a plan writes it: whole numbers without a decimal point, large and small
+    ones in exponent form (``1.7e+308``, not 309 digits).
+
+    >>> [_num(16.0), _num(0.3), _num(1.7e308), _num(-2.5e-7)]
+    ['16', '0.3', '1.7e+308', '-2.5e-07']
+    """
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
 
 
 # ---- statements ----------------------------------------------------------------------------

@@ -217,7 +217,11 @@ class Dataset:
                               "separated (its header has no comma): save it comma-separated "
                               "(a European Excel export uses ';')", self._where(),
                     data_location=DataLocation(str(self.path))))
-        return pcsv.read_csv(pa.py_buffer(data))
+        # An empty text cell is a missing value, as a blank character value is in SAS and
+        # in ADaM (pyarrow would read it as the text ""; a table would then count a level
+        # "" and report no missing values).
+        return pcsv.read_csv(pa.py_buffer(data),
+                             convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
 
     @property
     def columns(self) -> dict[str, str]:
