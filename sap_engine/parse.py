@@ -285,7 +285,7 @@ class _ToModel(Transformer_NonRecursive):
                          _loc(meta))
         else:
             return spec
-        return (start,)  # a placeholder: the plan is refused anyway
+        return (start,)  # parsing goes on to report every problem; the plan is refused
 
     def visit_scheduled(self, meta, c):
         count = sum(1 if len(s) == 1 else m.visit_range_count(*s) for s in c)

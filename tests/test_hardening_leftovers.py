@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import MINI, write_plan
+from test_hardening_check import diagnostics, only
 
 from sap_engine.check import check
-from sap_engine.errors import Diagnostic, PlanCheckError
+from sap_engine.errors import Diagnostic
 from sap_engine.execute import Results, execute
 from sap_engine.parse import parse_file
 
@@ -31,23 +32,7 @@ ONE_ARM = NO_SMD.replace('  arm Active "Active drug"\n  arm Control "Control" re
     'adsl where FASFL == "Y"', 'adsl where FASFL == "Y" and TRT01P == "Active"')
 
 
-def diagnostics(tmp_path: Path, text: str) -> list[Diagnostic]:
-    """The diagnostics of checking ``text`` (beside copies of the mini data); [] if ok."""
-    path = write_plan(tmp_path, text)
-    try:
-        check(parse_file(path))
-    except PlanCheckError as exc:
-        return exc.diagnostics
-    return []
-
-
-def only(tmp_path: Path, text: str, code: str) -> Diagnostic:
-    """The one diagnostic of ``text``, which must have ``code`` and a plan location."""
-    found = diagnostics(tmp_path, text)
-    assert [d.code for d in found] == [code], [d.render() for d in found]
-    d = found[0]
-    assert d.location is not None and d.location.line > 0 and d.source_line is not None
-    return d
+# The checker's helpers: one plan beside the mini data, its diagnostics.
 
 
 def executed(tmp_path: Path, text: str) -> Results:
