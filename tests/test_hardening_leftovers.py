@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MINI, write_plan
-from test_hardening_check import diagnostics, only
+from test_hardening_check import diagnostics, line_of, only
 
 from sap_engine.check import check
 from sap_engine.errors import Diagnostic
@@ -49,13 +49,6 @@ def failure(tmp_path: Path, text: str, code: str) -> Diagnostic:
     d = results.failures[0]
     assert d.location is not None and d.location.line > 0 and d.source_line is not None
     return d
-
-
-def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
-    """1-based line of the ``occurrence``-th line starting with ``fragment`` (indent aside)."""
-    hits = [i for i, line in enumerate(text.splitlines(), start=1)
-            if line.lstrip().startswith(fragment)]
-    return hits[occurrence - 1]
 
 
 def stats(results: Results, analysis: str) -> dict[tuple, float | None]:

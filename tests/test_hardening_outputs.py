@@ -492,21 +492,7 @@ def test_a_template_that_is_not_utf8_is_a_located_error(tmp_path, sap_run):
 
 def test_a_template_changed_after_check_is_an_error_at_run_not_a_crash(tmp_path):
     plan = _user_plan(tmp_path, "<h1>{{ doc.title }}</h1>\n")
-    import sap_engine.api as api
-
-    real = api.check_plan
-
-    def check_then_break(path, *args, **kwargs):
-        checked = real(path, *args, **kwargs)
-        (tmp_path / "mine.html").write_text("{% if %}\n")
-        return checked
-
-    api.check_plan = check_then_break
-    try:
-        with pytest.raises(OutputError) as exc:
-            run_plan(plan, tmp_path / "o", jobs=1)
-    finally:
-        api.check_plan = real
+    exc = _run_changed_after_check(plan, tmp_path / "mine.html", "{% if %}\n")
     assert exc.value.codes == ["SAP263"] and not (tmp_path / "o").exists()
 
 
@@ -564,21 +550,7 @@ def test_a_malformed_reproduction_map_is_a_located_error_at_run(tmp_path, sap_ru
     assert not (tmp_path / "o").exists()
     # A map broken after the check (a file changed while the run computed) is SAP508 at run.
     (tmp_path / "map.json").write_text('{"published": "published.json", "entries": []}')
-    import sap_engine.api as api
-
-    real = api.check_plan
-
-    def check_then_break(path, *args, **kwargs):
-        checked = real(path, *args, **kwargs)
-        (tmp_path / "map.json").write_text(mapping)
-        return checked
-
-    api.check_plan = check_then_break
-    try:
-        with pytest.raises(OutputError) as exc:
-            run_plan(plan, tmp_path / "o", jobs=1)
-    finally:
-        api.check_plan = real
+    exc = _run_changed_after_check(plan, tmp_path / "map.json", mapping)
     assert exc.value.codes == ["SAP508"] and fragment in exc.value.render()
     assert 'reproduce "map.json"' in exc.value.render()
     assert not (tmp_path / "o").exists()
@@ -590,3 +562,24 @@ def test_a_failed_run_creates_no_output_folders(sap_run, tmp_path):
                                                  "  variable chg_score"))
     r = sap_run("run", bad, "--out", tmp_path / "new" / "o")
     assert r.returncode == 2 and not (tmp_path / "new").exists()
+
+
+def _run_changed_after_check(plan, changed, text: str):
+    """Run ``plan`` with ``changed`` rewritten to ``text`` between its check and its run (a
+    file edited while the run computes); the OutputError the run must raise."""
+    import sap_engine.api as api
+
+    real = api.check_plan
+
+    def check_then_change(path, *args, **kwargs):
+        checked = real(path, *args, **kwargs)
+        changed.write_text(text)
+        return checked
+
+    api.check_plan = check_then_change
+    try:
+        with pytest.raises(OutputError) as exc:
+            run_plan(plan, changed.parent / "o", jobs=1)
+    finally:
+        api.check_plan = real
+    return exc
