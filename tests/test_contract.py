@@ -248,7 +248,8 @@ def test_a_value_needing_a_visit_is_found_where_the_checker_cannot_read_the_filt
     # `AVAL > AVISITN - 100` compares two columns: the checker cannot tell which rows the
     # parameter keeps, so whether it has visits is the evaluator's answer.
     text = (MINI / "mini.sap").read_text().replace(
-        'document "Mini results"', '''parameter late "Score" = adeff.AVAL where PARAMCD == "SCORE" and AVAL > AVISITN - 100
+        'document "Mini results"', '''parameter late "Score" = adeff.AVAL
+  where PARAMCD == "SCORE" and AVAL > AVISITN - 100
 analysis L1 "Change, no visit" {
   population FAS
   method descriptive
