@@ -19,10 +19,11 @@ with one wording.
 The unit of analysis of a method is checked here too: a method that analyses every visit of
 a subject at once (``unit`` subject x visit, see ``methods/registry.py``) needs a visit
 schedule (SAP486) and takes no visit of its own (``at week N``, SAP487): it would be
-ignored, the method receiving every visit.
+ignored, the method receiving every visit. Nor is it split ``by visit`` unless it consumes
+the visit itself (SAP488): split, it would get one visit at a time.
 
 Codes: SAP219 (a value that needs a visit where there is none), SAP243 (a family aggregate
-over a dataset without visits), SAP486, SAP487; see docs/errors.md.
+over a dataset without visits), SAP486, SAP487, SAP488; see docs/errors.md.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _uses(plan: m.Plan) -> list[m.PopulationUse]:
 
 
 def check_visit_needs(ch: _Checker) -> None:
-    """SAP219, SAP243, SAP486 and SAP487 (see the module's docstring)."""
+    """SAP219, SAP243 and SAP486-SAP488 (see the module's docstring)."""
     report_visit_needs(VisitNeeds(ch.plan, _RowVisits(ch).has_visits), ch.error)
     check_units(ch.plan, ch.error)
 
@@ -206,9 +207,14 @@ def _unit(a: m.Analysis) -> str | None:
 
 def check_units(plan: m.Plan, error: Report) -> None:
     """A method whose unit is the subject and visit gets every scheduled visit of a subject:
-    the plan needs a visit schedule (SAP486), and the analysis no visit of its own (SAP487)."""
+    the plan needs a visit schedule (SAP486), the analysis no visit of its own (SAP487),
+    and no `by visit` unless the method consumes it (SAP488)."""
     for a in plan.analyses.values():
-        if a.base or _unit(a) != registry.SUBJECT_VISIT:
+        base = analysis_chain(plan, a)
+        if _unit(base) != registry.SUBJECT_VISIT:
+            continue
+        _split_by_visit(a, base, error)
+        if a.base:
             continue  # a repetition (`X = Y by s`) is checked at the analysis it repeats
         if plan.visits is None or not plan.visits.weeks:
             error("SAP486", f"analysis '{a.name}': method '{a.method}' analyses every visit "
@@ -227,6 +233,17 @@ def check_units(plan: m.Plan, error: Report) -> None:
                         f"subject at once, so 'at week {m._num(visit or 0)}' would be "
                         "ignored; leave the visit out (or analyse it with a method of one "
                         "row per subject)", loc)
+
+
+def _split_by_visit(a: m.Analysis, base: m.Analysis, error: Report) -> None:
+    """SAP488: `by visit` would hand a subject x visit method one visit at a time."""
+    method = registry.get(base.method or "")
+    item = next((b for b in a.by if b.name == "visit"), None)
+    if method is None or item is None or "visit" in method.consumes:
+        return
+    error("SAP488", f"analysis '{a.name}': method '{method.name}' analyses every visit of a "
+                    "subject at once, but 'by visit' would split its data into one visit at "
+                    "a time; leave 'by visit' out", item.loc if item.loc.line else a.loc)
 
 
 def _family_error(error: Report, v: VisitNeeds, found: tuple[m.Expr, str], where: str,

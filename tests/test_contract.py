@@ -158,6 +158,29 @@ def test_a_per_visit_method_takes_no_visit_of_its_own(tmp_path, toy_method):
     assert "'at week 16' would be ignored" in d.message
 
 
+def test_a_subject_visit_method_that_does_not_consume_the_visit_is_not_split(tmp_path):
+    # A method over every visit that does not split them itself (say, one slope over the
+    # visits): `by visit` would hand it one visit at a time, against its declared unit.
+    registry.register("toy_slope", family="descriptive", summary="-",
+                      roles=(registry.Role("variable", "numeric"),),
+                      unit=registry.SUBJECT_VISIT)(_per_visit)
+    try:
+        text = _with(PER_VISIT.replace("toy_per_visit", "toy_slope")
+                     + 'analysis PV_arm "Repeated by visit" = PV_all by visit\n')
+        with pytest.raises(PlanCheckError) as exc:
+            check(parse_file(write_plan(tmp_path, text)))
+    finally:
+        registry.unregister("toy_slope")
+    assert exc.value.codes == ["SAP488", "SAP488"]
+    lines = text.splitlines()
+    first, second = exc.value.diagnostics
+    assert first.location.line == lines.index("  by treatment, visit") + 1
+    assert first.location.column == len("  by treatment, ") + 1
+    assert second.location.line == lines.index(
+        'analysis PV_arm "Repeated by visit" = PV_all by visit') + 1
+    assert "'by visit' would split its data into one visit at a time" in first.message
+
+
 @pytest.mark.parametrize("unit, consumes, said", [
     ("visit", (), "is not one of"),
     (registry.SUBJECT_VISIT, ("treatment",), "cannot consume 'by treatment'"),
