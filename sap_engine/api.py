@@ -12,7 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sap_engine.check import CheckedPlan, check
+from sap_engine import model as m
+from sap_engine.check import CheckedPlan, check_names
 from sap_engine.errors import AnalysisError, Diagnostic, OutputError
 from sap_engine.parse import parse_file
 
@@ -32,6 +33,21 @@ def check_plan(path: str | Path, data_root: str | Path | None = None,
     Data files must lie below ``data_root`` (default: the working directory or the plan's
     folder). ``analyses=False`` leaves the problems of single analyses to the executor."""
     return check(parse_file(path), data_root, analyses)
+
+
+def check(plan: m.Plan, data_root: str | Path | None = None,
+          analyses: bool = True) -> CheckedPlan:
+    """Check a parsed plan: the checker (names, kinds, levels against the data's schema),
+    then, once every name resolves, the preflights of the data and of the compiled analyses
+    (keys, non-finite values, empty populations, parameters, cross-tabulations: see
+    ``data.preflight`` and ``analysis_preflight``). With ``analyses`` false the problems of
+    single analyses are left to the executor. Each stage imports only earlier ones, so this
+    orchestration lives here, after them all."""
+    from sap_engine.analysis_preflight import preflight
+    from sap_engine.compile import compile_plan
+
+    checked = check_names(plan, data_root)
+    return preflight(checked, compile_plan(checked), analyses)
 
 
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):

@@ -409,23 +409,20 @@ class _Checker:
             check_columns(self, d)
 
 
-def check(plan: m.Plan, data_root: str | Path | None = None,
-          analyses: bool = True) -> CheckedPlan:
-    """Check ``plan`` against its data; raise PlanCheckError/DataError listing every problem.
+def check_names(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPlan:
+    """Check ``plan`` against its data's schema; raise PlanCheckError/DataError listing
+    every problem. The checker stage only: the whole of ``sap-run check`` (the data and
+    analysis preflights, after compile) is :func:`sap_engine.api.check`.
 
     Data files must lie below ``data_root`` (default: the working directory or the plan's
-    folder). Once the names check, a data preflight evaluates what the data already show
-    (keys, non-finite values, empty populations, parameters; see ``data.preflight``); with
-    ``analyses`` false, the problems of single analyses are left to the executor."""
+    folder)."""
     reset_suggestions()
     try:
         datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:
         raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
     registry.load_all()
-    from sap_engine.data.preflight import preflight
-
-    return preflight(_Checker(plan, datasets).run(), analyses)
+    return _Checker(plan, datasets).run()
 
 
 def _position(d: Diagnostic) -> tuple[int, int]:

@@ -43,6 +43,39 @@ class Step:
         return dict(self.options)
 
 
+@dataclass(frozen=True)
+class DenominatorStep:
+    """The column-header denominators of one display: the subjects of its population per
+    arm and in total, as ARD rows (analysis_id ``table <number>`` or ``figure <number>``,
+    stat_name ``N``), so a document can be rebuilt from the ARD alone. A treatment level of
+    the population that is not an arm fails it (SAP241), located at the display."""
+
+    id: str  # "table 14.2.1": the ARD analysis_id of its rows
+    label: str  # the display's title
+    display: str  # "table" or "figure"
+    number: str
+    population: m.PopulationUse
+    loc: m.Loc
+    method: str = "population_count"
+
+    @property
+    def plan_line(self) -> int:
+        return self.loc.line
+
+
+def denominator_steps(plan: m.Plan) -> list[DenominatorStep]:
+    """One denominator step per display with a population, tables first, in plan order."""
+    displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
+    out = []
+    for d in displays:
+        if d.population is None:
+            continue
+        kind = "table" if isinstance(d, m.Table) else "figure"
+        out.append(DenominatorStep(id=f"{kind} {d.number}", label=d.title, display=kind,
+                                   number=d.number, population=d.population, loc=d.loc))
+    return out
+
+
 def _options(plan: m.Plan, a: m.Analysis, method: registry.Method, interactions: list[str],
              roles: dict) -> dict[str, object]:
     given = {o.name: (list(o.value) if isinstance(o.value, tuple) else o.value)

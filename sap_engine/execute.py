@@ -16,8 +16,15 @@ import pandas as pd
 from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.check import CheckedPlan
-from sap_engine.compile import Step, category_levels, compile_plan, main_variable
-from sap_engine.data.derive import EACH_VISIT, Evaluator
+from sap_engine.compile import (
+    DenominatorStep,
+    Step,
+    category_levels,
+    compile_plan,
+    denominator_steps,
+    main_variable,
+)
+from sap_engine.data.derive import EACH_VISIT, Evaluator, Scope
 from sap_engine.errors import DataError, Diagnostic, Location, MethodError, source_lines
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
@@ -31,18 +38,23 @@ class Results:
     failures: list[Diagnostic] = field(default_factory=list)
     # Warnings: results that exist but deserve a reader's attention (an empty stratum).
     notes: list[Diagnostic] = field(default_factory=list)
+    # The displays' N per arm, also in the ARD rows; kept until the renderer reads those.
     population_n: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+AnyStep = Step | DenominatorStep
 
 
 def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1,
             while_waiting: Callable[[], None] | None = None) -> Results:
-    """Run every step; with ``jobs`` > 1 the steps are spread over forked workers (see
-    :mod:`sap_engine.workers`) and ``while_waiting`` runs here meanwhile. The rows come
-    out in step order either way."""
-    steps = steps if steps is not None else compile_plan(checked)
+    """Run every step, then the displays' denominator steps; with ``jobs`` > 1 the steps
+    are spread over forked workers (see :mod:`sap_engine.workers`) and ``while_waiting``
+    runs here meanwhile. The rows come out in step order either way."""
+    work: list[AnyStep] = [*(steps if steps is not None else compile_plan(checked)),
+                           *denominator_steps(checked.plan)]
     ev = Evaluator(checked)
     results = Results()
-    jobs = min(jobs, len(steps))
+    jobs = min(jobs, len(work))
     if jobs > 1:
         # Load once here what every worker would otherwise load for itself after the fork:
         # the data, and the numerical libraries the methods import on first use.
@@ -50,22 +62,22 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
             ds.frame()
         import scipy.linalg  # noqa: F401
         import scipy.special  # noqa: F401
-    pool = workers.pool(jobs, {"checked": checked, "steps": steps})
+    pool = workers.pool(jobs, {"checked": checked, "steps": work})
     try:
-        pending = workers.submit_all(pool, _run_inherited, range(len(steps))) if pool \
+        pending = workers.submit_all(pool, _run_inherited, range(len(work))) if pool \
             else None
         if while_waiting is not None:
             while_waiting()
         parts = workers.results(pending) if pending is not None else \
-            (run_step(step, ev) for step in steps)
+            (run_step(step, ev) for step in work)
         for part in parts:
             results.rows.extend(part.rows)
             results.failures.extend(part.failures)
             results.notes.extend(part.notes)
+            results.population_n.update(part.population_n)
     finally:
         if pool is not None:
             pool.shutdown()
-    _population_counts(checked, ev, results)
     return results
 
 
@@ -77,12 +89,15 @@ def _run_inherited(index: int) -> Results:
     return run_step(state["steps"][index], state["evaluator"])
 
 
-def run_step(step: Step, ev: Evaluator) -> Results:
-    """One step's ARD rows, or its failure located at the analysis in the plan."""
+def run_step(step: AnyStep, ev: Evaluator) -> Results:
+    """One step's ARD rows, or its failure located at the analysis (display) in the plan."""
     checked = ev.checked
     results = Results()
     try:
-        _run_step(step, ev, results)
+        if isinstance(step, DenominatorStep):
+            _run_denominator(step, ev, results)
+        else:
+            _run_step(step, ev, results)
     except MethodError as exc:
         results.failures.append(_located(checked, step, exc.code, exc.message))
     except DataError as exc:
@@ -96,51 +111,39 @@ def run_step(step: Step, ev: Evaluator) -> Results:
     return results
 
 
-def _located(checked: CheckedPlan, step: Step, code: str, message: str) -> Diagnostic:
+def _located(checked: CheckedPlan, step: AnyStep, code: str, message: str) -> Diagnostic:
     lines = source_lines(checked.plan.text)
     line = step.loc.line or 1
-    return Diagnostic(code, f"analysis {step.id}: {message}",
+    what = step.id if isinstance(step, DenominatorStep) else f"analysis {step.id}"
+    return Diagnostic(code, f"{what}: {message}",
                       Location(checked.plan.path, line, step.loc.column or 1),
                       source_line=lines[line - 1] if line <= len(lines) else None)
 
 
-def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) -> None:
-    """Column-header denominators: N per arm and in total for every display's population.
+def _run_denominator(step: DenominatorStep, ev: Evaluator, results: Results) -> None:
+    """Column-header denominators: N per arm and in total of a display's population.
 
-    They are ARD rows too (analysis_id ``table <number>``, stat ``N``), so a document can be
-    rebuilt from the ARD alone.
+    They are ARD rows (analysis_id ``table <number>``, stat ``N``), so a document can be
+    rebuilt from the ARD alone; made by compile (``denominator_steps``), run like any step.
     """
-    trt = checked.plan.treatment
-    specs: list[m.Table | m.Figure] = [*checked.plan.tables, *checked.plan.figures]
-    for spec in specs:
-        if spec.population is None:
-            continue
-        ids = ev.population(spec.population)
-        extra = undeclared_arms(ev, ids)
-        if extra:  # the header's N per arm would not add up to its total
-            kind = "table" if isinstance(spec, m.Table) else "figure"
-            lines = checked.plan.text.splitlines()
-            line = spec.loc.line or 1
-            results.failures.append(Diagnostic(
-                "SAP241", f"{kind} {spec.number}: "
-                          f"{_undeclared_text(ev, spec.population, extra)}",
-                Location(checked.plan.path, line, spec.loc.column or 1),
-                source_line=lines[line - 1] if line <= len(lines) else None))
-            continue
-        counts = {TOTAL: len(ids)}
-        if trt:
-            arms = ev.subjects.loc[ids, trt.column.name].astype(str)
-            counts.update({arm.level: int((arms == arm.level).sum()) for arm in trt.arms})
-        kind = "table" if isinstance(spec, m.Table) else "figure"
-        results.population_n[spec.number] = counts
-        for level, n in counts.items():
-            results.rows.append({
-                "analysis_id": f"{kind} {spec.number}", "analysis_label": spec.title,
-                "method": "population_count", "population": spec.population.name,
-                "groups": ((trt.column.name if trt else "treatment", level),),
-                "variable": None, "variable_level": None, "stat_name": "N",
-                "stat_label": "Subjects in the population", "stat": float(n),
-                "stat_text": None, "plan_line": spec.loc.line})
+    trt = ev.plan.treatment
+    ids = ev.population(step.population)
+    extra = undeclared_arms(ev, ids)
+    if extra:  # the header's N per arm would not add up to its total
+        raise DataError(Diagnostic("SAP241", _undeclared_text(ev, step.population, extra)))
+    counts = {TOTAL: len(ids)}
+    if trt:
+        arms = ev.subjects.loc[ids, trt.column.name].astype(str)
+        counts.update({arm.level: int((arms == arm.level).sum()) for arm in trt.arms})
+    results.population_n[step.number] = counts
+    for level, n in counts.items():
+        results.rows.append({
+            "analysis_id": step.id, "analysis_label": step.label,
+            "method": step.method, "population": step.population.name,
+            "groups": ((trt.column.name if trt else "treatment", level),),
+            "variable": None, "variable_level": None, "stat_name": "N",
+            "stat_label": "Subjects in the population", "stat": float(n),
+            "stat_text": None, "plan_line": step.plan_line})
 
 
 def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
@@ -166,8 +169,9 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
 
 
 def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
-    """One row per subject (per visit with `by visit`, per member of a parameter family),
-    one column per term used."""
+    """One row per unit of analysis of the step's method (the subject, or the subject and
+    visit; per visit too with `by visit`, per member of a parameter family), one column
+    per term used."""
     plan = ev.plan
     used = set().union(*(_parameters_in(t, plan) for _, terms in step.roles for t in terms))
     families = sorted(p for p in used if plan.parameters[p].by)
@@ -177,27 +181,32 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     if step.population.where is not None:
         # A population filter may read the member's own values: one member at a time.
         frames = []
-        try:
-            for member in ev.family_members(family):
-                ev.selector = {family: member}
-                frame = _subject_frame(step, ev)
-                for column, level in member:
-                    frame[column] = level
-                frames.append(frame)
-        finally:
-            ev.selector = {}
+        for member in ev.family_members(family):
+            frame = _subject_frame(step, ev, selector=((family, member),))
+            for column, level in member:
+                frame[column] = level
+            frames.append(frame)
         frame = pd.concat(frames)
     else:
         # Every member at once: the unit of analysis is (subject, member), rows ordered
         # member by member as the loop above would give them.
-        frame = _subject_frame(step, ev, family)
+        frame = _subject_frame(step, ev, family=family)
     frame.attrs["family"] = list(plan.parameters[family].by)
     return frame
 
 
-def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.DataFrame:
-    """The analysis frame, one row per subject (per subject and member of ``family``)."""
-    ids = ev.population(step.population, step.handling)
+def each_visit(step: Step) -> bool:
+    """Whether the step's frame holds every scheduled visit of a subject at once: with
+    `by visit`, or for a method whose unit of analysis is the subject and visit."""
+    method = registry.get(step.method)
+    return "visit" in step.by or (method is not None and method.unit == registry.SUBJECT_VISIT)
+
+
+def _subject_frame(step: Step, ev: Evaluator, family: str | None = None,
+                   selector: tuple = ()) -> pd.DataFrame:
+    """The analysis frame, one row per unit: per subject (per subject and member of
+    ``family``; per subject and visit), for the family member ``selector`` picks."""
+    ids = ev.population(step.population, step.handling, Scope(selector=selector))
     if len(ids) == 0:
         raise DataError(Diagnostic("SAP401", f"population '{step.population.name}' is empty"
                                    + (" after its 'where' filter" if step.population.where
@@ -205,40 +214,37 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None) -> pd.D
     plan = ev.plan
     _refuse_undeclared_arms(ev, step.population, ids)
     # Every scheduled visit at once (the unit carries the visit), or the one visit asked.
-    each = "visit" in step.by
+    each = each_visit(step)
     visits = [float(w) for w in plan.visits.weeks] if each and plan.visits else None
     if each and not visits:
         return pd.DataFrame()
     visit = EACH_VISIT if each else step.visit
     units = ev.units(ids, family, visits)
-    try:
-        if units is not ids:
-            ev.family, ev.unit = family, units
-        subjects = units.get_level_values(0)
-        frame = pd.DataFrame(index=subjects)
-        if plan.treatment:
-            frame[plan.treatment.column.name] = ev.subjects[plan.treatment.column.name] \
-                .reindex(subjects).astype(str).to_numpy()
-        for _, terms in step.roles:
-            for t in terms:
-                if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
-                    continue
-                frame[term_name(t)] = _flag_text(
-                    ev.subject_eval(t, visit, step.handling).reindex(units), t, plan) \
-                    .to_numpy()
-        for b in step.by:
-            if b in plan.endpoints:
-                frame[b] = ev.subject_eval(m.Col(b), visit, step.handling) \
-                    .reindex(units).to_numpy()
-        if family:
-            for i, column in enumerate(plan.parameters[family].by, start=1):
-                frame[column] = units.get_level_values(i).to_numpy()
-        if each:
-            frame["visit"] = units.get_level_values("visit").to_numpy()
-        elif visit is not None:
-            frame["visit"] = visit
-    finally:
-        ev.family, ev.unit = None, None
+    scope = Scope(selector=selector, subjects=ids) if units is ids else \
+        Scope(selector=selector, family=family, unit=units, subjects=ids)
+    subjects = units.get_level_values(0)
+    frame = pd.DataFrame(index=subjects)
+    if plan.treatment:
+        frame[plan.treatment.column.name] = ev.subjects[plan.treatment.column.name] \
+            .reindex(subjects).astype(str).to_numpy()
+    for _, terms in step.roles:
+        for t in terms:
+            if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
+                continue
+            frame[term_name(t)] = _flag_text(
+                ev.subject_eval(t, visit, step.handling, scope).reindex(units), t, plan) \
+                .to_numpy()
+    for b in step.by:
+        if b in plan.endpoints:
+            frame[b] = ev.subject_eval(m.Col(b), visit, step.handling, scope) \
+                .reindex(units).to_numpy()
+    if family:
+        for i, column in enumerate(plan.parameters[family].by, start=1):
+            frame[column] = units.get_level_values(i).to_numpy()
+    if each:
+        frame["visit"] = units.get_level_values("visit").to_numpy()
+    elif visit is not None:
+        frame["visit"] = visit
     return frame
 
 
@@ -302,10 +308,11 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
     """
     plan = ev.plan
     trt_col = plan.treatment.column.name if plan.treatment else "treatment"
-    with_total = "total" in step.by
+    by = split_by(step)
+    with_total = "total" in by
     parts: list[tuple[tuple, pd.DataFrame]] = [((), frame)]
-    for b in step.by:
-        if b == "total" and "treatment" in step.by:
+    for b in by:
+        if b == "total" and "treatment" in by:
             continue
         nxt = []
         for pairs, sub in parts:
@@ -335,6 +342,14 @@ def _groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
     return parts
 
 
+def split_by(step: Step) -> tuple[str, ...]:
+    """The step's `by` items the executor splits by: all but those its method consumes
+    (a method that handles the visits itself gets them in one frame)."""
+    method = registry.get(step.method)
+    consumed = method.consumes if method is not None else ()
+    return tuple(b for b in step.by if b not in consumed)
+
+
 def _empty_text(stratum: str, level: str, pairs: tuple, frame: pd.DataFrame) -> str:
     if (frame[stratum] != level).all():
         return f"stratum {stratum} '{level}' has no subjects"
@@ -358,9 +373,9 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
         # then refuses it rather than silently leaving the treatment term out.
         present = set(frame[trt.column.name].dropna())
         kept = [a.level for a in trt.arms if a.level in present]
-        if len(kept) > 1 or "treatment" in step.by:
+        if len(kept) > 1 or "treatment" in split_by(step):
             options = {**options, "levels": kept}
-        by_arm = "treatment" in step.by
+        by_arm = "treatment" in split_by(step)
     roles = {}
     for name, terms in step.roles:
         cols = tuple(trt.column.name if (
@@ -443,7 +458,7 @@ def _baseline_note(step: Step, ev: Evaluator, pairs: tuple, subset: pd.DataFrame
     """
     plan = ev.plan
     visits = plan.visits
-    if "visit" not in step.by or visits is None or visits.baseline is None:
+    if "visit" not in split_by(step) or visits is None or visits.baseline is None:
         return None
     visit = dict(pairs).get("visit")
     if visit != m._num(visits.baseline):

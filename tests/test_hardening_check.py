@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import MINI, write_plan
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import Diagnostic, PlanCheckError
 from sap_engine.parse import parse_file
 

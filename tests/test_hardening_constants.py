@@ -9,7 +9,7 @@ import csv
 import pytest
 from conftest import MINI, write_plan
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import SapError
 from sap_engine.execute import execute
 from sap_engine.parse import parse_file

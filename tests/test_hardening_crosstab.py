@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import MINI, write_plan
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import SapError
 from sap_engine.parse import parse_file
 

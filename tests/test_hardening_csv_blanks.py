@@ -7,7 +7,7 @@ import csv
 
 from conftest import MINI, write_plan
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.execute import execute
 from sap_engine.parse import parse_file
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import MINI, write_plan
 from test_hardening_check import diagnostics, line_of, only
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import Diagnostic
 from sap_engine.execute import Results, execute
 from sap_engine.parse import parse_file

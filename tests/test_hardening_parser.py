@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from sap_engine import cli
 from sap_engine import model as m
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import (
     MAX_COLLECTED,
     MAX_SHOWN,

@@ -9,7 +9,7 @@ import pytest
 from conftest import MINI, write_plan
 
 from sap_engine import errors
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import SapError
 from sap_engine.parse import parse_file
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from sap_engine.check import check
+from sap_engine.api import check
 from sap_engine.errors import SapError
 from sap_engine.fmt import format_plan
 from sap_engine.parse import parse_file, parse_text

@@ -50,21 +50,46 @@ class _EachVisit:
 EACH_VISIT = _EachVisit()
 
 
-@dataclass
-class Evaluator:
-    checked: CheckedPlan
-    _params: dict = field(default_factory=dict)
-    # The member of each parameter family in use: {parameter: ((column, value), ...)}.
-    selector: dict = field(default_factory=dict)
-    # The unit of analysis when it is more than the subject: (subject, *family columns)
-    # for every member of the parameter family ``family`` at once, and/or (..., visit)
-    # for every scheduled visit at once (``by visit``). See ``units``.
+@dataclass(frozen=True, eq=False)
+class Scope:
+    """What one evaluation is of, passed to the evaluator instead of set on it.
+
+    - ``selector``: the member in use of each parameter family, as
+      ``((parameter, ((column, value), ...)), ...)``: an analysis of one member at a time.
+    - ``family``: the family evaluated whole (every member at once): its values are indexed
+      by (subject, *family columns, visit).
+    - ``unit``: the units of analysis when they are more than the subject: (subject, *family
+      columns) and/or (..., visit) for every scheduled visit at once (see ``Evaluator.units``);
+      None for one row per subject.
+    - ``subjects``: the subjects whose values the frame being built uses: an expression that
+      is not finite for a subject outside them (a screening failure with a baseline of 0)
+      is no error. None: every subject counts.
+
+    Results cached by the evaluator are keyed by the parts of the scope they depend on
+    (a population by the selector, a parameter by its member and whether its family is
+    whole); ``unit`` and ``subjects`` only shape or guard a result that is not cached.
+    """
+
+    selector: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     family: str | None = None
     unit: pd.MultiIndex | None = None
-    # The subjects whose values the frame being built uses (set by ``units`` and while a
-    # population's ``where`` is evaluated): an expression that is not finite for a subject
-    # outside them (a screening failure with a baseline of 0) is no error.
-    scope: pd.Index | None = None
+    subjects: pd.Index | None = None
+
+    def member(self, parameter: str) -> tuple[tuple[str, str], ...]:
+        return dict(self.selector).get(parameter, ())
+
+
+SUBJECTS = Scope()  # one row per subject, every member, every subject counting
+
+
+@dataclass
+class Evaluator:
+    """Evaluates a checked plan's derivations on its data. Evaluation is a function of the
+    arguments (the expression, visit, handling and :class:`Scope`); the only state is the
+    caches, keyed by those arguments."""
+
+    checked: CheckedPlan
+    _params: dict = field(default_factory=dict)
     _rows: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,15 +105,19 @@ class Evaluator:
         return self.checked.plan
 
     # ---- populations
-    def population(self, use: m.PopulationUse, handling: Handling = Handling()) -> pd.Index:
+    def population(self, use: m.PopulationUse, handling: Handling = Handling(),
+                   scope: Scope = SUBJECTS) -> pd.Index:
+        """The subjects of a population as used (its ``where`` may read the family member of
+        ``scope``: only its selector matters, the population being one row per subject)."""
         # Populations rarely depend on a family member; cache them unless they do.
-        member = tuple(sorted(self.selector.items())) if use.where is not None else ()
+        member = tuple(sorted(scope.selector)) if use.where is not None else ()
         key = ("population", use, handling, member)
         if key not in self._params:
-            self._params[key] = self._population(use, handling)
+            self._params[key] = self._population(use, handling, member)
         return self._params[key]
 
-    def _population(self, use: m.PopulationUse, handling: Handling) -> pd.Index:
+    def _population(self, use: m.PopulationUse, handling: Handling,
+                    selector: tuple) -> pd.Index:
         pop = self.plan.populations[use.name]
         frame = self.checked.datasets[pop.dataset].frame()
         if pop.where is not None:
@@ -96,11 +125,8 @@ class Evaluator:
             frame = frame[mask.fillna(0).astype(bool).to_numpy()]
         ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
         if use.where is not None:
-            scope, self.scope = self.scope, ids
-            try:
-                keep = self.subject_eval(use.where, None, handling).reindex(ids)
-            finally:
-                self.scope = scope
+            keep = self.subject_eval(use.where, None, handling,
+                                     Scope(selector=selector, subjects=ids)).reindex(ids)
             ids = ids[keep.fillna(0).astype(bool).to_numpy()]
         return ids
 
@@ -124,10 +150,11 @@ class Evaluator:
                                              DataLocation(path, first))) from None
 
     # ---- parameters: long data (subject x visit) after intercurrent-event handling
-    def parameter(self, name: str, handling: Handling) -> pd.DataFrame:
-        """Values (column ``value``) and baselines (``base``) indexed by (subject, visit)."""
-        member = self.selector.get(name, ())
-        whole = self.family == name
+    def parameter(self, name: str, handling: Handling, scope: Scope = SUBJECTS) -> pd.DataFrame:
+        """Values (column ``value``) and baselines (``base``) indexed by (subject, visit): of
+        the member ``scope`` selects, or of every member when ``scope`` has the family whole."""
+        member = scope.member(name)
+        whole = scope.family == name
         cache_key = (name, handling, member, whole)
         if cache_key in self._params:
             return self._params[cache_key]
@@ -253,7 +280,6 @@ class Evaluator:
         """The units of an analysis, in the order of a loop over visits, then members of
         ``family``, then subjects in population order: ``ids`` itself when there is
         neither a family nor a list of visits."""
-        self.scope = ids
         arrays, names = [ids.to_numpy()], [self.key]
         if family:
             members = self.family_members(family)
@@ -272,17 +298,18 @@ class Evaluator:
             return ids
         return pd.MultiIndex.from_arrays(arrays, names=names)
 
-    def align(self, values):
+    def align(self, values, scope: Scope = SUBJECTS):
         """A series or frame indexed by some of the unit's levels (the subject; the subject
-        and visit; ...) on the current unit of analysis, repeated over the other levels:
+        and visit; ...) on the unit of analysis of ``scope``, repeated over the other levels:
         a baseline repeats at every visit, a subject's age for every family member."""
-        if self.unit is None:
+        unit = scope.unit
+        if unit is None:
             return values.reindex(self.subjects.index)
         names = list(values.index.names)
-        if names == list(self.unit.names):
-            return values.reindex(self.unit)
-        key = self.unit.droplevel([n for n in self.unit.names if n not in names])
-        return values.reindex(key).set_axis(self.unit)
+        if names == list(unit.names):
+            return values.reindex(unit)
+        key = unit.droplevel([n for n in unit.names if n not in names])
+        return values.reindex(key).set_axis(unit)
 
     def _handle(self, long: pd.Series, base: pd.Series, handling: Handling) -> pd.Series:
         """Apply intercurrent-event rules and missing-data imputation; never in place
@@ -344,43 +371,44 @@ class Evaluator:
         return times[occurred.fillna(0).astype(bool).to_numpy()].dropna()
 
     # ---- subject-level expressions at a visit
-    def subject_eval(self, e: m.Expr, visit, handling: Handling) -> pd.Series:
-        """``e`` per unit of analysis (the subject, or the current ``unit``) at ``visit`` (a
-        week, None, or EACH_VISIT when the unit carries the visit), indexed by the unit."""
-        index = self.unit if self.unit is not None else self.subjects.index
+    def subject_eval(self, e: m.Expr, visit, handling: Handling,
+                     scope: Scope = SUBJECTS) -> pd.Series:
+        """``e`` per unit of analysis (the subject, or the ``unit`` of ``scope``) at ``visit``
+        (a week, None, or EACH_VISIT when the unit carries the visit), indexed by the unit."""
+        index = scope.unit if scope.unit is not None else self.subjects.index
 
         def column(col: m.Col) -> pd.Series:
             plan = self.plan
             if col.dataset is None and col.name in plan.parameters:
-                return self._param_value("value", col.name, visit, handling, index)
+                return self._param_value("value", col.name, visit, handling, scope)
             if col.dataset is None and col.name in plan.endpoints:
                 ep = plan.endpoints[col.name]
-                result = self.subject_eval(ep.expr, visit, handling)
+                result = self.subject_eval(ep.expr, visit, handling, scope)
                 return self._non_responder(result, ep, visit, handling)
             self._subject_column(col, "an analysis takes one value per subject: declare a "
                                       "parameter for the values of another dataset")
-            if self.unit is None:
+            if scope.unit is None:
                 return self.subjects[col.name]
-            return self.align(self.subjects[col.name])
+            return self.align(self.subjects[col.name], scope)
 
         def call(c: m.Call) -> pd.Series:
             if c.function in ("max", "min", "sum"):
-                return self._family_aggregate(c.function, _arg_name(c), visit, index)
+                return self._family_aggregate(c.function, _arg_name(c), visit, scope)
             if c.function in ("max_over_visits", "min_over_visits"):
-                return self._over_visits(c.function[:3], _arg_name(c), handling)
+                return self._over_visits(c.function[:3], _arg_name(c), handling, scope)
             if c.function in ("baseline", "change", "percent_change", "value"):
-                return self._param_value(c.function, _arg_name(c), visit, handling, index)
+                return self._param_value(c.function, _arg_name(c), visit, handling, scope)
             arg = _broadcast(_eval(c.args[0], column, call, guard), index)
             return apply_math(c, arg.astype(float), guard)
 
-        scope = set(self.scope) if self.scope is not None else None
+        counted = set(scope.subjects) if scope.subjects is not None else None
 
         def guard(expr: m.Expr, labels: list, total: int, reason: str) -> None:
-            if scope is not None:  # only the subjects the analysis uses count
-                labels = [lab for lab in labels if _subject_of(lab) in scope]
+            if counted is not None:  # only the subjects the analysis uses count
+                labels = [lab for lab in labels if _subject_of(lab) in counted]
                 if not labels:
                     return
-                total = sum(1 for lab in index if _subject_of(lab) in scope)
+                total = sum(1 for lab in index if _subject_of(lab) in counted)
             raise NonFiniteError(expr, labels, total, reason)
 
         try:
@@ -420,7 +448,7 @@ class Evaluator:
             exc.expr.loc, where)
 
     def _family_aggregate(self, fn: str, name: str, visit: float | None,
-                          index: pd.Index) -> pd.Series:
+                          scope: Scope) -> pd.Series:
         """max/min/sum of a family's members per subject at a visit (missing members are
         skipped; a subject with no member value at the visit is missing)."""
         if visit is None:
@@ -440,41 +468,41 @@ class Evaluator:
         result = {"max": grouped.max, "min": grouped.min, "sum": grouped.sum}[fn]()
         if fn == "sum":
             result = result.where(grouped.count() > 0)
-        return self.align(result)
+        return self.align(result, scope)
 
-    def _over_visits(self, fn: str, name: str, handling: Handling) -> pd.Series:
+    def _over_visits(self, fn: str, name: str, handling: Handling, scope: Scope) -> pd.Series:
         """A patient's highest (``max``) or lowest value of a parameter over the scheduled
         visits, baseline included, after the analysis' intercurrent-event and missing-data
         handling; visits without a value are skipped, and a patient without any is missing."""
         if self._visits_with_rows(name) == "subject":
             raise DataError(Diagnostic("SAP317", self.no_visits_text(name, fn + "_over_visits")))
-        long = self.parameter(name, handling)["value"]
+        long = self.parameter(name, handling, scope)["value"]
         weeks = self.plan.visits.weeks if self.plan.visits else ()
         if weeks:
             long = long[long.index.get_level_values("visit").isin([float(w) for w in weeks])]
         grouped = long.groupby(level=0)
-        return self.align(grouped.max() if fn == "max" else grouped.min())
+        return self.align(grouped.max() if fn == "max" else grouped.min(), scope)
 
     def _param_value(self, fn: str, name: str, visit: float | None, handling: Handling,
-                     index: pd.Index) -> pd.Series:
-        long = self.parameter(name, handling)
+                     scope: Scope) -> pd.Series:
+        long = self.parameter(name, handling, scope)
         kind = self._visits_with_rows(name)  # of the whole family: a member may lack data
         if fn == "baseline":
             if kind == "subject" and self.plan.parameters[name].baseline_column is None:
                 raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
             levels = list(range(long.index.nlevels - 1))
             base = long.groupby(level=levels if len(levels) > 1 else 0)["base"].first()
-            return self.align(base)
+            return self.align(base, scope)
         if long.index.get_level_values("visit").isna().all():  # subject-level parameter
             values = long.droplevel("visit")
             if fn != "value" and kind == "subject":
                 raise DataError(Diagnostic("SAP221", self.no_visits_text(name, fn)))
-            return self.align(values["value"])
+            return self.align(values["value"], scope)
         if visit is None:
             raise DataError(Diagnostic(
                 "SAP219", f"{fn}({name}) needs a visit: add 'at week N' or 'by visit'"))
         if visit is EACH_VISIT:
-            at = self.align(long)
+            at = self.align(long, scope)
         else:
             try:
                 at = long.xs(visit, level="visit")
@@ -483,7 +511,7 @@ class Evaluator:
                     raise DataError(Diagnostic("SAP316", self.no_value_at(name, visit))) \
                         from None
                 at = long.iloc[0:0].droplevel("visit")
-            at = self.align(at)
+            at = self.align(at, scope)
         if fn == "value":
             return at["value"]
         change = at["value"] - at["base"]

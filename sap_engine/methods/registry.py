@@ -14,8 +14,13 @@ A registered function has the signature::
     run(frame: pandas.DataFrame, roles: Mapping[str, str | tuple[str, ...]],
         options: Mapping[str, Any]) -> list[Stat]
 
-``frame`` holds only the analysis population's rows; grouping by arm, visit or stratum
-(``by``) is done by the executor, which calls the method once per group.
+``frame`` holds only the analysis population's rows, one per *unit of analysis* the method
+declares (``unit``): one row per subject (``SUBJECT``, the default), or one per subject and
+scheduled visit (``SUBJECT_VISIT``: every visit of a subject in one frame, with a ``visit``
+column, as a repeated-measures model needs). Grouping by arm, visit or stratum (``by``) is
+done by the executor, which calls the method once per group, except for the ``by`` items
+the method declares it ``consumes``: it then gets them in its frame and handles them itself
+(a per-visit model given ``by visit`` gets every visit at once). See docs/architecture.md.
 A method raises :class:`sap_engine.errors.MethodError` for input it cannot analyse.
 A statistic without a value is ``None``; a NaN or infinite value is accepted by the
 executor only for the stat_names the method lists in ``nonfinite``.
@@ -28,6 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPTION_KINDS = ("choice", "number", "integer", "bool", "string", "list")
+
+# Units of analysis: what one row of the frame a method receives stands for.
+SUBJECT = "subject"
+SUBJECT_VISIT = "subject x visit"
+UNITS = (SUBJECT, SUBJECT_VISIT)
+# The `by` items a method may consume (handle itself instead of the executor splitting):
+# the visit, which needs the subject x visit unit to reach the method whole.
+CONSUMABLE = ("visit",)
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,10 @@ class Method:
     # the upper limit of an exact CI); any other non-finite value is refused by the
     # executor (SAP472), so a degenerate computation never reaches the ARD as a number.
     nonfinite: tuple[str, ...] = field(default=())
+    # The executor-method contract: the unit of one frame row, and the `by` items the
+    # method handles itself (the executor neither splits by them nor drops their column).
+    unit: str = SUBJECT
+    consumes: tuple[str, ...] = field(default=())
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -136,8 +153,14 @@ def register(
     evidence: Sequence[Evidence] = (),
     stats: Sequence[str] = (),
     nonfinite: Sequence[str] = (),
+    unit: str = SUBJECT,
+    consumes: Sequence[str] = (),
 ) -> Callable[[Callable[..., list[Stat]]], Callable[..., list[Stat]]]:
-    """Decorator: register ``run`` under ``name`` (names are unique)."""
+    """Decorator: register ``run`` under ``name`` (names are unique).
+
+    ``unit`` and ``consumes`` are the method's contract with the executor (see the module
+    docstring); an inconsistent contract is a bug of the method, refused here."""
+    _check_contract(name, unit, tuple(consumes))
 
     def decorate(run: Callable[..., list[Stat]]) -> Callable[..., list[Stat]]:
         if name in METHODS:
@@ -153,10 +176,30 @@ def register(
             evidence=tuple(evidence),
             stats=tuple(stats),
             nonfinite=tuple(nonfinite),
+            unit=unit,
+            consumes=tuple(consumes),
         )
         return run
 
     return decorate
+
+
+def _check_contract(name: str, unit: str, consumes: tuple[str, ...]) -> None:
+    if unit not in UNITS:
+        raise ValueError(f"method {name!r}: unit {unit!r} is not one of {UNITS}")
+    for item in consumes:
+        if item not in CONSUMABLE:
+            raise ValueError(f"method {name!r}: cannot consume 'by {item}' (only "
+                             f"{', '.join(CONSUMABLE)})")
+    if "visit" in consumes and unit != SUBJECT_VISIT:
+        # Handling the visits itself, the method must receive all of them at once.
+        raise ValueError(f"method {name!r} consumes 'by visit': its unit must be "
+                         f"{SUBJECT_VISIT!r}")
+
+
+def unregister(name: str) -> None:
+    """Remove a method (for a test that registers one of its own)."""
+    METHODS.pop(name, None)
 
 
 # The families, each a module of sap_engine.methods that registers its methods on import.
