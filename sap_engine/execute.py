@@ -18,7 +18,7 @@ from sap_engine import workers
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
 from sap_engine.data.derive import EACH_VISIT, Evaluator
-from sap_engine.errors import DataError, Diagnostic, Location, MethodError, source_lines
+from sap_engine.errors import DataError, Diagnostic, MethodError, plan_diagnostic
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
 
@@ -97,11 +97,8 @@ def run_step(step: Step, ev: Evaluator) -> Results:
 
 
 def _located(checked: CheckedPlan, step: Step, code: str, message: str) -> Diagnostic:
-    lines = source_lines(checked.plan.text)
-    line = step.loc.line or 1
-    return Diagnostic(code, f"analysis {step.id}: {message}",
-                      Location(checked.plan.path, line, step.loc.column or 1),
-                      source_line=lines[line - 1] if line <= len(lines) else None)
+    return plan_diagnostic(code, f"analysis {step.id}: {message}", step.loc,
+                           checked.plan.path, checked.plan.text, width=1)
 
 
 def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) -> None:
@@ -119,13 +116,10 @@ def _population_counts(checked: CheckedPlan, ev: Evaluator, results: Results) ->
         extra = undeclared_arms(ev, ids)
         if extra:  # the header's N per arm would not add up to its total
             kind = "table" if isinstance(spec, m.Table) else "figure"
-            lines = checked.plan.text.splitlines()
-            line = spec.loc.line or 1
-            results.failures.append(Diagnostic(
+            results.failures.append(plan_diagnostic(
                 "SAP241", f"{kind} {spec.number}: "
                           f"{_undeclared_text(ev, spec.population, extra)}",
-                Location(checked.plan.path, line, spec.loc.column or 1),
-                source_line=lines[line - 1] if line <= len(lines) else None))
+                spec.loc, checked.plan.path, checked.plan.text, width=1))
             continue
         counts = {TOTAL: len(ids)}
         if trt:
