@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
@@ -22,8 +22,9 @@ from sap_engine.errors import (
     DataError,
     DataLocation,
     Diagnostic,
-    Location,
     PlanCheckError,
+    plan_diagnostic,
+    with_source_line,
 )
 
 
@@ -41,16 +42,11 @@ class Integrity:
     # ---- reporting
     def error(self, code: str, message: str, loc: m.Loc,
               data_location: DataLocation | None = None, width: int | None = None) -> None:
-        line = loc.line or 1
-        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
-        if width:
-            end = (loc.column or 1) + width
-        self.add(Diagnostic(code, message, Location(self.plan.path, line, loc.column or 1, end),
-                            data_location=data_location))
+        self.add(plan_diagnostic(code, message, loc, self.plan.path, self.plan.text,
+                                 width=width, data_location=data_location))
 
     def add(self, d: Diagnostic) -> None:
-        if d.location and d.source_line is None and 0 < d.location.line <= len(self.lines):
-            d = replace(d, source_line=self.lines[d.location.line - 1])
+        d = with_source_line(d, self.plan.text)
         if d not in self.problems:
             self.problems.append(d)
 

@@ -26,12 +26,11 @@ cross-tabulations are computed (with scipy, for their tests).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.data.integrity import Integrity, children, nodes, text
-from sap_engine.errors import DataError, DataLocation, Location
+from sap_engine.errors import DataError, DataLocation, plan_diagnostic
 
 AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one visit
 FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
@@ -208,9 +207,9 @@ class _Preflight(Integrity):
         except DataError as exc:
             for d in exc.diagnostics:
                 if d.location is None and step is not None:
-                    d = replace(d, message=f"analysis {step.id}: {d.message}",
-                                location=Location(self.plan.path, step.loc.line or 1,
-                                                  step.loc.column or 1))
+                    d = plan_diagnostic(d.code, f"analysis {step.id}: {d.message}", step.loc,
+                                        self.plan.path, self.plan.text, width=1,
+                                        suggestion=d.suggestion, data_location=d.data_location)
                 self.add(d)
 
     def parameter(self, ev, name: str, p: m.Parameter) -> None:
