@@ -123,3 +123,17 @@ def test_a_document_template_error_points_at_its_clause(tmp_path):
     assert d.code == "SAP261"
     assert d.location.line == _line_of(text, 'template "results.md"')
     assert d.source_line.strip() == 'template "results.md"'
+
+
+def test_a_data_integrity_error_points_at_its_key_name(tmp_path):
+    # data/integrity.py: SAP309 at the misspelt key name (was: the dataset statement's
+    # start, and the line before it quoted).
+    text = PAGE_BREAK + (MINI / "mini.sap").read_text().replace(
+        "key USUBJID, PARAMCD, AVISITN", "key USUBJID, PARAMCDQX, AVISITN")
+    with pytest.raises(SapError) as exc:
+        check(parse_file(write_plan(tmp_path, text)))
+    (d,) = exc.value.diagnostics
+    line = _line_of(text, "dataset adeff")
+    assert d.code == "SAP309" and d.location.line == line
+    assert d.source_line == text.split("\n")[line - 1]
+    assert d.location.column == d.source_line.index("PARAMCDQX") + 1

@@ -24,6 +24,7 @@ from sap_engine.errors import (
     Diagnostic,
     PlanCheckError,
     plan_diagnostic,
+    source_lines,
     with_source_line,
 )
 
@@ -34,7 +35,7 @@ class Integrity:
     def __init__(self, checked: CheckedPlan):
         self.checked = checked
         self.plan = checked.plan
-        self.lines = self.plan.text.splitlines()
+        self.lines = source_lines(self.plan.text)  # numbered as the parser numbers them
         self.problems: list[Diagnostic] = []
         self.sources = {s.name: s for s in self.plan.sources}
         self.key = subject_key(self.sources[checked.subjects])
