@@ -137,3 +137,19 @@ def test_a_data_integrity_error_points_at_its_key_name(tmp_path):
     assert d.code == "SAP309" and d.location.line == line
     assert d.source_line == text.split("\n")[line - 1]
     assert d.location.column == d.source_line.index("PARAMCDQX") + 1
+
+
+def test_a_reproduction_map_error_points_at_its_clause(tmp_path):
+    # check_outputs.py: SAP237 at the reproduce clause (was: the line after it).
+    golden = MINI.parents[1] / "golden" / "errors"
+    for name in ("checker_reproduce.map.json", "checker_reproduce.published.json"):
+        (tmp_path / name).write_bytes((golden / name).read_bytes())
+    text = PAGE_BREAK + (golden / "checker_reproduce.sap").read_text().replace(
+        '"../../fixtures/mini/', '"')
+    with pytest.raises(PlanCheckError) as exc:
+        check(parse_file(write_plan(tmp_path, text)))
+    line = _line_of(text, "reproduce")
+    assert {d.code for d in exc.value.diagnostics} == {"SAP236", "SAP237"}
+    for d in exc.value.diagnostics:
+        assert d.location.line == line
+        assert d.source_line.strip() == 'reproduce "checker_reproduce.map.json"'
