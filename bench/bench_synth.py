@@ -2,7 +2,7 @@
 
 Run ``python bench/bench_synth.py [--repeat N] [--write]``; prints a Markdown table with the
 median and range of N runs (default 5) after one warm-up run (imports, caches), and the cold
-command a user runs (``python -m sap_engine.synth proderm --out DIR``).
+command a user runs (``python -m studies.proderm --out DIR``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import sys
 import tempfile
 import time
 
-from common import fmt_s, median_command, publish
+from common import ROOT, fmt_s, median_command, publish
 
-from sap_engine.synth.proderm import DEFAULT_SEED, generate, write
+# The study generator lives in studies/ beside the engine, outside its wheel: import it
+# from this checkout.
+sys.path.insert(0, str(ROOT))
+from studies.proderm.study import DEFAULT_SEED, generate, write  # noqa: E402
 
 
 def bench(repeat: int) -> dict[str, list[float]]:
@@ -46,9 +49,9 @@ def main() -> None:
         lines.append(f"| {step} (in process) | {fmt_s(statistics.median(ts))} | "
                      f"{fmt_s(min(ts))} | {fmt_s(max(ts))} |")
     with tempfile.TemporaryDirectory() as tmp:
-        cold = median_command([sys.executable, "-m", "sap_engine.synth", "proderm", "--out", tmp],
+        cold = median_command([sys.executable, "-m", "studies.proderm", "--out", tmp],
                               repeats=3)
-    lines.append(f"| `python -m sap_engine.synth proderm --out DIR` (cold process) | "
+    lines.append(f"| `python -m studies.proderm --out DIR` (cold process) | "
                  f"{fmt_s(cold)} | | |")
     publish("Synthetic ProDERM study", "python bench/bench_synth.py --write", "\n".join(lines))
 

@@ -24,11 +24,11 @@ from sap_engine.errors import (
     DataError,
     DataLocation,
     Diagnostic,
-    Location,
     PlanCheckError,
     did_you_mean,
+    plan_diagnostic,
     reset_suggestions,
-    source_lines,
+    with_source_line,
 )
 from sap_engine.methods import registry
 
@@ -57,7 +57,6 @@ class _Checker:
     def __init__(self, plan: m.Plan, datasets: dict[str, Dataset]):
         self.plan = plan
         self.datasets = datasets
-        self.lines = source_lines(plan.text)
         self.problems: list[Diagnostic] = []
         self.kinds: dict[str, str] = {}
         self.subjects = next((s.name for s in plan.sources if s.subjects), None)
@@ -65,14 +64,9 @@ class _Checker:
     # ---- reporting
     def error(self, code: str, message: str, loc: m.Loc, suggestion: str | None = None,
               width: int | None = None, data_location: DataLocation | None = None) -> None:
-        line = loc.line or 1
-        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
-        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
-        if width:
-            end = loc.column + width
-        self.problems.append(Diagnostic(
-            code, message, Location(self.plan.path, line, loc.column or 1, end),
-            suggestion=suggestion, source_line=source, data_location=data_location))
+        self.problems.append(plan_diagnostic(
+            code, message, loc, self.plan.path, self.plan.text,
+            suggestion=suggestion, width=width, data_location=data_location))
 
     # ---- expressions
     def columns_of(self, dataset: str | None) -> dict[str, str]:
@@ -420,7 +414,7 @@ def check_names(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPla
     try:
         datasets = open_sources(plan.sources, plan.path, data_root)
     except DataError as exc:
-        raise DataError([_with_source(d, plan) for d in exc.diagnostics]) from None
+        raise DataError([with_source_line(d, plan.text) for d in exc.diagnostics]) from None
     registry.load_all()
     return _Checker(plan, datasets).run()
 
@@ -428,12 +422,3 @@ def check_names(plan: m.Plan, data_root: str | Path | None = None) -> CheckedPla
 def _position(d: Diagnostic) -> tuple[int, int]:
     return (d.location.line, d.location.column) if d.location else (0, 0)
 
-
-def _with_source(d: Diagnostic, plan: m.Plan) -> Diagnostic:
-    if d.location and d.source_line is None:
-        lines = source_lines(plan.text)
-        if 0 < d.location.line <= len(lines):
-            from dataclasses import replace
-
-            return replace(d, source_line=lines[d.location.line - 1])
-    return d

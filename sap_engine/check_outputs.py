@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sap_engine import model as m
+from sap_engine.errors import source_lines
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
@@ -134,7 +135,7 @@ def _by_names(plan: m.Plan, a: m.Analysis) -> set[str]:
 
 def reproduce_loc(plan: m.Plan, doc: m.Document) -> m.Loc:
     """The ``reproduce "..."`` line of the document block (the model keeps the block's)."""
-    lines = plan.text.splitlines()
+    lines = source_lines(plan.text)  # numbered as the parser numbers them
     last = doc.loc.end_line or doc.loc.line
     for number in range(doc.loc.line, min(last, len(lines)) + 1):
         text = lines[number - 1]

@@ -9,7 +9,10 @@ message and, where it has one, a location: a plan ``file:line:col`` or a data
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from sap_engine.location import Loc
 
 # A report shows the first MAX_SHOWN diagnostics and a count of the rest: 4,000 errors on one
 # long line once printed 209 MB. Collectors (the checker) may stop collecting at MAX_COLLECTED,
@@ -45,19 +48,6 @@ def _shorten(text: str, limit: int = MAX_MESSAGE) -> str:
 
 
 @dataclass(frozen=True)
-class Location:
-    """A position in a plan file (1-based line and column)."""
-
-    file: str
-    line: int
-    column: int
-    end_column: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
 class DataLocation:
     """A position in a data file: row is 1-based over data rows (header excluded)."""
 
@@ -80,7 +70,7 @@ class Diagnostic:
 
     code: str
     message: str
-    location: Location | None = None
+    location: Loc | None = None  # with its file
     data_location: DataLocation | None = None
     suggestion: str | None = None
     source_line: str | None = None
@@ -104,7 +94,7 @@ class Diagnostic:
         return text
 
 
-def _caret_window(line: str, loc: Location) -> tuple[str, str]:
+def _caret_window(line: str, loc: Loc) -> tuple[str, str]:
     """The source line (or a window of it around the caret) and the caret line under it."""
     start = max(0, loc.column - 1)
     width = max(1, (loc.end_column or loc.column + 1) - loc.column)
@@ -117,6 +107,51 @@ def _caret_window(line: str, loc: Location) -> tuple[str, str]:
     offset = len(prefix) + start - lo
     width = max(1, min(width, hi - start))
     return prefix + line[lo:hi] + suffix, " " * offset + "^" * width
+
+
+@lru_cache(maxsize=8)
+def _plan_lines(text: str) -> tuple[str, ...]:
+    # A checker reports thousands of problems of one plan: split its text once, not per
+    # diagnostic (a string's hash is cached, so a hit costs nothing).
+    return tuple(source_lines(text))
+
+
+def plan_diagnostic(code: str, message: str, loc: Loc, path: str, text: str, *,
+                    suggestion: str | None = None, width: int | None = None,
+                    data_location: DataLocation | None = None) -> Diagnostic:
+    """A diagnostic located at ``loc`` in the plan ``path`` (whose text is ``text``), quoting
+    its source line under a caret: the one place a plan location becomes a diagnostic.
+
+    The caret spans the node when it ends on its own line, else marks its first character;
+    ``width`` sets the caret's width instead (``width=1``: one character at the start). An
+    unknown location (line 0) is reported at the plan's first line.
+
+    >>> print(plan_diagnostic("SAP201", "unknown column 'SEXX'", Loc(2, 10, 2, 14),
+    ...                       "p.sap", "study S\\nvariable SEXX\\n").render())
+    p.sap:2:10: error[SAP201]: unknown column 'SEXX'
+      | variable SEXX
+      |           ^^^^
+    """
+    line = loc.line or 1
+    column = loc.column or 1
+    end = loc.end_column if loc.end_line == loc.line and loc.end_column else 0
+    if width:
+        end = column + width
+    lines = _plan_lines(text)
+    return Diagnostic(code, message, Loc(line, column, line if end else 0, end, file=path),
+                      suggestion=suggestion, data_location=data_location,
+                      source_line=lines[line - 1] if line <= len(lines) else None)
+
+
+def with_source_line(d: Diagnostic, text: str) -> Diagnostic:
+    """``d`` quoting its plan line (``text`` is the plan's), if it is located and quotes none
+    (a data reader locates its problems at a plan line but does not hold the plan text)."""
+    if d.location is None or d.source_line is not None:
+        return d
+    lines = _plan_lines(text)
+    if 0 < d.location.line <= len(lines):
+        return replace(d, source_line=lines[d.location.line - 1])
+    return d
 
 
 def render_diagnostics(diagnostics: list[Diagnostic], limit: int = MAX_SHOWN,

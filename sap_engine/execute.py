@@ -25,7 +25,7 @@ from sap_engine.compile import (
     main_variable,
 )
 from sap_engine.data.derive import EACH_VISIT, Evaluator, Scope
-from sap_engine.errors import DataError, Diagnostic, Location, MethodError, source_lines
+from sap_engine.errors import DataError, Diagnostic, MethodError, plan_diagnostic
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
 
@@ -112,12 +112,9 @@ def run_step(step: AnyStep, ev: Evaluator) -> Results:
 
 
 def _located(checked: CheckedPlan, step: AnyStep, code: str, message: str) -> Diagnostic:
-    lines = source_lines(checked.plan.text)
-    line = step.loc.line or 1
     what = step.id if isinstance(step, DenominatorStep) else f"analysis {step.id}"
-    return Diagnostic(code, f"{what}: {message}",
-                      Location(checked.plan.path, line, step.loc.column or 1),
-                      source_line=lines[line - 1] if line <= len(lines) else None)
+    return plan_diagnostic(code, f"{what}: {message}", step.loc, checked.plan.path,
+                           checked.plan.text, width=1)
 
 
 def _run_denominator(step: DenominatorStep, ev: Evaluator, results: Results) -> None:

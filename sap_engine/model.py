@@ -13,15 +13,10 @@ from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import TypeVar, Union
 
+# The one location type; the model's nodes (and their users, as ``m.Loc``) carry it.
+from sap_engine.location import Loc as Loc
+
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Loc:
-    line: int = 0
-    column: int = 0
-    end_line: int = 0
-    end_column: int = 0
 
 
 def _loc() -> Loc:

@@ -17,7 +17,13 @@ from lark.visitors import Transformer_NonRecursive
 
 from sap_engine import depth
 from sap_engine import model as m
-from sap_engine.errors import MAX_COLLECTED, Diagnostic, Location, PlanSyntaxError, source_lines
+from sap_engine.errors import (
+    MAX_COLLECTED,
+    Diagnostic,
+    PlanSyntaxError,
+    plan_diagnostic,
+    source_lines,
+)
 from sap_engine.resources import grammar_path
 from sap_engine.syntax_errors import shorten, syntax_error
 
@@ -526,13 +532,11 @@ def parse_text(text: str, path: str = "<plan>") -> m.Plan:
     if not problems:
         problems = depth.reference_problems(statements)
     if problems:
-        lines = source_lines(text)
         problems.sort(key=lambda p: (p[2].line, p[2].column))
         omitted = to_model.omitted + max(0, len(problems) - MAX_COLLECTED)
-        raise PlanSyntaxError([
-            Diagnostic(code, message, Location(path, loc.line or 1, loc.column or 1),
-                       source_line=lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)
-            for code, message, loc in problems[:MAX_COLLECTED]], omitted=omitted)
+        raise PlanSyntaxError([plan_diagnostic(code, message, loc, path, text, width=1)
+                               for code, message, loc in problems[:MAX_COLLECTED]],
+                              omitted=omitted)
     # Comments are ignored by the grammar; the lexer callback is not available with a cached
     # parser, so collect them with a second, cheap scan.
     return m.Plan(path=path, statements=statements, comments=_comments(text), text=text)
@@ -606,5 +610,5 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> Diagnostic:
     quoted = data[start:end if end >= 0 else len(data)].decode("utf-8", errors="replace")
     return Diagnostic("SAP002", f"plan file is not UTF-8 text: byte {exc.start} "
                                 f"(0x{data[exc.start]:02x}) cannot be decoded; save the plan "
-                                "as UTF-8", Location(str(path), line, column),
+                                "as UTF-8", m.Loc(line, column, file=str(path)),
                       source_line=quoted)

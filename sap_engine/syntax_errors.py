@@ -14,7 +14,8 @@ from functools import lru_cache
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from sap_engine.errors import Diagnostic, Location, did_you_mean, source_lines
+from sap_engine.errors import Diagnostic, did_you_mean, source_lines
+from sap_engine.location import Loc
 
 # Friendlier names for the terminals a user may meet in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -60,7 +61,7 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str, lark: Lark) -> Diag
         code = "SAP103"
     else:  # UnexpectedEOF
         message, code = "unexpected end of plan", "SAP102"
-    return Diagnostic(code, message, Location(path, line, column), suggestion=suggestion,
+    return Diagnostic(code, message, Loc(line, column, file=path), suggestion=suggestion,
                       source_line=_line(text, line))
 
 

@@ -51,7 +51,7 @@ __all__ = ["CONTROLS", "MUTATORS", "ROOT", "SEED_PLANS", "Case", "Mutation", "No
 # The files the seed plans read, copied into a private tree so a case can neither see nor
 # damage the working copy; the layout is kept, so the plans' relative paths resolve as they
 # do in the repository.
-TREE = ("plans", "data/proderm", "tests/fixtures/mini", "sap_engine/synth/published.json")
+TREE = ("plans", "data/proderm", "tests/fixtures/mini", "studies/proderm/published.json")
 
 CHECK_TIMEOUT = 30.0  # seconds; a check of a shipped plan takes well under one
 RUN_TIMEOUT = 120.0

@@ -24,7 +24,6 @@ from sap_engine.errors import (
     MAX_SHOWN,
     SOURCE_WINDOW,
     Diagnostic,
-    Location,
     PlanCheckError,
     PlanSyntaxError,
     SapError,
@@ -312,8 +311,8 @@ def test_thousands_of_errors_give_a_short_report(sap_run, tmp_path):
 
 def test_rendering_many_errors_on_a_long_line_is_bounded_in_size_and_memory():
     line = "x" * 50_000
-    diagnostics = [Diagnostic("SAP201", f"unknown column 'Q{i}'", Location("p.sap", 1, 10 * i + 1,
-                                                                          10 * i + 5),
+    diagnostics = [Diagnostic("SAP201", f"unknown column 'Q{i}'", m.Loc(1, 10 * i + 1, 1,
+                                                                       10 * i + 5, "p.sap"),
                               source_line=line) for i in range(1000)]
     tracemalloc.start()
     try:
@@ -342,7 +341,7 @@ def test_problems_beyond_those_kept_are_still_counted(tmp_path, capsys):
 @pytest.mark.parametrize("column", [1, 70, 5000, 9990, 10_000])
 def test_a_long_source_line_is_quoted_as_a_window_around_the_caret(column):
     line = "".join(chr(ord("a") + i % 26) for i in range(10_000))
-    d = Diagnostic("SAP201", "unknown", Location("p.sap", 3, column, column + 3), source_line=line)
+    d = Diagnostic("SAP201", "unknown", m.Loc(3, column, 3, column + 3, "p.sap"), source_line=line)
     _, quoted, caret = d.render().split("\n")
     assert len(quoted) <= SOURCE_WINDOW + 10
     offset = caret.index("^")

@@ -1,7 +1,7 @@
 """The ProDERM plan on the shipped synthetic data reproduces every published figure.
 
 The comparison is the document's appendix itself (plans/prodrem.reproduction.json against
-sap_engine/synth/published.json, a copy of shared/proderm/published.json); this test fails
+studies/proderm/published.json, a copy of shared/proderm/published.json); this test fails
 when any figure falls outside its tolerance, and names it.
 """
 
@@ -16,7 +16,7 @@ from sap_engine import ard
 from sap_engine.api import run_plan
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.reproduction import compare, load
-from sap_engine.synth import reproduction_map
+from studies.proderm import reproduction_map
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +28,14 @@ def prodrem(tmp_path_factory):
 
 def test_map_is_current():
     assert reproduction_map.main(["--check"]) == 0, \
-        "run: python -m sap_engine.synth.reproduction_map"
+        "run: python -m studies.proderm.reproduction_map"
 
 
 def test_published_copy_matches_shared():
     shared = SHARED / "proderm" / "published.json"
     if not shared.exists():
         pytest.skip("shared/ is not beside the checkout")
-    ours = ROOT / "sap_engine" / "synth" / "published.json"
+    ours = ROOT / "studies" / "proderm" / "published.json"
     assert json.loads(ours.read_text()) == json.loads(shared.read_text())
 
 

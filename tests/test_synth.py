@@ -1,6 +1,6 @@
 """The synthetic ProDERM data: reproducibility and every published calibration target.
 
-Each figure of ``sap_engine/synth/published.json`` is recomputed *directly from the
+Each figure of ``studies/proderm/published.json`` is recomputed *directly from the
 shipped Parquet files* with pandas/scipy/statsmodels (a plain, independent computation
 of the data, not of the generator) and compared with the paper's value within the
 tolerance the JSON states. Analysis definitions are those of the plan (notes/synth.md):
@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sap_engine.synth import proderm
-from sap_engine.synth.fit import Level, fit_moments, shaped_sample, t975
+from studies.proderm import study
+from studies.proderm.fit import Level, fit_moments, shaped_sample, t975
 
 ROOT = Path(__file__).resolve().parents[1]
 # SAP_PRODERM_DATA checks another realisation (e.g. --seed N) against the same targets
 DATA = Path(os.environ.get("SAP_PRODERM_DATA", ROOT / "data" / "proderm"))
-PUB = json.loads((ROOT / "sap_engine" / "synth" / "published.json").read_text("utf-8"))
+PUB = json.loads((ROOT / "studies" / "proderm" / "published.json").read_text("utf-8"))
 ARMS = ("IVIg", "Placebo")
 
 
@@ -98,12 +98,12 @@ def test_published_json_is_verbatim_copy() -> None:
     shared = Path("/work/shared/proderm/published.json")
     if not shared.exists():
         pytest.skip("shared reference copy not available")
-    assert sha256(shared) == sha256(ROOT / "sap_engine" / "synth" / "published.json")
+    assert sha256(shared) == sha256(ROOT / "studies" / "proderm" / "published.json")
 
 
 def test_regeneration_is_bit_identical(tmp_path: Path) -> None:
-    paths = proderm.write(tmp_path)
-    assert [p.name for p in paths] == list(proderm.FILES)
+    paths = study.write(tmp_path)
+    assert [p.name for p in paths] == list(study.FILES)
     for p in paths:
         assert sha256(p) == sha256(DATA / p.name), p.name
 

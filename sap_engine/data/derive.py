@@ -29,7 +29,7 @@ from sap_engine.check import CheckedPlan
 from sap_engine.data.expressions import NonFiniteError, apply_math
 from sap_engine.data.expressions import evaluate as _eval
 from sap_engine.data.sources import subject_key
-from sap_engine.errors import DataError, DataLocation, Diagnostic, Location
+from sap_engine.errors import DataError, DataLocation, Diagnostic, plan_diagnostic
 
 
 @dataclass(frozen=True)
@@ -429,12 +429,8 @@ class Evaluator:
     def _diagnostic(self, code: str, message: str, loc: m.Loc,
                     data_location: DataLocation | None = None) -> Diagnostic:
         """A problem located at ``loc`` in the plan, quoting its line."""
-        lines = self.plan.text.splitlines()
-        line = loc.line or 1
-        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
-        return Diagnostic(code, message, Location(self.plan.path, line, loc.column or 1, end),
-                          data_location=data_location,
-                          source_line=lines[line - 1] if 0 < line <= len(lines) else None)
+        return plan_diagnostic(code, message, loc, self.plan.path, self.plan.text,
+                               data_location=data_location)
 
     def _non_finite(self, exc: NonFiniteError, units: str, example: str | None,
                     where: DataLocation | None) -> Diagnostic:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
@@ -22,8 +22,10 @@ from sap_engine.errors import (
     DataError,
     DataLocation,
     Diagnostic,
-    Location,
     PlanCheckError,
+    plan_diagnostic,
+    source_lines,
+    with_source_line,
 )
 
 
@@ -33,7 +35,7 @@ class Integrity:
     def __init__(self, checked: CheckedPlan):
         self.checked = checked
         self.plan = checked.plan
-        self.lines = self.plan.text.splitlines()
+        self.lines = source_lines(self.plan.text)  # numbered as the parser numbers them
         self.problems: list[Diagnostic] = []
         self.sources = {s.name: s for s in self.plan.sources}
         self.key = subject_key(self.sources[checked.subjects])
@@ -41,16 +43,11 @@ class Integrity:
     # ---- reporting
     def error(self, code: str, message: str, loc: m.Loc,
               data_location: DataLocation | None = None, width: int | None = None) -> None:
-        line = loc.line or 1
-        end = loc.end_column if loc.end_line == loc.line and loc.end_column else None
-        if width:
-            end = (loc.column or 1) + width
-        self.add(Diagnostic(code, message, Location(self.plan.path, line, loc.column or 1, end),
-                            data_location=data_location))
+        self.add(plan_diagnostic(code, message, loc, self.plan.path, self.plan.text,
+                                 width=width, data_location=data_location))
 
     def add(self, d: Diagnostic) -> None:
-        if d.location and d.source_line is None and 0 < d.location.line <= len(self.lines):
-            d = replace(d, source_line=self.lines[d.location.line - 1])
+        d = with_source_line(d, self.plan.text)
         if d not in self.problems:
             self.problems.append(d)
 

@@ -27,7 +27,6 @@ every population and parameter, which ``run`` repeats.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from functools import cached_property
 
 from sap_engine import model as m
@@ -35,7 +34,7 @@ from sap_engine.check import CheckedPlan
 from sap_engine.check_visits import VisitNeeds, report_visit_needs
 from sap_engine.data.derive import Evaluator, Handling
 from sap_engine.data.integrity import Integrity, children, nodes, text
-from sap_engine.errors import DataError, DataLocation, Location
+from sap_engine.errors import DataError, DataLocation, plan_diagnostic
 
 AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one visit
 FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
@@ -127,9 +126,9 @@ class DataPreflight(Integrity):
         except DataError as exc:
             for d in exc.diagnostics:
                 if d.location is None and at is not None:
-                    d = replace(d, message=f"{who}: {d.message}" if who else d.message,
-                                location=Location(self.plan.path, at.line or 1,
-                                                  at.column or 1))
+                    d = plan_diagnostic(d.code, f"{who}: {d.message}" if who else d.message,
+                                        at, self.plan.path, self.plan.text, width=1,
+                                        suggestion=d.suggestion, data_location=d.data_location)
                 self.add(d)
         return None
 

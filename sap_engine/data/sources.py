@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sap_engine.errors import DataError, DataLocation, Diagnostic, Location
-from sap_engine.model import Source
+from sap_engine.errors import DataError, DataLocation, Diagnostic
+from sap_engine.model import Loc, Source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +63,7 @@ def confine(source: Source, path: Path, plan_path: str, roots: tuple[Path, ...])
     raise DataError(Diagnostic(
         "SAP306", f"dataset '{source.name}': {path} is outside the data root ({shown}); "
                   "move the data below it or widen the root with --data-root DIR",
-        Location(plan_path, source.loc.line, source.loc.column)))
+        Loc(source.loc.line, source.loc.column, file=plan_path)))
 
 
 def resolve_path(source: Source, plan_path: str) -> Path:
@@ -82,15 +82,15 @@ def resolve_path(source: Source, plan_path: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DataError(Diagnostic(
             "SAP303", f"dataset '{source.name}': package '{package}' is not installed "
-                      f"(pip install {package})", Location(plan_path, source.loc.line,
-                                                           source.loc.column)))
+                      f"(pip install {package})", Loc(source.loc.line, source.loc.column,
+                                                      file=plan_path)))
     root = Path(next(iter(spec.submodule_search_locations)))
     wanted = inner if Path(inner).suffix else inner + ".parquet"
     hits = sorted(p for p in root.rglob(Path(wanted).name) if p.as_posix().endswith(wanted))
     if not hits:
         raise DataError(Diagnostic(
             "SAP301", f"dataset '{source.name}': package '{package}' has no dataset '{inner}'",
-            Location(plan_path, source.loc.line, source.loc.column)))
+            Loc(source.loc.line, source.loc.column, file=plan_path)))
     return hits[0]
 
 
@@ -115,8 +115,8 @@ class Dataset:
     def format(self) -> str:
         return SUFFIXES.get(self.path.suffix.lower(), "")
 
-    def _where(self) -> Location:
-        return Location(self.plan_path, self.source.loc.line, self.source.loc.column)
+    def _where(self) -> Loc:
+        return Loc(self.source.loc.line, self.source.loc.column, file=self.plan_path)
 
     def table(self) -> pa.Table:
         """The whole file as an Arrow table (read once)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sap_engine import model as m
-from sap_engine.errors import Diagnostic, OutputError
+from sap_engine.errors import OutputError, plan_diagnostic
 from sap_engine.render import environment
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import ROUNDING
@@ -120,11 +120,11 @@ def _reproduction(plan: m.Plan, ard: ArdView) -> dict:
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         problem = (exc.strerror if isinstance(exc, OSError) and exc.strerror else
                    f"no entry {exc}" if isinstance(exc, KeyError) else str(exc))
-        location, line = environment.document_clause(plan, "reproduce", ref)
-        raise OutputError(Diagnostic(
+        raise OutputError(plan_diagnostic(
             "SAP508", f"reproduction map \"{ref}\" cannot be used: {problem} "
                       f"({type(exc).__name__}; see sap_engine/render/reproduction.py for its "
-                      "format)", location, source_line=line)) from None
+                      "format)", environment.document_clause(plan, "reproduce", ref),
+            plan.path, plan.text)) from None
 
 
 def _included(plan: m.Plan, number: str) -> bool:
@@ -142,9 +142,9 @@ def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> l
         html_ref = resolve_template(plan_doc.template if plan_doc else None, plan.path)
         html_template = environment.load(html_ref)
     except TemplateRefError as exc:
-        location, source = environment.template_clause(plan)
-        raise OutputError(Diagnostic(exc.code, exc.message, location,
-                                     source_line=source)) from None
+        raise OutputError(plan_diagnostic(exc.code, exc.message,
+                                          environment.template_clause(plan), plan.path,
+                                          plan.text)) from None
     except environment.TemplateCompileError as exc:
         raise OutputError(environment.template_diagnostic(
             exc.code, exc.message, plan, html_ref, exc.path, exc.line)) from None

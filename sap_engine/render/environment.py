@@ -25,7 +25,7 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from sap_engine import model as m
-from sap_engine.errors import Diagnostic, Location, OutputError
+from sap_engine.errors import Diagnostic, OutputError, plan_diagnostic, source_lines
 from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
 
 _MAX_REPEAT = 1_000_000  # characters or items a template may build with '*'
@@ -152,11 +152,10 @@ def template_diagnostic(code: str, message: str, plan: m.Plan, ref: TemplateRef,
     text = lines[line - 1] if 0 < line <= len(lines) else None
     if ref.builtin or plan.document is None:
         return Diagnostic(code, f"template \"{ref.name}\" {message}",
-                          Location(shown, line, 1), source_line=text)
+                          m.Loc(line, 1, file=shown), source_line=text)
     quoted = "" if text is None else f": {_shorten(text.strip())}"
-    location, source = template_clause(plan)
-    return Diagnostic(code, f"template \"{ref.name}\" {message} (at {shown}:{line}{quoted})",
-                      location, source_line=source)
+    return plan_diagnostic(code, f"template \"{ref.name}\" {message} (at {shown}:{line}{quoted})",
+                           template_clause(plan), plan.path, plan.text)
 
 
 def _shorten(text: str, width: int = 100) -> str:
@@ -207,31 +206,29 @@ def document_template_problems(plan: m.Plan) -> list[Diagnostic]:
         ref = resolve_template(doc.template, plan.path)
         load(ref)
     except TemplateRefError as exc:
-        location, source = template_clause(plan)
-        return [Diagnostic(exc.code, exc.message, location, source_line=source)]
+        return [plan_diagnostic(exc.code, exc.message, template_clause(plan), plan.path,
+                                plan.text)]
     except TemplateCompileError as exc:
         return [template_diagnostic(exc.code, exc.message, plan, ref, exc.path, exc.line)]
     return []
 
 
-def template_clause(plan: m.Plan) -> tuple[Location, str | None]:
+def template_clause(plan: m.Plan) -> m.Loc:
     """Where the plan names its document template: the ``template "..."`` clause inside
     the document block (the parser keeps only the block's location)."""
     assert plan.document is not None
     return document_clause(plan, "template", plan.document.template or "")
 
 
-def document_clause(plan: m.Plan, keyword: str, value: str) -> tuple[Location, str | None]:
-    """The location and line of ``keyword "value"`` in the plan's document block."""
+def document_clause(plan: m.Plan, keyword: str, value: str) -> m.Loc:
+    """Where ``keyword "value"`` is written in the plan's document block (else the block)."""
     doc = plan.document
     assert doc is not None
-    lines = plan.text.splitlines()
+    lines = source_lines(plan.text)  # numbered as the parser numbers them
     first = max(doc.loc.line or 1, 1)
     pattern = re.compile(rf'\b{keyword}\s+"' + re.escape(value) + '"')
     for number in range(first, len(lines) + 1):
         found = pattern.search(lines[number - 1])
         if found:
-            return (Location(plan.path, number, found.start() + 1, found.end() + 1),
-                    lines[number - 1])
-    source = lines[first - 1] if first <= len(lines) else None
-    return Location(plan.path, first, doc.loc.column or 1), source
+            return m.Loc(number, found.start() + 1, number, found.end() + 1)
+    return m.Loc(first, doc.loc.column or 1)

@@ -4,7 +4,7 @@ A plan's ``document`` block may name a reproduction map (``reproduce "file.json"
 to the plan). The map points at a copy of the published figures (a JSON tree) and lists, for
 each figure, where its value lies in the ARD and which tolerance applies::
 
-    {"published": "../sap_engine/synth/published.json",
+    {"published": "../studies/proderm/published.json",
      "entries": [{"figure": "table1.bmi.IVIg.mean", "tolerance": "table1.tolerance.mean",
                   "lookup": {"analysis": "T1_bmi", "stat": "mean",
                              "groups": {"TRT01P": "IVIg"}}}, ...],

@@ -5,7 +5,7 @@ CIs, so each analysis cell (arm x baseline stratum) gets a sample of changes wit
 published mean and the SD the CI implies (``sd = half-width * sqrt(n) / t(0.975, n-1)``)
 and with bounds that keep the week-16 value on the instrument's scale. Within a cell
 the changes follow a latent response (so the outcomes correlate), and the greedy fit
-of :func:`sap_engine.synth.fit.fit_moments` then makes mean and SD exact.
+of :func:`studies.proderm.fit.fit_moments` then makes mean and SD exact.
 
 The value produced here is the *analysis* value at week 16: for the five switchers it
 is the value observed at the switch visit, which the plan carries forward.
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.classes import CDASIA_CLASS_COUNTS, assign_classes, reduction_bounds
-from sap_engine.synth.fit import fit_moments, sd_from_ci, t975
-from sap_engine.synth.published import ARMS, published, stat_target
+from studies.proderm.classes import CDASIA_CLASS_COUNTS, assign_classes, reduction_bounds
+from studies.proderm.fit import fit_moments, sd_from_ci, t975
+from studies.proderm.published import ARMS, published, stat_target
 
 CDASIA_STRATA = (("(0,6]", 0.0, 6.0), ("(6,14]", 6.0, 14.0), (">14", 14.0, 1e9))
 CUTVAS_STRATA = (("(0.2,3]", 0.2, 3.0), (">3", 3.0, 1e9))

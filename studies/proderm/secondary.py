@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.classes import tis_classes, tis_values
-from sap_engine.synth.published import ARMS, VISITS, published
-from sap_engine.synth.visits import trajectory
-from sap_engine.synth.week16 import fit_cell
+from studies.proderm.classes import tis_classes, tis_values
+from studies.proderm.published import ARMS, VISITS, published
+from studies.proderm.visits import trajectory
+from studies.proderm.week16 import fit_cell
 
 # Week-16 change targets (mean, SD) where the paper gives none (assumed, plausible).
 EXTGLOB16 = {"IVIg": (-1.8, 1.9), "Placebo": (-0.6, 1.6)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.instrument import (
+from studies.proderm.instrument import (
     CAPS,
     DAMAGE,
     ERYTHEMA,
@@ -27,7 +27,7 @@ from sap_engine.synth.instrument import (
     OTHER_ACTIVITY,
     baseline_presence_targets,
 )
-from sap_engine.synth.published import published
+from studies.proderm.published import published
 
 MAX_ATTEMPTS = 30
 ERYTHEMA_SHARE = 0.69  # share of activity points carried by the 15 erythema items

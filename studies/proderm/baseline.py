@@ -2,7 +2,7 @@
 
 Every Table 1 figure is built exactly: counts by construction, and for each
 continuous score a per-arm sorted sample with the published mean, SD, median,
-minimum and maximum (:func:`sap_engine.synth.fit.shaped_sample`), then handed to the
+minimum and maximum (:func:`studies.proderm.fit.shaped_sample`), then handed to the
 subjects in the order of a latent severity so that the scores correlate as they do in
 a real cohort. Bins fixed in advance carry the other published baseline facts
 (CDASI-A = 0 / > 6 / > 14 counts and the stratum sizes the week-16 analyses imply,
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.fit import Bin, shaped_sample
-from sap_engine.synth.published import ARMS, arm_summary, published
+from studies.proderm.fit import Bin, shaped_sample
+from studies.proderm.published import ARMS, arm_summary, published
 
 N_ARM = {"IVIg": 47, "Placebo": 48}
 

@@ -1,18 +1,18 @@
-"""Command line: ``python -m sap_engine.synth proderm --out DIR [--seed N]``."""
+"""Command line: ``python -m studies.proderm --out DIR [--seed N]`` (from the repository root)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from sap_engine.synth.proderm import DEFAULT_SEED, write
+from studies.proderm.study import DEFAULT_SEED, write
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate a synthetic study; prints the files written."""
-    parser = argparse.ArgumentParser(prog="python -m sap_engine.synth",
-                                     description="Generate a calibrated synthetic study.")
-    parser.add_argument("study", choices=["proderm"], help="which study to generate")
+    """Regenerate the synthetic ProDERM study; prints the files written."""
+    parser = argparse.ArgumentParser(prog="python -m studies.proderm",
+                                     description="Generate the calibrated synthetic ProDERM "
+                                                 "study.")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"random seed (default {DEFAULT_SEED})")

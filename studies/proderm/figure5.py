@@ -17,9 +17,9 @@ from statistics import NormalDist
 
 import numpy as np
 
-from sap_engine.synth.published import published
-from sap_engine.synth.secondary import EXTGLOB16, MMT8_16, arm_changes
-from sap_engine.synth.week16 import cutvas_values
+from studies.proderm.published import published
+from studies.proderm.secondary import EXTGLOB16, MMT8_16, arm_changes
+from studies.proderm.week16 import cutvas_values
 
 CORR_BOOST = 1.1
 ATTEMPTS = 16

@@ -1,7 +1,7 @@
 """Write ``plans/prodrem.reproduction.json``: where each published ProDERM figure lies in
 the ARD of ``plans/prodrem.sap`` and which tolerance of ``published.json`` applies.
 
-Run ``python -m sap_engine.synth.reproduction_map`` after changing the plan's analysis ids;
+Run ``python -m studies.proderm.reproduction_map`` after changing the plan's analysis ids;
 ``tests/test_reproduction.py`` checks the committed file is current and that every figure is
 within tolerance. The map is data (reviewable line by line); this module only spares writing
 300 near-identical entries by hand.
@@ -223,7 +223,7 @@ def _table3(published: dict) -> list[dict]:
 def build(published: dict) -> dict:
     return {
         "title": "ProDERM cutaneous post-hoc analysis, eClinicalMedicine 2023;64:102234",
-        "published": "../sap_engine/synth/published.json",
+        "published": "../studies/proderm/published.json",
         "entries": [*_design(), *_table1(published), *_baseline_distribution(), *_table2(published),
                     *_week16(), *_strata(published), *_later(published),
                     *_table3(published)],

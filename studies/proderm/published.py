@@ -1,15 +1,15 @@
 """The published ProDERM figures the generator is calibrated to (``published.json``).
 
-The JSON is a verbatim copy of ``/work/shared/proderm/published.json`` kept inside the
-package so that a wheel can regenerate the study; the test suite checks that the copy is
-unchanged.
+The JSON is a verbatim copy of ``/work/shared/proderm/published.json`` kept beside the
+generator (outside the engine wheel: it is one study's data, not the engine's); the test
+suite checks that the copy is unchanged.
 """
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 ARMS = ("IVIg", "Placebo")
@@ -19,7 +19,7 @@ VISITS = (0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40)
 @lru_cache(maxsize=1)
 def published() -> dict[str, Any]:
     """The parsed ``published.json`` (cached; treat as read-only)."""
-    text = resources.files("sap_engine.synth").joinpath("published.json").read_text("utf-8")
+    text = Path(__file__).with_name("published.json").read_text("utf-8")
     return json.loads(text)
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from sap_engine.synth import baseline, exposure, figure5, items, secondary, visits, week16
-from sap_engine.synth.tables import (
+from studies.proderm import baseline, exposure, figure5, items, secondary, visits, week16
+from studies.proderm.tables import (
     STRATA,
     adcdasi_table,
     adeff_table,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.fit import Level, fit_moments, sd_from_ci, t975
-from sap_engine.synth.published import ARMS, VISITS, published
+from studies.proderm.fit import Level, fit_moments, sd_from_ci, t975
+from studies.proderm.published import ARMS, VISITS, published
 
 # share of the week-16 change reached at weeks 4, 8, 12 (infusions every 4 weeks)
 FIRST = {4: 0.45, 8: 0.75, 12: 0.92}

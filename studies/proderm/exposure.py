@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sap_engine.synth.published import published
+from studies.proderm.published import published
 
 FIRST_PERIOD = (0, 4, 8, 12)
 EXTENSION = (16, 20, 24, 28, 32, 36)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sap_engine.synth.published import VISITS
+from studies.proderm.published import VISITS
 
 STUDYID = "PRODERM"
 # PARAMCD -> PARAM, in output order
@@ -177,7 +177,7 @@ def adcdasi_table(s: dict[str, np.ndarray], items: np.ndarray) -> Any:
     """CDASI items BDS: subject x assessed visit x item (``items`` from item_matrix)."""
     import pyarrow as pa
 
-    from sap_engine.synth.instrument import ITEMS
+    from studies.proderm.instrument import ITEMS
 
     order = np.argsort(s["usubjid"].astype(str), kind="stable")
     sub, vis, itm = np.nonzero(items[order] >= 0)
