@@ -21,7 +21,7 @@ PACKAGE = ROOT / "sap_engine"
 # The stages in pipeline order; a module name (without "sap_engine.") matches a pattern.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Shared by all: the error module, the plan model, packaged resources, the fork pool.
-    ("foundation", ("", "errors", "model", "resources", "workers")),
+    ("foundation", ("", "location", "errors", "model", "resources", "workers")),
     ("parse", ("depth", "syntax_errors", "parse", "fmt")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
@@ -37,8 +37,6 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ard", ("ard",)),
     ("render", ("render", "render.*", "outputs")),
     ("api", ("api", "cli")),
-    # The study generator is no stage of the engine (it leaves the package, issue 9).
-    ("synth", ("synth", "synth.*")),
 )
 # What the renderers must not import, whatever the order allows.
 RENDER_FORBIDDEN = ("check", "check_*", "roles", "compile", "data", "data.*", "execute",
