@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sap_engine import model as m
+from sap_engine.bind import analysis_chain
 from sap_engine.check_defs import _children
-from sap_engine.roles import analysis_chain
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker

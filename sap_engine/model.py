@@ -394,6 +394,7 @@ class Analysis:
     base: str | None = None  # for `analysis X = Y by s`
     loc: Loc = _loc()
     visit_loc: Loc = _loc()  # of `at week N`
+    weights_loc: Loc = _loc()  # of `lsmeans weights W`
 
 
 @dataclass(frozen=True)

@@ -148,8 +148,8 @@ class _Preflight(Integrity):
     def step_terms(self, step) -> list[tuple[m.Expr, m.Loc]]:
         """The expressions a step evaluates at its visit, with where to point at them."""
         a = self.plan.analyses[step.id]
-        out = [(t, t.loc if t.loc.line else a.loc) for _, terms in step.roles for t in terms
-               if not (isinstance(t, m.Col) and t.dataset is None and t.name == "treatment")]
+        out = [(t.expr, t.expr.loc if t.expr.loc.line else a.loc) for _, terms in step.roles
+               for t in terms if not t.is_treatment]
         for name in step.by:
             if name in self.plan.endpoints:
                 item = next((b for b in self.by_items(a) if b.name == name), None)
@@ -265,7 +265,7 @@ class _Preflight(Integrity):
                     self.error("SAP316", ev.no_value_at(name, step.visit), self.visit_loc(step))
 
     def visit_loc(self, step) -> m.Loc:
-        from sap_engine.roles import analysis_chain
+        from sap_engine.bind import analysis_chain
 
         base = analysis_chain(self.plan, self.plan.analyses[step.id])
         if base.visit is not None:
