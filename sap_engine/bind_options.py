@@ -154,7 +154,7 @@ def _refused_text(method: r.Method, clause: str, value: ClauseValue) -> str:
                     if any(o.clause == clause for o in x.options))
     same = next((o.name for o in method.options if clause.endswith(o.name)
                  or (clause == r.CONTRAST and o.name == "contrasts")), None)
-    own = f" (its option '{same}' is another thing, not set by this clause)" if same else ""
+    why = f"its option '{same}' is another thing, which this clause does not set" if same \
+        else "it would be ignored"
     where = f"; the methods that take it: {', '.join(takers)}" if takers else ""
-    return (f"method '{method.name}' cannot take {value.text}: no option of it is set by "
-            f"this clause{own}, so it would be ignored{where}")
+    return f"method '{method.name}' cannot take {value.text} ({why}){where}"
