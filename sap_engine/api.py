@@ -34,6 +34,15 @@ def check_plan(path: str | Path, data_root: str | Path | None = None,
     return check(parse_file(path), data_root, analyses)
 
 
+def explain_plan(path: str | Path, data_root: str | Path | None = None) -> str:
+    """Check and compile a plan; its steps as text, with their bound roles and resolved
+    options (``sap-run explain``; see :mod:`sap_engine.explain`)."""
+    from sap_engine.compile import compile_plan
+    from sap_engine.explain import explain_steps
+
+    return explain_steps(compile_plan(check_plan(path, data_root)), str(path))
+
+
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
     """Compile and execute a checked plan: the ARD rows and any analysis failures.
 
