@@ -38,7 +38,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from sap_engine import model as m
-from sap_engine.bind_options import ResolvedOption, category_levels, resolve_options
+from sap_engine.bind_options import (
+    ResolvedOption,
+    as_method_options,
+    category_levels,
+    resolve_options,
+)
 from sap_engine.errors import did_you_mean
 from sap_engine.methods import registry
 
@@ -109,10 +114,8 @@ class BoundAnalysis:
 
     @property
     def option_map(self) -> dict[str, object]:
-        """The options as a method receives them (a list option given or implied is a list;
-        a default is the registry's own value)."""
-        return {o.name: list(o.value) if isinstance(o.value, tuple) and o.source != "default"
-                else o.value for o in self.options}
+        """The options as the method receives them (``bind_options.as_method_options``)."""
+        return as_method_options(self.options)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,20 @@ def analysis_chain(plan: m.Plan, a: m.Analysis) -> m.Analysis:
         seen.add(a.name)
         a = plan.analyses[a.base]
     return a
+
+
+def by_chain(plan: m.Plan, a: m.Analysis) -> tuple[m.ByItem, ...]:
+    """The ``by`` items of ``a`` and of every analysis it repeats, the repeated one's first
+    (as ``compile`` expands a repetition)."""
+    items: tuple[m.ByItem, ...] = ()
+    seen: set[str] = set()
+    while a.name not in seen:
+        seen.add(a.name)
+        items = a.by + items
+        if not (a.base and a.base in plan.analyses):
+            break
+        a = plan.analyses[a.base]
+    return items
 
 
 # ---- roles -------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ class ResolvedOption:
     loc: m.Loc = field(default=m.Loc(), compare=False, repr=False)
 
 
+def as_method_options(options: tuple[ResolvedOption, ...]) -> dict[str, object]:
+    """The options as a method receives them: a list the plan gave or implied is a list (as
+    before binding existed), a default is the registry's own value."""
+    return {o.name: list(o.value) if isinstance(o.value, tuple) and o.source != "default"
+            else o.value for o in options}
+
+
 @dataclass(frozen=True)
 class ClauseValue:
     value: object

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sap_engine import model as m
-from sap_engine.bind import analysis_chain
+from sap_engine.bind import analysis_chain, by_chain
 from sap_engine.check_defs import _children
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def check_visit_needs(ch: _Checker) -> None:
             continue  # which definition is meant is SAP225's question
         est = plan.estimands.get(base.estimand or "")
         visit = base.visit if base.visit is not None else (est.visit if est else None)
-        by = [b.name for b in (*base.by, *(a.by if a.base else ()))]
+        by = [b.name for b in by_chain(plan, a)]
         at_visit = visit is not None or "visit" in by
         terms = _terms(base) if not a.base else []
         terms += [m.Col(b, loc=next(x.loc for x in a.by if x.name == b))

@@ -21,6 +21,7 @@ from sap_engine.bind import (
     Term,
     category_levels,
 )
+from sap_engine.bind_options import as_method_options
 from sap_engine.check import CheckedPlan
 
 if TYPE_CHECKING:
@@ -51,29 +52,30 @@ class Step:
 
     @property
     def option_map(self) -> dict[str, object]:
-        """The options as the method receives them (see ``BoundAnalysis.option_map``)."""
-        return {o.name: list(o.value) if isinstance(o.value, tuple) and o.source != "default"
-                else o.value for o in self.options}
+        """The options as the method receives them (``bind_options.as_method_options``)."""
+        return as_method_options(self.options)
 
 
-def _root(bound: dict[str, Bound], name: str) -> BoundAnalysis:
-    """The analysis a repetition repeats (following chains)."""
+def _chain(bound: dict[str, Bound], name: str) -> tuple[BoundAnalysis, tuple[str, ...]]:
+    """The analysis a repetition repeats (following chains), and the ``by`` items of the
+    whole chain, the repeated analysis' first: ``Z = Y by t`` with ``Y = X by s`` is ``X``
+    within each level of ``s`` and of ``t``."""
     seen: set[str] = set()
     b = bound[name]
+    by: tuple[str, ...] = ()
     while isinstance(b, Repetition):
         if b.name in seen:  # the checker refuses a cycle (SAP233)
             raise AssertionError(f"analysis {name} repeats itself")
         seen.add(b.name)
+        by = tuple(item.name for item in b.by) + by
         b = bound[b.base]
-    return b
+    return b, tuple(item.name for item in b.by) + by
 
 
 def _step(plan: m.Plan, bound: dict[str, Bound], name: str) -> Step:
     b = bound[name]
-    root = _root(bound, name)
-    by = tuple(item.name for item in root.by)
+    root, by = _chain(bound, name)
     if isinstance(b, Repetition):
-        by += tuple(item.name for item in b.by)
         label = b.label or plan.analyses[root.name].label or b.name
         return Step(id=b.name, label=label, method=root.method,
                     population=root.population, roles=root.roles, options=root.options, by=by,

@@ -283,3 +283,25 @@ def test_a_repetition_is_expanded_by_compile_after_its_base():
 def test_terms_are_frozen_values():
     t = Term(expr=m.Col("AGE"), kind="numeric", column="AGE", coding="number")
     assert t.name == "AGE" and not t.is_treatment and hash(t)
+
+
+def test_a_repetition_of_a_repetition_keeps_every_by_item(tmp_path):
+    # `D3 = D2 by age_cat` with `D2 = D1 by base_cat` used to drop D2's base_cat.
+    checked = _checked(tmp_path, """
+stratum age_cat "Age" = adsl.AGE cut (0, 45] "young", (45, inf) "old"
+
+analysis D1 "Age" {
+  population FAS
+  method descriptive
+  variable adsl.AGE
+  by treatment
+}
+analysis D2 "Age by baseline score" = D1 by base_cat
+analysis D3 "Age by baseline score and age" = D2 by age_cat
+""")
+    steps = {s.id: s for s in compile_plan(checked)}
+    assert steps["D3"].by == ("treatment", "base_cat", "age_cat")
+    assert steps["D3"].depends == ("D2",)
+    ev = Evaluator(checked)
+    ids = {r["analysis_id"] for r in run_step(steps["D3"], ev).rows}
+    assert "D3[base_cat=low;age_cat=young]" in ids
