@@ -47,7 +47,7 @@ from sap_engine.bind_options import (
 from sap_engine.errors import did_you_mean
 from sap_engine.methods import registry
 
-if TYPE_CHECKING:  # data.derive (pandas) imports the checker: bind_plan imports it late
+if TYPE_CHECKING:  # data.derive loads pandas and imports the checker: imported late
     from sap_engine.data.derive import Handling
 
 TREATMENT = m.Col("treatment")
@@ -104,9 +104,18 @@ class BoundAnalysis:
     options: tuple[ResolvedOption, ...]  # sorted by name
     population: m.PopulationUse
     visit: float | None
-    handling: Handling
+    # The handling of intercurrent events (the estimand's strategies) and missing values.
+    strategies: tuple[m.Strategy, ...]
+    missing: str | None
     by: tuple[m.ByItem, ...]
     loc: m.Loc = field(default=m.Loc(), compare=False)
+
+    @property
+    def handling(self) -> Handling:
+        # Imported here: data.derive loads pandas, which a plan refused by check never needs.
+        from sap_engine.data.derive import Handling
+
+        return Handling(self.strategies, self.missing)
 
     @property
     def role_map(self) -> dict[str, tuple[Term, ...]]:
@@ -264,8 +273,6 @@ def _terms(plan: m.Plan, method: registry.Method, roles: dict[str, tuple[m.Expr,
 def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
     """Bind every analysis, reporting its problems through ``checker``; an analysis with a
     problem is left out (``check`` then refuses the plan)."""
-    from sap_engine.data.derive import Handling
-
     out: dict[str, Bound] = {}
     strata = [n for n, e in plan.endpoints.items() if e.kind == "stratum"]
     for a in plan.analyses.values():
@@ -299,8 +306,8 @@ def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
             roles=_terms(plan, method, roles, kind_of), options=options,
             population=population,
             visit=a.visit if a.visit is not None else (estimand.visit if estimand else None),
-            handling=Handling(estimand.strategies if estimand else (),
-                              a.missing or (estimand.missing if estimand else None)),
+            strategies=estimand.strategies if estimand else (),
+            missing=a.missing or (estimand.missing if estimand else None),
             by=a.by, loc=a.loc)
     return out
 

@@ -305,3 +305,19 @@ analysis D3 "Age by baseline score and age" = D2 by age_cat
     ev = Evaluator(checked)
     ids = {r["analysis_id"] for r in run_step(steps["D3"], ev).rows}
     assert "D3[base_cat=low;age_cat=young]" in ids
+
+
+def test_binding_a_plan_that_check_refuses_loads_no_pandas():
+    # Binding runs inside check: a plan refused for its names is reported without pandas.
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; from sap_engine.api import check_plan\n"
+            "try:\n    check_plan('tests/golden/errors/bind_clause_refused.sap')\n"
+            "except Exception as exc:\n    print(type(exc).__name__)\n"
+            "print('pandas' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.stdout.split() == ["PlanCheckError", "False"], r.stderr
