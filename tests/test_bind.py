@@ -321,3 +321,21 @@ def test_binding_a_plan_that_check_refuses_loads_no_pandas():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.stdout.split() == ["PlanCheckError", "False"], r.stderr
+
+
+def test_variables_with_different_category_orders_do_not_share_one(tmp_path):
+    # `variable adsl.SEX, base_cat` runs once per variable with one `levels` option: the
+    # labels order of SEX used to be imposed on base_cat, whose levels were then all missed.
+    checked = _checked(tmp_path, """
+analysis V "Sex and baseline category" {
+  population FAS
+  method descriptive
+  variable adsl.SEX, base_cat
+}
+""")
+    assert {o.name: o.source for o in checked.bound["V"].options}["levels"] == "default"
+    step, _, result = _run(checked, "V")
+    counts = {(r["variable"], r["variable_level"]): r["stat"] for r in result.rows
+              if r["stat_name"] == "n"}
+    assert counts[("base_cat", "low")] == 3 and counts[("base_cat", "high")] == 4
+    assert counts[("SEX", "F")] == 5
