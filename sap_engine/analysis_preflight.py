@@ -19,12 +19,12 @@ Of the analyses, only the cross-tabulations are computed (with scipy, for their 
 from __future__ import annotations
 
 from sap_engine import model as m
+from sap_engine.bind import analysis_chain
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step
 from sap_engine.data.integrity import nodes
 from sap_engine.data.preflight import FAMILY, DataPreflight, empty_text
 from sap_engine.execute import analysis_frame, each_visit, run_step
-from sap_engine.roles import analysis_chain
 
 RISKY = ("log", "sqrt", "exp")  # with "/" and "*": values can leave the finite numbers
 # A cross-tabulation without the levels its method needs: too few non-empty rows or columns,
@@ -87,8 +87,8 @@ class AnalysisPreflight(DataPreflight):
     def step_terms(self, step: Step) -> list[tuple[m.Expr, m.Loc]]:
         """The expressions a step evaluates at its visit, with where to point at them."""
         a = self.plan.analyses[step.id]
-        out = [(t, t.loc if t.loc.line else a.loc) for _, terms in step.roles for t in terms
-               if not (isinstance(t, m.Col) and t.dataset is None and t.name == "treatment")]
+        out = [(t.expr, t.expr.loc if t.expr.loc.line else a.loc) for _, terms in step.roles
+               for t in terms if not t.is_treatment]
         for name in step.by:
             if name in self.plan.endpoints:
                 item = next((b for b in self.by_items(a) if b.name == name), None)

@@ -43,11 +43,22 @@ def check(plan: m.Plan, data_root: str | Path | None = None,
     ``data.preflight`` and ``analysis_preflight``). With ``analyses`` false the problems of
     single analyses are left to the executor. Each stage imports only earlier ones, so this
     orchestration lives here, after them all."""
+    checked = check_names(plan, data_root)
+    # Imported once the names check: the preflights load pandas, which a plan refused for
+    # its names never needs.
     from sap_engine.analysis_preflight import preflight
     from sap_engine.compile import compile_plan
 
-    checked = check_names(plan, data_root)
     return preflight(checked, compile_plan(checked), analyses)
+
+
+def explain_plan(path: str | Path, data_root: str | Path | None = None) -> str:
+    """Check and compile a plan; its steps as text, with their bound roles and resolved
+    options (``sap-run explain``; see :mod:`sap_engine.explain`)."""
+    from sap_engine.compile import compile_plan
+    from sap_engine.explain import explain_steps
+
+    return explain_steps(compile_plan(check_plan(path, data_root)), str(path))
 
 
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sap_engine import model as m
+from sap_engine.bind import Bound, bind_plan
 from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
@@ -41,13 +42,13 @@ MATH_FUNCTIONS = ("abs", "log", "exp", "sqrt")
 
 @dataclass
 class CheckedPlan:
-    """A plan whose names all resolve, with the datasets it reads."""
+    """A plan whose names all resolve, with the datasets it reads and every analysis bound
+    to its method (``bind``: typed terms, resolved options)."""
 
     plan: m.Plan
     datasets: dict[str, Dataset]
     subjects: str  # name of the subject-level dataset
-    roles: dict[str, dict[str, tuple[m.Expr, ...]]] = field(default_factory=dict)
-    kinds: dict[str, str] = field(default_factory=dict)  # plan name -> kind
+    bound: dict[str, Bound] = field(default_factory=dict)  # analysis name -> its binding
 
     def analysis(self, name: str) -> m.Analysis:
         return self.plan.analyses[name]
@@ -292,9 +293,7 @@ class _Checker:
                            ep.loc)
         for est in plan.estimands.values():
             self.check_estimand(est)
-        from sap_engine.roles import check_analyses
-
-        roles = check_analyses(self)
+        bound = bind_plan(plan, self)
         check_visit_needs(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
         for display in displays:
@@ -310,7 +309,7 @@ class _Checker:
             check_arm_levels(self)
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=_position))
-        return CheckedPlan(plan, self.datasets, self.subjects or "", roles, self.kinds)
+        return CheckedPlan(plan, self.datasets, self.subjects or "", bound)
 
     def check_treatment(self) -> None:
         trt = self.plan.treatment

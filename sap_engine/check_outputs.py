@@ -101,8 +101,8 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
 
 def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
     """The ``by`` columns of the parameter families an analysis reads (through endpoints)."""
+    from sap_engine.bind import analysis_chain
     from sap_engine.check_defs import _children
-    from sap_engine.roles import analysis_chain
 
     base = analysis_chain(plan, a)
     stack: list[object] = [base.response, base.terms, *base.variables, *(base.crosstab or ()),

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sap_engine import model as m
+from sap_engine.bind import analysis_chain, by_chain
 from sap_engine.check_defs import _children
 from sap_engine.methods import registry
-from sap_engine.roles import analysis_chain
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
@@ -183,7 +183,7 @@ def report_visit_needs(v: VisitNeeds, error: Report, families: bool = True) -> N
             continue  # which definition is meant is SAP225's question
         est = plan.estimands.get(base.estimand or "")
         visit = base.visit if base.visit is not None else (est.visit if est else None)
-        by = [b.name for b in (*base.by, *(a.by if a.base else ()))]
+        by = [b.name for b in by_chain(plan, a)]
         at_visit = visit is not None or "visit" in by or _unit(base) == registry.SUBJECT_VISIT
         terms = _terms(base) if not a.base else []
         terms += [m.Col(b, loc=next(x.loc for x in a.by if x.name == b))

@@ -50,11 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--keep-going", action="store_true",
                    help="write the results of the analyses that succeeded even when others "
                         "failed (the failures are listed in the document; exit code 2)")
+    e = sub.add_parser("explain", help="check a plan and print its compiled steps: roles, "
+                                       "options and where each came from")
+    e.add_argument("plan", type=Path)
+    _data_root_option(e)
     f = sub.add_parser("fmt", help="rewrite a plan in the canonical layout")
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
-    for command in (c, r, f):
+    for command in (c, r, e, f):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -106,6 +110,13 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from sap_engine.api import explain_plan
+
+    sys.stdout.write(explain_plan(args.plan, args.data_root))
+    return 0
+
+
 def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
@@ -151,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    handler = {"check": _cmd_check, "run": _cmd_run, "fmt": _cmd_fmt}[args.command]
+    handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
+               "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)
     except SapError as exc:

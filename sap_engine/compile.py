@@ -1,10 +1,10 @@
 """Compile a checked plan into an ordered graph of typed analysis steps.
 
-Each step is one analysis with everything resolved: the method, its complete options
-(plan options over the method's SAS-compatible defaults, plus what the plan implies: the
-reference arm, arm order, contrasts, LS-mean weights), the roles filled with plan terms, the
-population, the visit, and the intercurrent-event handling inherited from its estimand.
-``X = Y by s`` steps depend on ``Y``; displays depend on the steps they show.
+Everything an analysis needs was resolved once, by ``bind`` inside ``check``: its method,
+its roles as typed terms, its options with their sources, population, visit and the
+intercurrent-event handling inherited from its estimand. Compiling only orders the steps
+(``X = Y by s`` after ``Y``) and expands a repetition into the analysis it repeats with its
+``by`` items added. No kind rule and no option resolution live here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sap_engine import model as m
+from sap_engine.bind import (
+    Bound,
+    BoundAnalysis,
+    Repetition,
+    ResolvedOption,
+    Term,
+    category_levels,
+)
+from sap_engine.bind_options import as_method_options
 from sap_engine.check import CheckedPlan
-from sap_engine.data.derive import Handling
-from sap_engine.methods import registry
-from sap_engine.roles import analysis_chain, resolve, term_name
+
+__all__ = ["Step", "category_levels", "compile_plan", "main_variable", "resolved_options"]
 
 
 @dataclass(frozen=True)
@@ -24,23 +32,24 @@ class Step:
     label: str
     method: str
     population: m.PopulationUse
-    roles: tuple[tuple[str, tuple[m.Expr, ...]], ...]
-    options: tuple[tuple[str, object], ...]
+    roles: tuple[tuple[str, tuple[Term, ...]], ...]
+    options: tuple[ResolvedOption, ...]  # sorted by name, each with its source
     by: tuple[str, ...]
     visit: float | None
-    handling: Handling
+    handling: m.Handling
     plan_line: int
     loc: m.Loc
     depends: tuple[str, ...] = ()
     repeated: bool = False  # an `X = Y by s` step: analysis ids carry the stratum level
 
     @property
-    def role_map(self) -> dict[str, tuple[m.Expr, ...]]:
+    def role_map(self) -> dict[str, tuple[Term, ...]]:
         return dict(self.roles)
 
     @property
     def option_map(self) -> dict[str, object]:
-        return dict(self.options)
+        """The options as the method receives them (``bind_options.as_method_options``)."""
+        return as_method_options(self.options)
 
 
 @dataclass(frozen=True)
@@ -76,88 +85,42 @@ def denominator_steps(plan: m.Plan) -> list[DenominatorStep]:
     return out
 
 
-def _options(plan: m.Plan, a: m.Analysis, method: registry.Method, interactions: list[str],
-             roles: dict) -> dict[str, object]:
-    given = {o.name: (list(o.value) if isinstance(o.value, tuple) else o.value)
-             for o in a.options}
-    names = {o.name for o in method.options}
-    trt = plan.treatment
-    implied: dict[str, object] = {}
-    if trt and "reference" in names and trt.reference:
-        implied["reference"] = trt.reference.level
-    if trt and "levels" in names and ("treatment" in roles or "group" in roles):
-        implied["levels"] = [arm.level for arm in trt.arms]
-    if "contrasts" in names and a.contrasts:
-        implied["contrasts"] = [c.label for c in a.contrasts]
-    if "weights" in names and a.weights:
-        implied["weights"] = a.weights
-    if "interactions" in names and interactions:
-        implied["interactions"] = interactions
-    # A cross-tabulation keeps the plan's category order (cut intervals, labels blocks):
-    # kappa weights and the symmetry test depend on it.
-    for role, option in (("row", "row_levels"), ("col", "col_levels")):
-        if option in names and role in roles:
-            levels = category_levels(plan, roles[role][0])
-            if levels:
-                implied[option] = levels
-    if "levels" in names and "levels" not in implied:
-        target = next(iter(roles.get("variable", ())), None)
-        levels = category_levels(plan, target) if target is not None else None
-        if levels:
-            implied["levels"] = levels
-    resolved = method.resolve_options({**implied, **given})
-    return resolved
+def _chain(bound: dict[str, Bound], name: str) -> tuple[BoundAnalysis, tuple[str, ...]]:
+    """The analysis a repetition repeats (following chains), and the ``by`` items of the
+    whole chain, the repeated analysis' first: ``Z = Y by t`` with ``Y = X by s`` is ``X``
+    within each level of ``s`` and of ``t``."""
+    seen: set[str] = set()
+    b = bound[name]
+    by: tuple[str, ...] = ()
+    while isinstance(b, Repetition):
+        if b.name in seen:  # the checker refuses a cycle (SAP233)
+            raise AssertionError(f"analysis {name} repeats itself")
+        seen.add(b.name)
+        by = tuple(item.name for item in b.by) + by
+        b = bound[b.base]
+    return b, tuple(item.name for item in b.by) + by
 
 
-def category_levels(plan: m.Plan, e: m.Expr) -> list[str] | None:
-    """Display order of a categorical term's levels: cut order, or a labels block's order."""
-    if isinstance(e, m.Col) and e.name in plan.endpoints:
-        inner = plan.endpoints[e.name].expr
-        if isinstance(inner, m.Cut):
-            return [iv.display for iv in inner.intervals]
-    if isinstance(e, m.Cut):
-        return [iv.display for iv in e.intervals]
-    if isinstance(e, m.Col) and e.name in plan.labels:
-        return list(plan.labels[e.name])
-    return None
+def _step(plan: m.Plan, bound: dict[str, Bound], name: str) -> Step:
+    b = bound[name]
+    root, by = _chain(bound, name)
+    if isinstance(b, Repetition):
+        label = b.label or plan.analyses[root.name].label or b.name
+        return Step(id=b.name, label=label, method=root.method,
+                    population=root.population, roles=root.roles, options=root.options, by=by,
+                    visit=root.visit, handling=root.handling, plan_line=b.loc.line, loc=b.loc,
+                    depends=(b.base,), repeated=True)
+    return Step(id=b.name, label=b.label, method=b.method, population=b.population,
+                roles=b.roles, options=b.options, by=by, visit=b.visit, handling=b.handling,
+                plan_line=b.loc.line, loc=b.loc)
 
 
 def compile_plan(checked: CheckedPlan) -> list[Step]:
     """Steps in dependency order (a base analysis before its `by` repetitions)."""
-    plan = checked.plan
-    steps: dict[str, Step] = {}
-    for a in plan.analyses.values():
-        base = analysis_chain(plan, a)
-        method = registry.get(base.method or "")
-        estimand = plan.estimands.get(base.estimand or "")
-        population = base.population or (estimand.population if estimand else None)
-        if method is None or population is None:  # the checker refuses both (SAP206/217)
-            raise AssertionError(f"analysis {a.name} was compiled unchecked")
-        kinds = checked.kinds
-
-        def kind_of(e: m.Expr, _k=kinds) -> str | None:
-            if isinstance(e, m.Col) and e.name in _k:
-                return _k[e.name]
-            if isinstance(e, m.Col) and e.dataset is None and e.name == "treatment":
-                return "category"
-            if isinstance(e, m.Col):
-                for ds in checked.datasets.values():
-                    if e.name in ds.columns and (e.dataset in (None, ds.name)):
-                        return ds.columns[e.name]
-            return "numeric"
-
-        roles, interactions = resolve(base, method, kind_of)
-        options = _options(plan, base, method, interactions, roles)
-        handling = Handling(estimand.strategies if estimand else (),
-                            base.missing or (estimand.missing if estimand else None))
-        by = tuple(b.name for b in base.by) + (tuple(b.name for b in a.by) if a.base else ())
-        visit = base.visit if base.visit is not None else (estimand.visit if estimand else None)
-        steps[a.name] = Step(
-            id=a.name, label=a.label or base.label or a.name, method=base.method or method.name,
-            population=population, roles=tuple(roles.items()),
-            options=tuple(sorted(options.items())), by=by, visit=visit, handling=handling,
-            plan_line=a.loc.line, loc=a.loc, depends=(a.base,) if a.base else (),
-            repeated=bool(a.base))
+    missing = [name for name in checked.plan.analyses if name not in checked.bound]
+    if missing:  # check binds every analysis of a plan it accepts
+        raise AssertionError(f"analysis {missing[0]} was compiled unchecked")
+    steps = {name: _step(checked.plan, checked.bound, name) for name in checked.plan.analyses}
     ordered: list[Step] = []
     done: set[str] = set()
 
@@ -179,8 +142,31 @@ def main_variable(step: Step) -> str:
     roles = step.role_map
     for role in ("response", "variable", "variables", "time"):
         if role in roles:
-            return ", ".join(term_name(t) for t in roles[role])
+            return ", ".join(t.name for t in roles[role])
     if "row" in roles:
-        return f"{term_name(roles['row'][0])} x {term_name(roles['col'][0])}"
+        return f"{roles['row'][0].name} x {roles['col'][0].name}"
     first = next(iter(roles.values()), ())
-    return ", ".join(term_name(t) for t in first)
+    return ", ".join(t.name for t in first)
+
+
+def json_value(value: object) -> object:
+    """An option value as JSON: tuples become lists (recursively)."""
+    if isinstance(value, (tuple, list)):
+        return [json_value(v) for v in value]
+    return value
+
+
+def resolved_options(steps: list[Step]) -> dict[str, dict[str, dict[str, object]]]:
+    """Every step's resolved options and where each came from, JSON-serialisable:
+    ``{analysis_id: {option: {"value": ..., "source": "given"|"clause"|"default"}}}``, with
+    ``"clause"`` naming the plan clause for a value it gave (for the ARD metadata)."""
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for step in steps:
+        entry: dict[str, dict[str, object]] = {}
+        for o in step.options:
+            item: dict[str, object] = {"value": json_value(o.value), "source": o.source}
+            if o.clause:
+                item["clause"] = o.clause
+            entry[o.name] = item
+        out[step.id] = entry
+    return out

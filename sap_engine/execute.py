@@ -15,6 +15,7 @@ import pandas as pd
 
 from sap_engine import model as m
 from sap_engine import workers
+from sap_engine.bind import Term
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import (
     DenominatorStep,
@@ -27,7 +28,6 @@ from sap_engine.compile import (
 from sap_engine.data.derive import EACH_VISIT, Evaluator, Scope
 from sap_engine.errors import DataError, Diagnostic, MethodError, plan_diagnostic
 from sap_engine.methods import registry
-from sap_engine.roles import term_name
 
 TOTAL = "Total"
 
@@ -170,7 +170,8 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     visit; per visit too with `by visit`, per member of a parameter family), one column
     per term used."""
     plan = ev.plan
-    used = set().union(*(_parameters_in(t, plan) for _, terms in step.roles for t in terms))
+    used = set().union(*(_parameters_in(t.expr, plan) for _, terms in step.roles
+                         for t in terms))
     families = sorted(p for p in used if plan.parameters[p].by)
     if not families:
         return _subject_frame(step, ev)
@@ -226,10 +227,10 @@ def _subject_frame(step: Step, ev: Evaluator, family: str | None = None,
             .reindex(subjects).astype(str).to_numpy()
     for _, terms in step.roles:
         for t in terms:
-            if isinstance(t, m.Col) and t.dataset is None and t.name == "treatment":
+            if t.is_treatment:
                 continue
-            frame[term_name(t)] = _flag_text(
-                ev.subject_eval(t, visit, step.handling, scope).reindex(units), t, plan) \
+            frame[t.column] = _flag_text(
+                ev.subject_eval(t.expr, visit, step.handling, scope).reindex(units), t) \
                 .to_numpy()
     for b in step.by:
         if b in plan.endpoints:
@@ -287,9 +288,10 @@ def _refuse_undeclared_arms(ev: Evaluator, use: m.PopulationUse, ids: pd.Index) 
         raise DataError(Diagnostic("SAP241", _undeclared_text(ev, use, extra)))
 
 
-def _flag_text(series: pd.Series, term: m.Expr, plan: m.Plan) -> pd.Series:
-    """Binary endpoints (comparisons) become "Y"/"N", the ADaM flag convention."""
-    if isinstance(term, m.Col) and plan.endpoint_levels(term.name) == ["Y", "N"]:
+def _flag_text(series: pd.Series, term: Term) -> pd.Series:
+    """A condition (kind bool) where it is a category becomes "Y"/"N", the ADaM flag
+    convention; in a numeric role it stays 1/0 (``bind.coding``)."""
+    if term.coding == "flag":
         return series.map({1.0: "Y", 0.0: "N"})
     return series
 
@@ -375,9 +377,7 @@ def _run_step(step: Step, ev: Evaluator, results: Results) -> None:
         by_arm = "treatment" in split_by(step)
     roles = {}
     for name, terms in step.roles:
-        cols = tuple(trt.column.name if (
-            trt is not None and isinstance(t, m.Col) and t.dataset is None
-            and t.name == "treatment") else term_name(t) for t in terms)
+        cols = tuple(t.column for t in terms)
         many = next((r.many for r in method.roles if r.name == name), False)
         roles[name] = cols if many else cols[0] if len(cols) == 1 else cols
     # A single-variable method given several variables runs once per variable.

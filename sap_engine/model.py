@@ -323,6 +323,15 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class Handling:
+    """How intercurrent events and missing values are handled for one analysis: the
+    strategies of its estimand and the missing-data rule (the analysis' or the estimand's)."""
+
+    strategies: tuple[Strategy, ...] = ()
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
 class Estimand:
     name: str
     label: str | None
@@ -389,6 +398,7 @@ class Analysis:
     base: str | None = None  # for `analysis X = Y by s`
     loc: Loc = _loc()
     visit_loc: Loc = _loc()  # of `at week N`
+    weights_loc: Loc = _loc()  # of `lsmeans weights W`
 
 
 @dataclass(frozen=True)

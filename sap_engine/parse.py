@@ -422,6 +422,8 @@ class _ToModel(Transformer_NonRecursive):
                 pop = item
                 continue
             key, value = item
+            if key == "weights":
+                kv["weights_loc"] = item.loc
             if key == "contrast":
                 contrasts.append(value)
             elif key == "options":
@@ -438,7 +440,8 @@ class _ToModel(Transformer_NonRecursive):
             response=response, terms=terms, variables=kv.get("variables", ()),
             crosstab=kv.get("crosstab"), roles=kv.get("roles", ()), by=kv.get("by", ()),
             visit=visit, visit_loc=visit_loc, contrasts=tuple(contrasts), weights=kv.get("weights"),
-            missing=kv.get("missing"), loc=_loc(meta))
+            missing=kv.get("missing"), loc=_loc(meta),
+            weights_loc=kv.get("weights_loc", m.Loc()))
 
     def analysis_by(self, meta, c):
         name, label, base, by = c

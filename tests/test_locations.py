@@ -15,8 +15,7 @@ from test_hardening_leftovers import ONE_ARM, failure
 
 from sap_engine import errors
 from sap_engine import model as m
-from sap_engine.api import check_plan
-from sap_engine.api import check
+from sap_engine.api import check, check_plan
 from sap_engine.errors import Diagnostic, PlanCheckError, SapError, plan_diagnostic
 from sap_engine.location import Loc
 from sap_engine.parse import parse_file

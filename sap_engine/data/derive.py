@@ -30,14 +30,9 @@ from sap_engine.data.expressions import NonFiniteError, apply_math
 from sap_engine.data.expressions import evaluate as _eval
 from sap_engine.data.sources import subject_key
 from sap_engine.errors import DataError, DataLocation, Diagnostic, plan_diagnostic
+from sap_engine.model import Handling
 
-
-@dataclass(frozen=True)
-class Handling:
-    """How intercurrent events and missing values are handled for one analysis."""
-
-    strategies: tuple[m.Strategy, ...] = ()
-    missing: str | None = None
+NO_HANDLING = Handling()  # no intercurrent event, no missing-data rule
 
 
 class _EachVisit:
@@ -105,7 +100,7 @@ class Evaluator:
         return self.checked.plan
 
     # ---- populations
-    def population(self, use: m.PopulationUse, handling: Handling = Handling(),
+    def population(self, use: m.PopulationUse, handling: Handling = NO_HANDLING,
                    scope: Scope = SUBJECTS) -> pd.Index:
         """The subjects of a population as used (its ``where`` may read the family member of
         ``scope``: only its selector matters, the population being one row per subject)."""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
 
@@ -84,7 +85,8 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
         Option("denominator", "choice", "population",
                "percentages of the group's population N or of its non-missing n",
                choices=("population", "nonmissing")),
-        Option("levels", "list", (), "categorical levels in display order (default: sorted)"),
+        Option("levels", "list", (), "categorical levels in display order (default: sorted)",
+               clause=clauses.VARIABLE_LEVELS),
     ),
     conventions=(
         "SD has divisor n - 1; the CI of the mean is t-based with n - 1 df (SAS PROC MEANS CLM).",
@@ -163,8 +165,10 @@ def binary_smd(p_active: float, p_reference: float) -> float:
     roles=(Role("variable", "any", doc="numeric or binary variable"),
            Role("treatment", "categorical", doc="the arms (defaults to the plan's treatment)")),
     options=(
-        Option("reference", "string", "", "the reference arm (default: the plan's reference)"),
-        Option("levels", "list", (), "arm order; the first non-reference arm is compared"),
+        Option("reference", "string", "", "the reference arm (default: the plan's reference)",
+               clause=clauses.TREATMENT_REFERENCE),
+        Option("levels", "list", (), "arm order; the first non-reference arm is compared",
+               clause=clauses.TREATMENT_ARMS),
         Option("event", "string", "Y", "the level counted as the event for a binary variable"),
     ),
     conventions=(

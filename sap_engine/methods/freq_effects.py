@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.freq_exact import exact_odds_ratio_ci
 from sap_engine.methods.freq_table import Crosstab, as_counts, crosstab, need_2x2, z_quantile
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
@@ -124,8 +125,10 @@ TABLE_OPTIONS = (
     Option("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
            "numeric or code-point order), data (first appearance) or formatted (as text)",
            choices=("internal", "data", "formatted")),
-    Option("row_levels", "list", (), "row levels in order (default: by `order`)"),
-    Option("col_levels", "list", (), "column levels in order (default: by `order`)"),
+    Option("row_levels", "list", (), "row levels in order (default: by `order`)",
+           clause=clauses.ROW_LEVELS),
+    Option("col_levels", "list", (), "column levels in order (default: by `order`)",
+           clause=clauses.COL_LEVELS),
 )
 
 _EFFECT_OPTIONS = (

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.freq_table import chi2_sf, label, ordered_levels, z_quantile
 from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
@@ -190,7 +191,8 @@ def design(frame, roles: Mapping[str, Any], options: Mapping[str, Any]):
         Option("event", "string", "", "the response level whose probability is modelled "
                "(default: the first level in sorted order, as SAS; name it explicitly)"),
         Option("reference", "string", "", "reference arm of the treatment (defaults to the "
-               "plan's reference arm); other class terms use their last level (SAS REF=LAST)"),
+               "plan's reference arm); other class terms use their last level (SAS REF=LAST)",
+               clause=clauses.TREATMENT_REFERENCE),
         Option("ci_level", "number", 0.95, "confidence level of the odds ratios", minimum=0.5,
                maximum=0.999),
     ),

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sap_engine.errors import MethodError
+from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.linear_design import ModelSpec, level_label, sorted_levels
 from sap_engine.methods.linear_fit import (
     CoefficientTest,
@@ -150,17 +151,19 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
     options=(
         Option("weights", "choice", "equal", "LS-mean weights of the other factors' levels: "
                "equal (SAS default) or observed margins (SAS OM)", choices=("equal",
-                                                                           "observed")),
+                                                                           "observed"),
+               clause=clauses.LSMEANS_WEIGHTS),
         *_CI_OPTIONS,
         Option("adjust", "choice", "none", "multiplicity adjustment of the contrasts' "
                "p-values", choices=("none", "bonferroni", "holm", "sidak")),
         Option("reference", "string", "", "reference arm: default contrasts are every other "
-               "arm minus it"),
+               "arm minus it", clause=clauses.TREATMENT_REFERENCE),
         Option("contrasts", "list", (), "contrasts as 'A - B' (default: every arm minus the "
-               "reference, else all pairs, later minus earlier arm)"),
+               "reference, else all pairs, later minus earlier arm)", clause=clauses.CONTRAST),
         Option("interactions", "list", (), "interaction terms as 'A*B' (treatment*factor, "
-               "treatment*covariate, factor*factor)"),
-        Option("levels", "list", (), "treatment arms in display order (default: sorted)"),
+               "treatment*covariate, factor*factor)", clause=clauses.MODEL_INTERACTIONS),
+        Option("levels", "list", (), "treatment arms in display order (default: sorted)",
+               clause=clauses.TREATMENT_ARMS),
         Option("df_method", "choice", "residual", "degrees of freedom of tests and CIs",
                choices=("residual",)),
     ),

@@ -57,9 +57,28 @@ class Stat:
     groups: tuple[tuple[str, str], ...] = ()
 
 
+# The plan clauses that can feed an option (``Option.clause``). The first three are clauses of
+# one analysis: a method without an option fed by such a clause refuses it (SAP244), and the
+# option given as well (``options weights = ...`` beside ``lsmeans weights``) is an error
+# (SAP245). The others are declarations of the whole plan (the treatment block, a ``cut``, a
+# ``labels`` block): they fill an option a method has, and an analysis' own ``options`` value
+# overrides them (the more specific statement wins); a method without the option ignores them.
+LSMEANS_WEIGHTS = "lsmeans weights"  # `lsmeans weights observed`
+CONTRAST = "contrast"  # every `contrast A - B` of the analysis, as "A - B" labels
+MODEL_INTERACTIONS = "model interactions"  # the `A * B` terms of `model Y ~ ...`, as "A*B"
+TREATMENT_REFERENCE = "treatment reference"  # the arm marked `reference`
+TREATMENT_ARMS = "treatment arms"  # the arms in plan order (when the treatment is a role)
+VARIABLE_LEVELS = "variable category order"  # a cut's intervals or a labels block's values
+ROW_LEVELS = "row category order"  # the same for `crosstab ROW by COL`
+COL_LEVELS = "col category order"
+ANALYSIS_CLAUSES = (LSMEANS_WEIGHTS, CONTRAST, MODEL_INTERACTIONS)
+PLAN_CLAUSES = (TREATMENT_REFERENCE, TREATMENT_ARMS, VARIABLE_LEVELS, ROW_LEVELS, COL_LEVELS)
+
+
 @dataclass(frozen=True)
 class Role:
-    """A variable a method takes: ``kind`` is 'numeric', 'categorical' or 'any'."""
+    """A variable a method takes: ``kind`` is 'numeric', 'categorical' (or 'category') or
+    'any'."""
 
     name: str
     kind: str = "any"
@@ -79,6 +98,7 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    clause: str = ""  # the plan clause that feeds it (one of ANALYSIS_CLAUSES, PLAN_CLAUSES)
 
     def validate(self, value: Any) -> str | None:
         """None when ``value`` is acceptable, else a one-line reason."""
@@ -97,6 +117,8 @@ class Option:
             return f"option '{self.name}' must be true or false"
         if self.kind == "string" and not isinstance(value, str):
             return f"option '{self.name}' must be a string"
+        if self.kind == "list" and not isinstance(value, (list, tuple)):
+            return f"option '{self.name}' must be a list ([...])"
         return None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
+from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.linear_design import level_label, sorted_levels
 from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
@@ -65,7 +66,8 @@ _STRATA = Role("strata", "categorical", many=True, required=False, doc="stratifi
 _EVENT_FROM = Option("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
                      "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
                      choices=("cnsr", "event"))
-_LEVELS = Option("levels", "list", (), "group levels in display order (default: sorted)")
+_LEVELS = Option("levels", "list", (), "group levels in display order (default: sorted)",
+                 clause=clauses.TREATMENT_ARMS)
 _CI_LEVEL = Option("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
 _EVENT_CONVENTION = ("The event role is ADaM ADTTE CNSR by default (0 = event, a positive "
                      "integer = censored, as SAS `time AVAL*CNSR(1,2,...)`); `event_from = "
@@ -317,7 +319,8 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
                "Efron (R coxph default)", choices=TIES),
         _CI_LEVEL,
         Option("reference", "string", "", "reference group level (default: the plan's "
-               "reference arm, else the last level, SAS REF=LAST)"),
+               "reference arm, else the last level, SAS REF=LAST)",
+               clause=clauses.TREATMENT_REFERENCE),
         _LEVELS,
     ),
     conventions=(
