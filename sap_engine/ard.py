@@ -246,7 +246,9 @@ def load(path: str | Path) -> StoredArd:
     except OSError as exc:
         raise _unusable(path, exc.strerror or type(exc).__name__) from None
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # No reader threads: a small file, and Arrow's thread pools torn down at exit abort
+        # the process now and then ("terminate called", apache/arrow#34314) after an error.
+        table = pq.read_table(io.BytesIO(data), use_threads=False, pre_buffer=False)
     except (pa.ArrowException, OSError, ValueError) as exc:  # not Parquet, or damaged
         raise _unusable(path, f"it is not a readable Parquet file ({exc})") from None
     meta = metadata(table)
