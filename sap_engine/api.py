@@ -157,8 +157,11 @@ def render_plan(ard_path: str | Path, plan_path: str | Path, out: str | Path | N
 
     def produce(staging: Path) -> list[Path]:
         (staging / "ard.parquet").write_bytes(stored.data)
-        return [staging / "ard.parquet",
-                *document.render_documents(plan, stored.table, staging, jobs=jobs)]
+        try:
+            written = document.render_documents(plan, stored.table, staging, jobs=jobs)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ard.rows_do_not_fit(ard_path, exc) from exc
+        return [staging / "ard.parquet", *written]
 
     files = _write_outputs(target, out_dir, produce)
     return RenderResult(out_dir, files, stored.table.num_rows, stored.failures,

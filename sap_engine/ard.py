@@ -261,6 +261,7 @@ def load(path: str | Path) -> StoredArd:
                               f"({', '.join(PREFIX + k for k in missing)}); an sap-engine "
                               "older than this one wrote it: run the plan again")
     _check_columns(path, table)
+    _check_keys(path, table)
     try:
         failures, warnings = diagnostics(meta, "failures"), diagnostics(meta, "warnings")
         steps = json.loads(meta["steps"])
@@ -284,6 +285,29 @@ def _check_columns(path: str | Path, table: pa.Table) -> None:
     if wrong or extra:
         shown = ", ".join(wrong + extra)
         raise _unusable(path, f"its columns are not those of an sap-engine ARD ({shown})")
+
+
+def _check_keys(path: str | Path, table: pa.Table) -> None:
+    """The key is unique, as :func:`to_table` made it (two numbers under one key would
+    make a display ambiguous)."""
+    keys = [c for c in table.column_names if c not in ("analysis_label", "method",
+                                                       "population", "stat_label", "stat",
+                                                       "stat_text", "plan_line")]
+    frame = table.select(keys).to_pandas()
+    duplicated = frame.duplicated()
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise _unusable(path, f"{int(duplicated.sum())} of its rows repeat a key (analysis "
+                              f"{row['analysis_id']}, {row['stat_name']}): the file was "
+                              "changed after the run")
+
+
+def rows_do_not_fit(path: str | Path, exc: Exception) -> OutputError:
+    """SAP510 for rows the renderer cannot lay out, though the plan is the ARD's own: the
+    same renderer laid them out at the run, so the rows were changed since."""
+    return _unusable(path, f"its rows do not fit the plan's displays ({type(exc).__name__}: "
+                           f"{exc}): the file was changed after the run (if it was not, "
+                           "this is a bug in sap-engine: rerun with --debug and report it)")
 
 
 def plan_matches(stored: StoredArd, plan: m.Plan) -> list[Diagnostic]:

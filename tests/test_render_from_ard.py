@@ -197,6 +197,13 @@ def _rewritten(source, path, meta=None, drop=(), table=None):
     return path
 
 
+def _without_counts(table):
+    """The ARD with its column-header N emptied: rows the renderer cannot lay out."""
+    frame = table.to_pandas()
+    frame.loc[frame["stat_name"] == "N", "stat"] = None
+    return pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False)
+
+
 @pytest.mark.parametrize("make, fragment", [
     (lambda src, p: p.write_bytes(b"PAR1 this is not parquet"), "not a readable Parquet"),
     (lambda src, p: p.write_bytes(src.read_bytes()[:-100]), "not a readable Parquet"),
@@ -208,8 +215,12 @@ def _rewritten(source, path, meta=None, drop=(), table=None):
     (lambda src, p: _rewritten(src, p, table=pq.read_table(src).drop_columns(["stat"])),
      "columns are not those of an sap-engine ARD (stat)"),
     (lambda src, p: None, "No such file"),
+    (lambda src, p: _rewritten(src, p, table=pa.concat_tables([pq.read_table(src)] * 2)),
+     "of its rows repeat a key (analysis D1, n): the file was changed after the run"),
+    (lambda src, p: _rewritten(src, p, table=_without_counts(pq.read_table(src))),
+     "its rows do not fit the plan's displays (ValueError: cannot convert float NaN"),
 ], ids=["garbage", "truncated", "foreign", "old", "bad-diagnostic", "bad-json", "columns",
-        "missing"])
+        "missing", "duplicated", "edited"])
 def test_a_file_that_is_not_an_sap_engine_ard_is_sap510(sap_run, tmp_path, mini_ard, make,
                                                          fragment):
     path = tmp_path / "ard.parquet"
