@@ -28,7 +28,7 @@ EXIT_CODES = """exit codes:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sap-run",
-        description="Check, run and format statistical analysis plans (.sap files).",
+        description="Check, run, render and format statistical analysis plans (.sap files).",
         epilog="Example: sap-run run plans/prodrem.sap   (outputs in out/prodrem/)\n\n"
                + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
