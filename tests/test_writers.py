@@ -16,6 +16,7 @@ import pytest
 from conftest import MINI, ROOT, write_plan
 
 from sap_engine.api import render_plan, run_plan
+from sap_engine.errors import OutputError
 from sap_engine.render import environment, writers
 
 MINI_TEXT = (MINI / "mini.sap").read_text()
@@ -98,11 +99,11 @@ def test_a_writer_failing_leaves_no_outputs(tmp_path):
 
     writers.register(writers.Writer("broken", ".txt", environment.NONE, broken))
     try:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(OutputError) as info:
             run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
     finally:
         writers.unregister("broken")
-    assert getattr(info.value, "codes", None) == ["SAP501"]
+    assert info.value.codes == ["SAP501"] and "No space left" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
 
