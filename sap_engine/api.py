@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,14 +62,15 @@ def explain_plan(path: str | Path, data_root: str | Path | None = None) -> str:
     return explain_steps(compile_plan(check_plan(path, data_root)), str(path))
 
 
-def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None):
-    """Compile and execute a checked plan: the ARD rows and any analysis failures.
+def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None, steps=None):
+    """Compile (unless ``steps`` are given) and execute a checked plan: the ARD rows and
+    any analysis failures.
 
     ``jobs`` > 1 spreads the analyses over that many worker processes; the rows are the
     same, in the same order, as with one job."""
     from sap_engine.execute import execute
 
-    return execute(checked, jobs=jobs, while_waiting=while_waiting)
+    return execute(checked, steps=steps, jobs=jobs, while_waiting=while_waiting)
 
 
 def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool = False,
@@ -86,7 +88,8 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     With ``SOURCE_DATE_EPOCH`` set, the outputs are byte-reproducible.
     """
     from sap_engine import ard, outputs, workers
-    from sap_engine.render.document import render_documents
+    from sap_engine.compile import compile_plan
+    from sap_engine.render import document
     from sap_engine.render.figures import preload
 
     jobs = workers.default_jobs() if jobs is None else max(1, jobs)
@@ -97,22 +100,39 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     target = outputs.prepare(out_dir)
     # With keep_going an analysis the data cannot support fails alone, in the executor.
     checked = check_plan(path, data_root, analyses=not keep_going)
+    steps = compile_plan(checked)
     # While the workers compute, this process loads the plotting library the figures need.
     results = execute_plan(checked, jobs, while_waiting=preload if checked.plan.figures
-                           else None)
+                           else None, steps=steps)
     if results.failures and not keep_going:
         raise AnalysisError(results.failures)
-    meta = ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
-                          command=command, created=created)
+    # The document is made from the ARD alone: what it shows besides the rows goes into
+    # the ARD's metadata, and `sap-run render` rebuilds the same document from the file.
+    meta = {**ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
+                             command=command, created=created),
+            **ard.outcome_metadata(results.failures, results.notes, steps)}
     table = ard.to_table(results.rows, meta)
+
+    def produce(staging: Path) -> list[Path]:
+        ard.write(table, staging / "ard.parquet")
+        return [staging / "ard.parquet",
+                *document.render_documents(checked.plan, table, staging, jobs=jobs)]
+
+    files = _write_outputs(target, out_dir, produce)
+    return RunResult(out_dir, files, table.num_rows, results.failures, results.notes)
+
+
+def _write_outputs(target, out_dir: Path, produce: Callable[[Path], list[Path]]) -> list[Path]:
+    """Write the outputs into a staging folder with ``produce`` and move it into place
+    (see :mod:`sap_engine.outputs`); the paths of the files as they are then."""
+    from sap_engine import outputs
+
     try:
         staging = outputs.new_staging(target)
     except OSError as exc:
         raise OutputError(_output_problem(out_dir, exc)) from None
     try:
-        ard.write(table, staging / "ard.parquet")
-        files = [staging / "ard.parquet"]
-        files += render_documents(checked, table, results, staging, jobs=jobs)
+        files = produce(staging)
         outputs.commit(staging, target, files)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -120,9 +140,56 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return RunResult(out_dir, [out_dir / f.relative_to(staging) for f in files], table.num_rows,
-                     results.failures, results.notes)
+    return [out_dir / f.relative_to(staging) for f in files]
 
 
 def _output_problem(out_dir: Path, exc: OSError) -> Diagnostic:
     return Diagnostic("SAP501", f"cannot write outputs to {out_dir}: {exc.strerror or exc}")
+
+
+# ---- render: the documents again, from an ARD and its plan
+
+
+@dataclass
+class RenderResult:
+    out_dir: Path
+    files: list[Path]
+    n_rows: int
+    recorded_failures: list[Diagnostic]  # the run's, as the ARD records them
+    recorded_warnings: list[Diagnostic]
+    notes: list[Diagnostic] = field(default_factory=list)  # warnings of the render itself
+
+
+def render_plan(ard_path: str | Path, plan_path: str | Path, out: str | Path | None = None,
+                jobs: int | None = None) -> RenderResult:
+    """Rebuild the documents of a run from its ARD file and its plan, without the data.
+
+    The plan must be the one the ARD was produced from (its SHA-256 is recorded): another
+    is refused (SAP509), since the document would set one plan's titles and footnotes over
+    another's numbers. An unreadable file, or one that is not an sap-engine ARD, is SAP510;
+    an ARD of another engine version is rendered with a warning (SAP511). ``out`` (default
+    ``out/<plan name>``) gets a copy of the ARD and the documents, written atomically like
+    :func:`run_plan`; it may be the ARD's own folder. The documents are byte-identical to
+    the run's (the template and any reproduction map are read again, as they are now).
+    """
+    from sap_engine import ard, outputs, workers
+    from sap_engine.render import document
+
+    jobs = workers.default_jobs() if jobs is None else max(1, jobs)
+    out_dir = Path(out) if out else Path("out") / Path(plan_path).stem
+    target = outputs.prepare(out_dir)
+    stored = ard.load(ard_path)  # read whole before the target is replaced: it may be in it
+    plan = parse_file(plan_path)
+    notes = ard.plan_matches(stored, plan)
+
+    def produce(staging: Path) -> list[Path]:
+        (staging / "ard.parquet").write_bytes(stored.data)
+        try:
+            written = document.render_documents(plan, stored.table, staging, jobs=jobs)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ard.rows_do_not_fit(ard_path, exc) from exc
+        return [staging / "ard.parquet", *written]
+
+    files = _write_outputs(target, out_dir, produce)
+    return RenderResult(out_dir, files, stored.table.num_rows, stored.failures,
+                        stored.warnings, notes)

@@ -4,7 +4,10 @@ Columns and vocabulary follow ``docs/ard.md``. Values are never rounded here. Th
 (analysis_id, groups, variable, variable_level, stat_name) is unique; :func:`to_table`
 refuses a duplicate, since two numbers under one key would make a display ambiguous.
 File metadata records what produced the numbers: the plan and data hashes, the engine and
-dependency versions, seeds, the UTC time and the command line.
+dependency versions, seeds, the UTC time and the command line; and what a document needs
+besides the rows (:func:`outcome_metadata`): the failures, the warnings and each step's
+resolved options, so that ``sap-run render ARD PLAN`` rebuilds the documents from the ARD
+file and the plan alone (:func:`load` reads it back, refusing a file that is not one).
 
 Reproducible output: with ``SOURCE_DATE_EPOCH`` set (the reproducible-builds convention,
 seconds since 1970 UTC), ``created_utc`` is that time instead of the clock's, so two runs of
@@ -17,24 +20,37 @@ not depend on it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import json
+import math
 import os
 import re
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sap_engine
+from sap_engine.errors import DataLocation, Diagnostic, OutputError
+from sap_engine.location import Loc
+
+if TYPE_CHECKING:
+    from sap_engine import model as m
+    from sap_engine.compile import Step
 
 BASE_COLUMNS = ("analysis_id", "analysis_label", "method", "population")
 TAIL_COLUMNS = ("variable", "variable_level", "stat_name", "stat_label", "stat", "stat_text",
                 "plan_line")
 DEPENDENCIES = ("lark", "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "jinja2")
+PREFIX = "sap_engine."  # of every metadata key
 
 
 def schema(n_groups: int) -> pa.Schema:
@@ -81,16 +97,8 @@ def to_table(rows: list[dict], meta: dict[str, str] | None = None) -> pa.Table:
             columns[c].append(v)
     table = pa.table(columns, schema=schema(n_groups))
     if meta:
-        table = table.replace_schema_metadata({f"sap_engine.{k}": v for k, v in meta.items()})
+        table = table.replace_schema_metadata({f"{PREFIX}{k}": v for k, v in meta.items()})
     return table
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def creation_time() -> datetime:
@@ -99,8 +107,6 @@ def creation_time() -> datetime:
     if epoch is None:
         return datetime.now(timezone.utc)
     if not re.fullmatch(r"[0-9]{1,12}", epoch.strip()):
-        from sap_engine.errors import Diagnostic, OutputError
-
         raise OutputError(Diagnostic(
             "SAP506", f"SOURCE_DATE_EPOCH must be a whole number of seconds since "
                       f"1970-01-01 UTC, not {epoch!r}"))
@@ -155,7 +161,180 @@ def read(path: str | Path):
     """The ARD as a pandas DataFrame (with its metadata in ``.attrs['sap_engine']``)."""
     table = pq.read_table(path)
     frame = table.to_pandas()
-    frame.attrs["sap_engine"] = {k.decode()[len("sap_engine."):]: v.decode()
-                                 for k, v in (table.schema.metadata or {}).items()
-                                 if k.startswith(b"sap_engine.")}
+    frame.attrs["sap_engine"] = metadata(table)
     return frame
+
+
+# ---- what a document needs besides the rows, and reading it back
+
+# Keys the renderer needs: an ARD without them cannot be rendered (an older engine wrote it).
+PROVENANCE_KEYS = ("plan_path", "plan_sha256", "data_sha256", "engine_version",
+                   "dependency_versions", "created_utc")
+OUTCOME_KEYS = ("failures", "warnings", "steps")
+
+
+def resolved_options(steps: Iterable[Step]) -> dict[str, dict]:
+    """Each step's method and resolved options, by analysis id (JSON-serialisable): the
+    options' values (``options``) and where each came from (``sources``: ``given`` in the
+    plan's options, ``default`` of the method, or ``clause: <clause>`` for a value a plan
+    clause implied, e.g. ``clause: lsmeans weights``).
+
+    The one source of the ``steps`` metadata: the options as bound (``Step.options``).
+    """
+    return {s.id: {"method": s.method,
+                   "options": {o.name: _jsonable(o.value) for o in s.options},
+                   "sources": {o.name: f"clause: {o.clause}" if o.source == "clause"
+                               and o.clause else o.source for o in s.options}}
+            for s in steps}
+
+
+def _jsonable(value: object) -> object:
+    """An option value as JSON holds it: tuples as lists, a non-finite number or anything
+    that is not plain data as its text (JSON has no infinity)."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def outcome_metadata(failures: list[Diagnostic], warnings: list[Diagnostic],
+                     steps: Iterable[Step]) -> dict[str, str]:
+    """The metadata a document is rebuilt from besides the rows: the analyses that could
+    not be computed (``--keep-going``), the warnings, and each step's resolved options."""
+    return {"failures": json.dumps([dataclasses.asdict(d) for d in failures]),
+            "warnings": json.dumps([dataclasses.asdict(d) for d in warnings]),
+            "steps": json.dumps(resolved_options(steps))}
+
+
+def metadata(table: pa.Table) -> dict[str, str]:
+    """The ``sap_engine.`` metadata of an ARD table, without the prefix."""
+    return {k.decode()[len(PREFIX):]: v.decode() for k, v in (table.schema.metadata or {}).items()
+            if k.startswith(PREFIX.encode())}
+
+
+def diagnostics(meta: dict[str, str], key: str) -> list[Diagnostic]:
+    """The failures or warnings recorded under ``key`` (see :func:`outcome_metadata`)."""
+    found = []
+    for d in json.loads(meta[key]):
+        loc, data_loc = d.pop("location"), d.pop("data_location")
+        found.append(Diagnostic(**d, location=Loc(**loc) if loc else None,
+                                data_location=DataLocation(**data_loc) if data_loc else None))
+    return found
+
+
+@dataclass(frozen=True)
+class StoredArd:
+    """An ARD file read back for rendering: its bytes, table and decoded metadata."""
+
+    path: Path
+    data: bytes  # the file as read: the render's output folder gets this very file
+    table: pa.Table
+    meta: dict[str, str]
+    failures: list[Diagnostic]
+    warnings: list[Diagnostic]
+    steps: dict[str, dict]
+
+
+def _unusable(path: str | Path, problem: str) -> OutputError:
+    return OutputError(Diagnostic("SAP510", f"cannot render from this file: {problem}",
+                                  data_location=DataLocation(str(path))))
+
+
+def load(path: str | Path) -> StoredArd:
+    """Read an ARD that ``sap-run run`` wrote; OutputError SAP510 if the file cannot be
+    read, is not Parquet, or is not an sap-engine ARD that can be rendered (its columns,
+    its metadata)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise _unusable(path, exc.strerror or type(exc).__name__) from None
+    try:
+        # No reader threads: a small file, and Arrow's thread pools torn down at exit abort
+        # the process now and then ("terminate called", apache/arrow#34314) after an error.
+        table = pq.read_table(io.BytesIO(data), use_threads=False, pre_buffer=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:  # not Parquet, or damaged
+        raise _unusable(path, f"it is not a readable Parquet file ({exc})") from None
+    meta = metadata(table)
+    if "plan_sha256" not in meta:
+        raise _unusable(path, "it is not an ARD written by sap-engine (it has no "
+                              f"{PREFIX}plan_sha256 metadata)")
+    missing = [k for k in (*PROVENANCE_KEYS, *OUTCOME_KEYS) if k not in meta]
+    if missing:
+        raise _unusable(path, "it lacks the metadata a document is made from "
+                              f"({', '.join(PREFIX + k for k in missing)}); an sap-engine "
+                              "older than this one wrote it: run the plan again")
+    _check_columns(path, table)
+    _check_keys(path, table)
+    try:
+        failures, warnings = diagnostics(meta, "failures"), diagnostics(meta, "warnings")
+        steps = json.loads(meta["steps"])
+        for key in ("data_sha256", "dependency_versions"):
+            if not isinstance(json.loads(meta[key]), dict):
+                raise ValueError(key)
+        if not isinstance(steps, dict):
+            raise ValueError("steps")
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise _unusable(path, f"its metadata is damaged ({type(exc).__name__}: {exc})") from None
+    return StoredArd(Path(path), data, table, meta, failures, warnings, steps)
+
+
+def _check_columns(path: str | Path, table: pa.Table) -> None:
+    """The columns of :func:`schema`, with their types (a renderer reads them blindly)."""
+    n_groups = sum(1 for name in table.column_names if re.fullmatch(r"group[0-9]+", name))
+    expected = schema(n_groups)
+    got = {f.name: f.type for f in table.schema}
+    wrong = [f.name for f in expected if got.get(f.name) != f.type]
+    extra = [name for name in got if name not in expected.names]
+    if wrong or extra:
+        shown = ", ".join(wrong + extra)
+        raise _unusable(path, f"its columns are not those of an sap-engine ARD ({shown})")
+
+
+def _check_keys(path: str | Path, table: pa.Table) -> None:
+    """The key is unique, as :func:`to_table` made it (two numbers under one key would
+    make a display ambiguous)."""
+    keys = [c for c in table.column_names if c not in ("analysis_label", "method",
+                                                       "population", "stat_label", "stat",
+                                                       "stat_text", "plan_line")]
+    frame = table.select(keys).to_pandas()
+    duplicated = frame.duplicated()
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise _unusable(path, f"{int(duplicated.sum())} of its rows repeat a key (analysis "
+                              f"{row['analysis_id']}, {row['stat_name']}): the file was "
+                              "changed after the run")
+
+
+def rows_do_not_fit(path: str | Path, exc: Exception) -> OutputError:
+    """SAP510 for rows the renderer cannot lay out, though the plan is the ARD's own: the
+    same renderer laid them out at the run, so the rows were changed since."""
+    return _unusable(path, f"its rows do not fit the plan's displays ({type(exc).__name__}: "
+                           f"{exc}): the file was changed after the run (if it was not, "
+                           "this is a bug in sap-engine: rerun with --debug and report it)")
+
+
+def plan_matches(stored: StoredArd, plan: m.Plan) -> list[Diagnostic]:
+    """Refuse to render an ARD with a plan other than the one it was produced from
+    (OutputError SAP509): the document would set this plan's titles, labels and footnotes
+    over another plan's numbers. The warnings of a render that may still go ahead: an ARD
+    written by another engine version (SAP511; the numbers are as that version computed
+    them, the layout is this version's)."""
+    recorded = stored.meta["plan_sha256"]
+    actual = hashlib.sha256(plan.text.encode("utf-8")).hexdigest()
+    where = DataLocation(str(stored.path))
+    if actual != recorded:
+        raise OutputError(Diagnostic(
+            "SAP509", f"this plan is not the one the ARD was produced from: the ARD records "
+                      f"plan {stored.meta['plan_path']} with SHA-256 {recorded[:16]}..., this "
+                      f"plan's is {actual[:16]}...; render with the plan the ARD was run from, "
+                      "or run this plan", Loc(1, 1, file=plan.path), data_location=where))
+    engine = stored.meta["engine_version"]
+    if engine != sap_engine.__version__:
+        return [Diagnostic("SAP511", f"the ARD was written by sap-engine {engine}, and is "
+                                     f"rendered by {sap_engine.__version__}: the numbers are "
+                                     f"{engine}'s, the layout may differ from its documents",
+                           data_location=where, severity="warning")]
+    return []

@@ -302,7 +302,7 @@ class _Checker:
         check_reproduction(self)
         doc = plan.document
         if doc and doc.template is not None:
-            from sap_engine.render.environment import document_template_problems
+            from sap_engine.template_sandbox import document_template_problems
 
             self.problems.extend(document_template_problems(plan))
         if not self.problems:  # evaluates filters: only once every name resolves

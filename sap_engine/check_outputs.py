@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sap_engine import model as m
 from sap_engine.errors import source_lines
+from sap_engine.figure_path import split_figure_path
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
@@ -228,10 +229,8 @@ def _as_figure(x: Any, p_value: bool) -> bool:
 
 
 def _find(tree: Any, dotted: str) -> tuple[bool, Any]:
-    from sap_engine.render.reproduction import _split
-
     node = tree
-    for part in _split(dotted):
+    for part in split_figure_path(dotted):
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.lstrip("-").isdigit() and \

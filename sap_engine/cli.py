@@ -28,7 +28,7 @@ EXIT_CODES = """exit codes:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sap-run",
-        description="Check, run and format statistical analysis plans (.sap files).",
+        description="Check, run, render and format statistical analysis plans (.sap files).",
         epilog="Example: sap-run run plans/prodrem.sap   (outputs in out/prodrem/)\n\n"
                + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,16 +54,30 @@ def _parser() -> argparse.ArgumentParser:
                                        "options and where each came from")
     e.add_argument("plan", type=Path)
     _data_root_option(e)
+    d = _render_parser(sub)
     f = sub.add_parser("fmt", help="rewrite a plan in the canonical layout")
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
-    for command in (c, r, e, f):
+    for command in (c, r, e, d, f):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help="show Python tracebacks on errors")
     return p
+
+
+def _render_parser(sub) -> argparse.ArgumentParser:
+    d = sub.add_parser("render", help="rebuild the documents of a run from its ARD and plan "
+                                      "(no data needed)")
+    d.add_argument("ard", type=Path, help="the ard.parquet a run wrote")
+    d.add_argument("plan", type=Path, help="the plan the ARD was produced from")
+    d.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: out/<plan name>); it gets the ARD and the "
+                        "documents")
+    d.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
+                   help="worker processes for the figures (default: one per available core)")
+    return d
 
 
 def _data_root_option(p: argparse.ArgumentParser) -> None:
@@ -117,6 +131,25 @@ def _cmd_explain(args) -> int:
     return 0
 
 
+def _cmd_render(args) -> int:
+    from sap_engine.api import render_plan
+
+    result = render_plan(args.ard, args.plan, args.out, jobs=args.jobs)
+    print(f"{args.ard}: {result.n_rows} results rendered")
+    for path in result.files:
+        print(f"  {path}")
+    if result.notes:
+        print(render_diagnostics(result.notes), file=sys.stderr)
+    recorded = [(len(result.recorded_failures), "analysis that could not be computed",
+                 "analyses that could not be computed"),
+                (len(result.recorded_warnings), "warning", "warnings")]
+    for n, one, many in recorded:
+        if n:
+            print(f"note: the ARD records {n} {one if n == 1 else many}; the document lists "
+                  f"{'it' if n == 1 else 'them'}", file=sys.stderr)
+    return 0
+
+
 def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
@@ -163,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
+               "render": _cmd_render,
                "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)

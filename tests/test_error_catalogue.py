@@ -73,6 +73,11 @@ TRIGGERED_BY = {
               "test_a_user_template_failing_at_run_is_a_located_sap507",
     "SAP508": "tests/test_hardening_outputs.py::"
               "test_a_malformed_reproduction_map_is_a_located_error_at_run",
+    "SAP509": "tests/test_render_from_ard.py::test_a_changed_plan_is_refused_with_sap509",
+    "SAP510": "tests/test_render_from_ard.py::"
+              "test_a_file_that_is_not_an_sap_engine_ard_is_sap510",
+    "SAP511": "tests/test_render_from_ard.py::"
+              "test_an_ard_of_another_engine_version_renders_with_warning_sap511",
 }
 
 

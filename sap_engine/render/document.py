@@ -1,24 +1,29 @@
-"""Render the results document (HTML and Markdown) from the ARD with Jinja templates.
+"""Build the results document from the ARD and write it in every registered format.
 
-Renderers read only the ARD and the plan's display specs (tables, figures, document), so a
-document can be rebuilt from an ARD file alone. The Jinja environments, the sandbox of user
-templates and their errors are in :mod:`sap_engine.render.environment`. The HTML is
-self-contained: styles inline, figures embedded as SVG, no external assets.
+Renderers read only the ARD (its rows, and its metadata: provenance, failures, warnings and
+resolved options) and the plan's display specs (tables, figures, document), so a document
+can be rebuilt from an ARD file and the plan alone (``sap-run render``). The formats are the
+writers of :mod:`sap_engine.render.writers` (HTML and Markdown built in); escaping is in
+:mod:`sap_engine.render.environment`, the sandbox of user templates in
+:mod:`sap_engine.template_sandbox`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyarrow as pa
+
+from sap_engine import ard as ard_file
 from sap_engine import model as m
+from sap_engine import template_sandbox
 from sap_engine.errors import OutputError, plan_diagnostic
-from sap_engine.render import environment
+from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import ROUNDING
 from sap_engine.render.tables import BuiltTable, build_table
-from sap_engine.resources import TemplateRef, TemplateRefError, resolve_template, templates_dir
 
 
 @dataclass
@@ -31,17 +36,21 @@ class DocumentModel:
     failures: list[str]
     warnings: list[str]
     notes: list[str]
-    analyses: list[dict]
+    analyses: list[dict]  # id, label, method, line, options (as resolved)
     reproduction: dict | None = None
+    # Each step's method and resolved options by analysis id (the ARD's ``steps``).
+    steps: dict[str, dict] = field(default_factory=dict)
 
 
-def build_document(checked, table, results, out_dir: Path | None = None,
+def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
                    jobs: int = 1) -> DocumentModel:
-    """Everything a template needs, computed from the ARD table and the plan."""
-    plan: m.Plan = checked.plan
+    """Everything a template needs, computed from the ARD table (rows and metadata) and
+    the plan's display specs."""
     ard = ArdView(table.to_pandas())
-    meta = {k.decode()[len("sap_engine."):]: v.decode()
-            for k, v in (table.schema.metadata or {}).items()}
+    meta = ard_file.metadata(table)
+    failures = ard_file.diagnostics(meta, "failures")
+    notes_of_run = ard_file.diagnostics(meta, "warnings")
+    steps = json.loads(meta["steps"])
     trt_col = plan.treatment.column.name if plan.treatment else None
     pending_figures = None
     if plan.figures and out_dir is not None:
@@ -57,7 +66,7 @@ def build_document(checked, table, results, out_dir: Path | None = None,
               for spec in plan.tables if _included(plan, spec.number)]
     # Warnings about an analysis (an empty stratum) also go under every display of it.
     warned: dict[str, list[str]] = {}
-    for d in results.notes:
+    for d in notes_of_run:
         text = d.message.split(": ", 1)[-1]
         warned.setdefault(d.analysis or "", []).append(f"Note: {text[0].upper()}{text[1:]}.")
     for spec, built in zip([t for t in plan.tables if _included(plan, t.number)], tables):
@@ -77,7 +86,8 @@ def build_document(checked, table, results, out_dir: Path | None = None,
         "dependency_versions": json.loads(meta.get("dependency_versions", "{}")),
     }
     analyses = [{"id": a.name, "label": a.label or "", "method": a.method or
-                 f"= {a.base} by {', '.join(b.name for b in a.by)}", "line": a.loc.line}
+                 f"= {a.base} by {', '.join(b.name for b in a.by)}", "line": a.loc.line,
+                 "options": steps.get(a.name, {}).get("options", {})}
                 for a in plan.analyses.values()]
     notes = ["All p-values are two-sided and exploratory; no adjustment for multiplicity "
              "was made unless a table says otherwise.",
@@ -96,9 +106,9 @@ def build_document(checked, table, results, out_dir: Path | None = None,
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
         study=study_info, provenance=provenance, tables=tables, figures=figures,
-        failures=[d.render() for d in results.failures],
-        warnings=[d.render() for d in results.notes], notes=notes,
-        analyses=analyses)
+        failures=[d.render() for d in failures],
+        warnings=[d.render() for d in notes_of_run], notes=notes,
+        analyses=analyses, steps=steps)
 
 
 def _reproduction(plan: m.Plan, ard: ArdView) -> dict:
@@ -123,7 +133,7 @@ def _reproduction(plan: m.Plan, ard: ArdView) -> dict:
         raise OutputError(plan_diagnostic(
             "SAP508", f"reproduction map \"{ref}\" cannot be used: {problem} "
                       f"({type(exc).__name__}; see sap_engine/render/reproduction.py for its "
-                      "format)", environment.document_clause(plan, "reproduce", ref),
+                      "format)", template_sandbox.document_clause(plan, "reproduce", ref),
             plan.path, plan.text)) from None
 
 
@@ -132,38 +142,29 @@ def _included(plan: m.Plan, number: str) -> bool:
     return doc is None or "all" in doc.include or number in doc.include
 
 
-def render_documents(checked, table, results, out_dir: Path, jobs: int = 1) -> list[Path]:
-    """Write ``report.html`` and ``report.md`` into ``out_dir``; return their paths."""
-    plan = checked.plan
+def render_documents(plan: m.Plan, table: pa.Table, out_dir: Path,
+                     jobs: int = 1) -> list[Path]:
+    """Write the document in every registered format (``report.html``, ``report.md``, ...)
+    and its figures into ``out_dir``, from the ARD ``table`` and the plan; return the paths.
+    """
+    chosen = writers.registered()
+    for writer in chosen:
+        if writer.prepare is not None:
+            writer.prepare(plan)
     plan_doc = plan.document
-    try:
-        # check() has resolved and compiled the template; a file changed since is reported
-        # the same way here, before the figures are drawn.
-        html_ref = resolve_template(plan_doc.template if plan_doc else None, plan.path)
-        html_template = environment.load(html_ref)
-    except TemplateRefError as exc:
-        raise OutputError(plan_diagnostic(exc.code, exc.message,
-                                          environment.template_clause(plan), plan.path,
-                                          plan.text)) from None
-    except environment.TemplateCompileError as exc:
-        raise OutputError(environment.template_diagnostic(
-            exc.code, exc.message, plan, html_ref, exc.path, exc.line)) from None
-    md_path = templates_dir() / "results.md.j2"
-    md_ref = TemplateRef("results.md", md_path, True, str(md_path))
-    md_template = environment.builtin_environment(markdown=True).get_template(md_path.name)
     token = ROUNDING.set(plan_doc.rounding if plan_doc else "half_away_from_zero")
     try:
-        doc = build_document(checked, table, results, out_dir, jobs)
+        model = build_document(plan, table, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
+    document = writers.Document(model, plan)
     written = []
-    for name, template, ref in (("report.html", html_template, html_ref),
-                                ("report.md", md_template, md_ref)):
-        text = environment.render(template, ref, plan, doc=doc)
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
+    for writer in chosen:
+        path = out_dir / writer.file_name
+        with open(path, "wb") as out:
+            writer.write(document, out)
         written.append(path)
-    written += [out_dir / f.png for f in doc.figures if f.png]
+    written += [out_dir / f.png for f in model.figures if f.png]
     return written
 
 

@@ -302,9 +302,3 @@ def value_label(plan: m.Plan, spec: m.Figure, rows, labels: dict[str, str]) -> s
 
 def _render_task(task: tuple) -> str:
     return render_one(*task)
-
-
-def build_figures(plan: m.Plan, ard: ArdView, out_dir: Path,
-                  labels: dict[str, str]) -> list[BuiltFigure]:
-    """Draw every figure of the plan here, in this process."""
-    return start_figures(plan, ard, out_dir, labels, jobs=1).result()

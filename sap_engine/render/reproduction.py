@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from sap_engine.figure_path import split_figure_path
 from sap_engine.render.ard_view import ArdView
 
 
@@ -40,26 +41,9 @@ class Check:
 
 def _path(tree: dict, dotted: str):
     node = tree
-    for part in _split(dotted):
+    for part in split_figure_path(dotted):
         node = node[part] if isinstance(node, dict) else node[int(part)]
     return node
-
-
-def _split(dotted: str) -> list[str]:
-    """``a.b.(0,6].c`` -> [a, b, (0,6], c]: dots inside brackets belong to the key."""
-    parts, current, depth = [], "", 0
-    for ch in dotted:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "." and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current)
-    return parts
 
 
 def _groups_of(rec: dict) -> dict[str, str]:

@@ -100,8 +100,10 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
 
 
 def population_counts(ard: ArdView, spec: m.Table) -> dict[str, int]:
-    """The table's column denominators, read back from the ARD."""
+    """The table's column denominators, read back from the ARD: its ``population_count``
+    rows (analysis id ``table <number>``, stat ``N``, group an arm level or "Total")."""
     rows = ard.stat(f"table {spec.number}", "N")
+    rows = rows[rows["method"] == "population_count"]
     return {str(r.group1_level): int(r.stat) for r in rows.itertuples()}
 
 

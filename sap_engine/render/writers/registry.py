@@ -1,0 +1,82 @@
+"""The output formats of the results document: one :class:`Writer` each, registered by name.
+
+A writer turns the built document (:class:`~sap_engine.render.document.DocumentModel`, what
+templates see as ``doc``, made from the ARD and the plan's display specs only) into the bytes
+of one file, ``report<suffix>`` in the output folder. :func:`render_documents
+<sap_engine.render.document.render_documents>` writes every registered format, in the order
+they were registered; nothing else names the formats. Adding one is a module that calls
+:func:`register` (a built-in one is imported by ``sap_engine/render/writers/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from sap_engine import model as m
+from sap_engine.render.environment import Escaping
+
+if TYPE_CHECKING:
+    from sap_engine.render.document import DocumentModel
+
+STEM = "report"  # every format's file is report<suffix>
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a writer writes: the document and the plan it comes from (its display specs,
+    and where a template's error is located)."""
+
+    model: DocumentModel
+    plan: m.Plan
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One output format.
+
+    ``write(document, out)`` writes the whole file into ``out``, a binary stream (the caller
+    opens, names and atomically publishes the file); it must print plan text only through
+    its ``escaping``. ``prepare(plan)``, if given, runs before the document is built (and its
+    figures drawn), to report a problem of the writer's own inputs (a user template that
+    changed since ``check``) before the slow part; it raises OutputError.
+    """
+
+    name: str  # "html": a lowercase word
+    suffix: str  # ".html": the file is report.html
+    escaping: Escaping
+    write: Callable[[Document, BinaryIO], None]
+    prepare: Callable[[m.Plan], None] | None = None
+
+    @property
+    def file_name(self) -> str:
+        return f"{STEM}{self.suffix}"
+
+
+_WRITERS: dict[str, Writer] = {}
+
+
+def register(writer: Writer) -> Writer:
+    """Add an output format; ValueError for a malformed name or suffix, or one taken."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", writer.name):
+        raise ValueError(f"writer name {writer.name!r} must be a lowercase word")
+    if not re.fullmatch(r"(\.[a-z0-9]+)+", writer.suffix):
+        raise ValueError(f"writer {writer.name}: suffix {writer.suffix!r} must be like '.html'")
+    for other in _WRITERS.values():
+        if writer.name == other.name or writer.suffix == other.suffix:
+            raise ValueError(f"writer {writer.name} ({writer.suffix}) clashes with the "
+                             f"registered writer {other.name} ({other.suffix})")
+    _WRITERS[writer.name] = writer
+    return writer
+
+
+def unregister(name: str) -> None:
+    """Remove an output format (KeyError if none has that name)."""
+    del _WRITERS[name]
+
+
+def registered() -> tuple[Writer, ...]:
+    """The output formats, in the order registered (HTML, then Markdown)."""
+    return tuple(_WRITERS.values())

@@ -1,0 +1,133 @@
+"""The output formats are a registry: adding one touches one registration point.
+
+A test registers a toy format (a CSV summary of the document), runs a plan and finds its
+file beside report.html and report.md, then unregisters it; the built-in formats are the
+first two writers, with their escaping.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+import pytest
+from conftest import MINI, ROOT, write_plan
+
+from sap_engine.api import render_plan, run_plan
+from sap_engine.errors import OutputError
+from sap_engine.render import environment, writers
+
+MINI_TEXT = (MINI / "mini.sap").read_text()
+
+
+def _csv_summary(document: writers.Document, out) -> None:
+    """The toy format: one line per table and figure, its number, title and row count."""
+    text = io.StringIO()
+    table = csv.writer(text, lineterminator="\n")
+    table.writerow(["kind", "number", "title", "rows"])
+    for t in document.model.tables:
+        table.writerow(["table", t.number, t.title, sum(len(s.rows) for s in t.sections)])
+    for f in document.model.figures:
+        table.writerow(["figure", f.number, f.title, ""])
+    out.write(text.getvalue().encode("utf-8"))
+
+
+@pytest.fixture
+def csv_writer():
+    writer = writers.register(writers.Writer("csv_summary", ".csv", environment.NONE,
+                                             _csv_summary))
+    try:
+        yield writer
+    finally:
+        writers.unregister("csv_summary")
+
+
+def test_a_registered_format_is_written_by_run_and_by_render(tmp_path, csv_writer):
+    text = MINI_TEXT.replace('document "Mini results"', 'figure "1" "Change by arm" = D1 '
+                             '{\n  population FAS\n}\n\ndocument "Mini results"')
+    plan = write_plan(tmp_path, text)
+    result = run_plan(plan, tmp_path / "out", jobs=1)
+    summary = tmp_path / "out" / "report.csv"
+    assert summary in result.files
+    assert [p.name for p in result.files[:4]] == ["ard.parquet", "report.html", "report.md",
+                                                  "report.csv"]
+    rows = list(csv.reader(summary.read_text(encoding="utf-8").splitlines()))
+    assert rows == [["kind", "number", "title", "rows"],
+                    ["table", "1", "Change from baseline at week 16", "7"],
+                    ["figure", "1", "Change by arm", ""]]
+    rendered = render_plan(tmp_path / "out" / "ard.parquet", plan, tmp_path / "again", jobs=1)
+    assert (tmp_path / "again" / "report.csv").read_bytes() == summary.read_bytes()
+    assert tmp_path / "again" / "report.csv" in rendered.files
+
+
+def test_an_unregistered_format_is_no_longer_written(tmp_path):
+    writers.register(writers.Writer("csv_summary", ".csv", environment.NONE, _csv_summary))
+    writers.unregister("csv_summary")
+    result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    assert not (tmp_path / "out" / "report.csv").exists()
+    assert [p.name for p in result.files] == ["ard.parquet", "report.html", "report.md"]
+
+
+def test_html_and_markdown_are_the_first_two_writers():
+    builtin = [(w.name, w.file_name, w.escaping) for w in writers.registered()]
+    assert builtin == [("html", "report.html", environment.HTML),
+                       ("markdown", "report.md", environment.MARKDOWN)]
+    assert environment.HTML.autoescape and not environment.MARKDOWN.autoescape
+    assert environment.MARKDOWN.finalize is not None
+    assert environment.MARKDOWN.finalize("<b> <0.0001") == "&lt;b> <0.0001"
+
+
+@pytest.mark.parametrize("name, suffix, problem", [
+    ("html", ".htm", "clashes with the registered writer html"),
+    ("other", ".md", "clashes with the registered writer markdown"),
+    ("Bad Name", ".txt", "must be a lowercase word"),
+    ("text", "txt", "must be like '.html'"),
+    ("text", "./x", "must be like '.html'"),
+])
+def test_a_writer_that_would_overwrite_or_misname_a_file_is_refused(name, suffix, problem):
+    with pytest.raises(ValueError, match=problem):
+        writers.register(writers.Writer(name, suffix, environment.NONE, _csv_summary))
+    assert [w.name for w in writers.registered()] == ["html", "markdown"]
+
+
+def test_a_writer_failing_leaves_no_outputs(tmp_path):
+    def broken(document, out):
+        out.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    writers.register(writers.Writer("broken", ".txt", environment.NONE, broken))
+    try:
+        with pytest.raises(OutputError) as info:
+            run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    finally:
+        writers.unregister("broken")
+    assert info.value.codes == ["SAP501"] and "No space left" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_imports_nothing_of_render(tmp_path):
+    """A stage imports only the stages before it: check compiles a user template with the
+    sandbox of sap_engine.template_sandbox, not through render/."""
+    (tmp_path / "mine.html").write_text("{{ doc.title }}\n")
+    plan = write_plan(tmp_path, MINI_TEXT.replace('template "results.html"',
+                                                  'template "mine.html"'))
+    code = ("import sys; from sap_engine.api import check_plan; check_plan(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.startswith('sap_engine.render')))")
+    r = subprocess.run([sys.executable, "-c", code, str(plan)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_check_still_refuses_a_user_template_that_does_not_compile(tmp_path):
+    from sap_engine.api import check_plan
+    from sap_engine.errors import PlanCheckError
+
+    (tmp_path / "mine.html").write_text("{% for x in doc.tables %}\n")
+    plan = write_plan(tmp_path, MINI_TEXT.replace('template "results.html"',
+                                                  'template "mine.html"'))
+    with pytest.raises(PlanCheckError) as info:
+        check_plan(plan)
+    assert info.value.codes == ["SAP263"]
