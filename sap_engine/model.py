@@ -11,9 +11,19 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from functools import cached_property
-from typing import TypeVar, Union
+from typing import Literal, TypeVar, Union
 
 _T = TypeVar("_T")
+
+# The kinds of value, one vocabulary for the whole engine: the checker types an expression
+# with them, a data column is "numeric" or "string", and a method's role (the registry's
+# ``RoleSpec.kind``) takes a "numeric" or a "category" term, or "any".
+Kind = Literal["numeric", "category", "string", "bool"]
+RoleKind = Literal["numeric", "category", "any"]
+NUMERIC: Kind = "numeric"
+CATEGORY: Kind = "category"
+STRING: Kind = "string"
+BOOL: Kind = "bool"
 
 
 @dataclass(frozen=True)

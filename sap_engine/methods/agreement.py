@@ -47,7 +47,7 @@ from sap_engine.methods.freq_table import (
     z_quantile,
 )
 from sap_engine.methods.freq_tests import bowker
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_agreement.py"
 WEIGHTS = ("cicchetti_allison", "fleiss_cohen")
@@ -163,16 +163,16 @@ def _defined(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-_ROLES = (Role("row", "categorical", doc="the first rating (table rows)"),
-          Role("col", "categorical", doc="the second rating (table columns)"))
+_ROLES = (RoleSpec("row", "category", doc="the first rating (table rows)"),
+          RoleSpec("col", "category", doc="the second rating (table columns)"))
 _OPTIONS = (
     *TABLE_OPTIONS,
-    Option("zeros", "bool", False, "square the table over the union of both ratings' "
+    OptionSpec("zeros", "bool", False, "square the table over the union of both ratings' "
            "categories (SAS ZEROS); otherwise a category seen in one rating only is an error"),
-    Option("ci_level", "number", 0.95, "confidence level (SAS ALPHA=0.05)", minimum=0.5,
+    OptionSpec("ci_level", "number", 0.95, "confidence level (SAS ALPHA=0.05)", minimum=0.5,
            maximum=0.999),
 )
-_WEIGHT_OPTION = Option("weights", "choice", "cicchetti_allison", "weighted-kappa weights: "
+_WEIGHT_OPTION = OptionSpec("weights", "choice", "cicchetti_allison", "weighted-kappa weights: "
                         "cicchetti_allison (linear, SAS default) or fleiss_cohen (quadratic)",
                         choices=WEIGHTS)
 _CONVENTIONS = (

@@ -27,7 +27,7 @@ from sap_engine.methods.freq_tests import (
     mantel_haenszel,
     mcnemar,
 )
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
 
@@ -130,9 +130,9 @@ def fisher_exact(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) ->
     summary="Cochran-Mantel-Haenszel statistics of row x col tables over strata (nonzero "
             "correlation, row mean scores differ, general association); for 2 x 2 x K also the "
             "Mantel-Haenszel common odds ratio with its RBG CI and the Breslow-Day test.",
-    roles=(*ROLES, Role("strata", "categorical", doc="the stratification variable")),
+    roles=(*ROLES, RoleSpec("strata", "category", doc="the stratification variable")),
     options=(*TABLE_OPTIONS,
-             Option("ci_level", "number", 0.95, "confidence level of the common odds ratio",
+             OptionSpec("ci_level", "number", 0.95, "confidence level of the common odds ratio",
                     minimum=0.5, maximum=0.999)),
     conventions=(
         "SAS table scores: numeric values of a numeric variable, else ranks 1..k in table "
@@ -187,8 +187,8 @@ def cmh_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> l
     return out
 
 
-_PAIRED = (Role("row", "categorical", doc="the first rating or measurement"),
-           Role("col", "categorical", doc="the second rating or measurement"))
+_PAIRED = (RoleSpec("row", "category", doc="the first rating or measurement"),
+           RoleSpec("col", "category", doc="the second rating or measurement"))
 
 
 @register(
@@ -196,7 +196,7 @@ _PAIRED = (Role("row", "categorical", doc="the first rating or measurement"),
     summary="McNemar's test of a paired 2 x 2 table (SAS AGREE for 2 x 2 tables).",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS,
-             Option("correct", "bool", False, "continuity correction (R's mcnemar.test "
+             OptionSpec("correct", "bool", False, "continuity correction (R's mcnemar.test "
                     "default; SAS has none)")),
     conventions=("Q = (n12 - n21)^2 / (n12 + n21), 1 df, without continuity correction "
                  "(SAS); `correct = true` gives R's default (|n12 - n21| - 1)^2 / (n12 + "
@@ -213,7 +213,7 @@ def mcnemar_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) 
     return [Stat("n", float(t.n)), *chi_rows("chisq", "mcnemar", res, "McNemar's Test")]
 
 
-BOWKER_DF = Option("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs (SAS "
+BOWKER_DF = OptionSpec("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs (SAS "
                    "default) or only pairs with off-diagonal counts", choices=("all", "nonzero"))
 
 
@@ -222,7 +222,7 @@ BOWKER_DF = Option("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs 
     summary="Bowker's test of symmetry of a square k x k table of paired ratings.",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS, BOWKER_DF,
-             Option("zeros", "bool", False, "square the table over the union of the row and "
+             OptionSpec("zeros", "bool", False, "square the table over the union of the row and "
                     "column levels (SAS ZEROS)")),
     conventions=("Q = sum_{i<j} (n_ij - n_ji)^2 / (n_ij + n_ji); pairs with no counts add 0; "
                  "df k(k-1)/2 (SAS; `bowker_df = nonzero` drops the empty pairs).",

@@ -29,7 +29,7 @@ import numpy as np
 from sap_engine.errors import MethodError
 from sap_engine.methods.freq_exact import exact_odds_ratio_ci
 from sap_engine.methods.freq_table import Crosstab, as_counts, crosstab, need_2x2, z_quantile
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
 
@@ -117,22 +117,22 @@ def relative_risk(table, level: float = 0.95) -> Effect:
 
 # --- plan-facing methods ------------------------------------------------------------------
 
-ROLES = (Role("row", "categorical", doc="the groups compared (table rows)"),
-         Role("col", "categorical", doc="the outcome (table columns)"))
+ROLES = (RoleSpec("row", "category", doc="the groups compared (table rows)"),
+         RoleSpec("col", "category", doc="the outcome (table columns)"))
 
 TABLE_OPTIONS = (
-    Option("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
+    OptionSpec("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
            "numeric or code-point order), data (first appearance) or formatted (as text)",
            choices=("internal", "data", "formatted")),
-    Option("row_levels", "list", (), "row levels in order (default: by `order`)"),
-    Option("col_levels", "list", (), "column levels in order (default: by `order`)"),
+    OptionSpec("row_levels", "list", (), "row levels in order (default: by `order`)"),
+    OptionSpec("col_levels", "list", (), "column levels in order (default: by `order`)"),
 )
 
 _EFFECT_OPTIONS = (
     *TABLE_OPTIONS,
-    Option("event", "string", "", "the column level whose proportion is the risk (default: "
+    OptionSpec("event", "string", "", "the column level whose proportion is the risk (default: "
            "the first column, SAS COLUMN=1)"),
-    Option("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999),
+    OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999),
 )
 
 LEVEL_RULE = ("Rows in table order are the groups: the estimate is row 1 versus row 2 (set "
@@ -185,7 +185,7 @@ def _effect_stats(name: str, e: Effect, label: str) -> list[Stat]:
             "Newcombe hybrid-score CI (SAS RISKDIFF).",
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
-             Option("ci", "choice", "wald", "CI method: wald (SAS default) or newcombe "
+             OptionSpec("ci", "choice", "wald", "CI method: wald (SAS default) or newcombe "
                     "(hybrid score, Newcombe 1998 method 10)", choices=("wald", "newcombe"))),
     conventions=(LEVEL_RULE,
                  "ASE sqrt(p1(1-p1)/n1 + p2(1-p2)/n2); Wald limits are not truncated to "
@@ -208,7 +208,7 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
             "exact conditional CI (SAS OR, EXACT OR).",
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
-             Option("ci", "choice", "wald", "CI method: wald (Woolf, SAS default) or exact "
+             OptionSpec("ci", "choice", "wald", "CI method: wald (Woolf, SAS default) or exact "
                     "(conditional, SAS EXACT OR)", choices=("wald", "exact"))),
     conventions=(LEVEL_RULE,
                  "Estimate n11 n22 / (n12 n21) (the sample odds ratio, as SAS; R's "

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTION_KINDS = ("choice", "number", "integer", "bool", "string", "list")
+from sap_engine.model import RoleKind
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,19 @@ class Stat:
 
 
 @dataclass(frozen=True)
-class Role:
-    """A variable a method takes: ``kind`` is 'numeric', 'categorical' or 'any'."""
+class RoleSpec:
+    """A variable a method takes: ``kind`` is 'numeric', 'category' or 'any' (the
+    vocabulary of :data:`sap_engine.model.RoleKind`)."""
 
     name: str
-    kind: str = "any"
+    kind: RoleKind = "any"
     many: bool = False
     required: bool = True
     doc: str = ""
 
 
 @dataclass(frozen=True)
-class Option:
+class OptionSpec:
     """A plan-settable option of a method, with its SAS-compatible default."""
 
     name: str
@@ -102,8 +103,8 @@ class Method:
     family: str
     summary: str
     run: Callable[..., list[Stat]]
-    roles: tuple[Role, ...] = ()
-    options: tuple[Option, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    options: tuple[OptionSpec, ...] = ()
     conventions: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     stats: tuple[str, ...] = field(default=())  # stat_names it can emit
@@ -112,7 +113,7 @@ class Method:
     # executor (SAP472), so a degenerate computation never reaches the ARD as a number.
     nonfinite: tuple[str, ...] = field(default=())
 
-    def option(self, name: str) -> Option | None:
+    def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,8 +131,8 @@ def register(
     *,
     family: str,
     summary: str,
-    roles: Sequence[Role] = (),
-    options: Sequence[Option] = (),
+    roles: Sequence[RoleSpec] = (),
+    options: Sequence[OptionSpec] = (),
     conventions: Sequence[str] = (),
     evidence: Sequence[Evidence] = (),
     stats: Sequence[str] = (),
