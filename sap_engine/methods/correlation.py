@@ -189,10 +189,10 @@ def correlation_matrix(columns: Mapping[str, np.ndarray], method: str = "pearson
     roles=(RoleSpec("variables", "numeric", many=True, doc="two or more numeric variables"),),
     options=(
         OptionSpec("type", "choice", "pearson", "coefficient: Pearson (SAS default), Spearman "
-               "rank or Kendall tau-b", choices=TYPES),
+                   "rank or Kendall tau-b", choices=TYPES),
         OptionSpec("missing", "choice", "pairwise", "rows used: complete for each pair (SAS "
-               "default) or complete for all variables (SAS NOMISS)",
-               choices=("pairwise", "listwise")),
+                   "default) or complete for all variables (SAS NOMISS)",
+                   choices=("pairwise", "listwise")),
     ),
     conventions=(
         "Pearson by default, as SAS PROC CORR; missing values dropped pair by pair unless "

@@ -28,7 +28,14 @@ import numpy as np
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.freq_exact import exact_odds_ratio_ci
-from sap_engine.methods.freq_table import Crosstab, as_counts, crosstab, need_2x2, z_quantile
+from sap_engine.methods.freq_table import (
+    Crosstab,
+    as_counts,
+    crosstab,
+    need_2x2,
+    role_column,
+    z_quantile,
+)
 from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
@@ -122,8 +129,8 @@ ROLES = (RoleSpec("row", "category", doc="the groups compared (table rows)"),
 
 TABLE_OPTIONS = (
     OptionSpec("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
-           "numeric or code-point order), data (first appearance) or formatted (as text)",
-           choices=("internal", "data", "formatted")),
+               "numeric or code-point order), data (first appearance) or formatted (as text)",
+               choices=("internal", "data", "formatted")),
     OptionSpec("row_levels", "list", (), "row levels in order (default: by `order`)"),
     OptionSpec("col_levels", "list", (), "column levels in order (default: by `order`)"),
 )
@@ -131,7 +138,7 @@ TABLE_OPTIONS = (
 _EFFECT_OPTIONS = (
     *TABLE_OPTIONS,
     OptionSpec("event", "string", "", "the column level whose proportion is the risk (default: "
-           "the first column, SAS COLUMN=1)"),
+               "the first column, SAS COLUMN=1)"),
     OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999),
 )
 
@@ -142,15 +149,10 @@ LEVEL_RULE = ("Rows in table order are the groups: the estimate is row 1 versus 
 
 def table_from(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> Crosstab:
     """The row x col table an analysis asks for (levels ordered by the options)."""
-    return crosstab(frame, _one(roles, "row"), _one(roles, "col"),
+    return crosstab(frame, role_column(roles, "row"), role_column(roles, "col"),
                     order=options.get("order", "internal"),
                     row_levels=tuple(options.get("row_levels") or ()),
                     col_levels=tuple(options.get("col_levels") or ()))
-
-
-def _one(roles: Mapping[str, Any], name: str) -> str:
-    value = roles[name]
-    return value[0] if isinstance(value, (tuple, list)) else value
 
 
 def _oriented(frame, roles, options) -> tuple[np.ndarray, str]:
@@ -186,7 +188,7 @@ def _effect_stats(name: str, e: Effect, label: str) -> list[Stat]:
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
              OptionSpec("ci", "choice", "wald", "CI method: wald (SAS default) or newcombe "
-                    "(hybrid score, Newcombe 1998 method 10)", choices=("wald", "newcombe"))),
+                        "(hybrid score, Newcombe 1998 method 10)", choices=("wald", "newcombe"))),
     conventions=(LEVEL_RULE,
                  "ASE sqrt(p1(1-p1)/n1 + p2(1-p2)/n2); Wald limits are not truncated to "
                  "[-1, 1]; Newcombe limits combine each row's Wilson interval."),
@@ -209,7 +211,7 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
              OptionSpec("ci", "choice", "wald", "CI method: wald (Woolf, SAS default) or exact "
-                    "(conditional, SAS EXACT OR)", choices=("wald", "exact"))),
+                        "(conditional, SAS EXACT OR)", choices=("wald", "exact"))),
     conventions=(LEVEL_RULE,
                  "Estimate n11 n22 / (n12 n21) (the sample odds ratio, as SAS; R's "
                  "fisher.test reports the conditional MLE instead). A zero cell leaves the "

@@ -188,11 +188,11 @@ def design(frame, roles: Mapping[str, Any], options: Mapping[str, Any]):
            RoleSpec("covariates", "numeric", many=True, required=False, doc="continuous terms")),
     options=(
         OptionSpec("event", "string", "", "the response level whose probability is modelled "
-               "(default: the first level in sorted order, as SAS; name it explicitly)"),
+                   "(default: the first level in sorted order, as SAS; name it explicitly)"),
         OptionSpec("reference", "string", "", "reference arm of the treatment (defaults to the "
-               "plan's reference arm); other class terms use their last level (SAS REF=LAST)"),
+                   "plan's reference arm); other class terms use their last level (SAS REF=LAST)"),
         OptionSpec("ci_level", "number", 0.95, "confidence level of the odds ratios", minimum=0.5,
-               maximum=0.999),
+                   maximum=0.999),
     ),
     conventions=(
         "Class terms are reference-coded (SAS PARAM=REF, last level the reference unless "

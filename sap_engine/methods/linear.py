@@ -46,14 +46,14 @@ _T = "tests/methods/test_linear.py"
 
 _CI_OPTIONS = (
     OptionSpec("ci_level", "number", 0.95, "confidence level of the CIs", minimum=0.5,
-           maximum=0.999),
+               maximum=0.999),
     OptionSpec("quantile", "choice", "t", "critical value of the CIs: Student t with the "
-           "residual df, or the standard normal (1.96 at 95%)", choices=("t", "normal")),
+               "residual df, or the standard normal (1.96 at 95%)", choices=("t", "normal")),
 )
 
 _ROLES = (
     RoleSpec("factors", "category", many=True, required=False,
-         doc="other class variables (site, stratum)"),
+             doc="other class variables (site, stratum)"),
     RoleSpec("covariates", "numeric", many=True, required=False, doc="continuous covariates"),
 )
 
@@ -144,25 +144,25 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
     summary="Analysis of covariance (fixed-effects linear model): LS means by treatment arm, "
             "differences of LS means with CIs and tests, and Type III F tests of every term.",
     roles=(RoleSpec("response", "numeric", doc="the analysed variable (e.g. change from "
-                "baseline)"),
+                    "baseline)"),
            RoleSpec("treatment", "category", doc="the arms (defaults to the plan's treatment)"),
            *_ROLES),
     options=(
         OptionSpec("weights", "choice", "equal", "LS-mean weights of the other factors' levels: "
-               "equal (SAS default) or observed margins (SAS OM)", choices=("equal",
+                   "equal (SAS default) or observed margins (SAS OM)", choices=("equal",
                                                                            "observed")),
         *_CI_OPTIONS,
         OptionSpec("adjust", "choice", "none", "multiplicity adjustment of the contrasts' "
-               "p-values", choices=("none", "bonferroni", "holm", "sidak")),
+                   "p-values", choices=("none", "bonferroni", "holm", "sidak")),
         OptionSpec("reference", "string", "", "reference arm: default contrasts are every other "
-               "arm minus it"),
+                   "arm minus it"),
         OptionSpec("contrasts", "list", (), "contrasts as 'A - B' (default: every arm minus the "
-               "reference, else all pairs, later minus earlier arm)"),
+                   "reference, else all pairs, later minus earlier arm)"),
         OptionSpec("interactions", "list", (), "interaction terms as 'A*B' (treatment*factor, "
-               "treatment*covariate, factor*factor)"),
+                   "treatment*covariate, factor*factor)"),
         OptionSpec("levels", "list", (), "treatment arms in display order (default: sorted)"),
         OptionSpec("df_method", "choice", "residual", "degrees of freedom of tests and CIs",
-               choices=("residual",)),
+                   choices=("residual",)),
     ),
     conventions=(
         "Least squares by pivoted QR; rows with any missing model variable are dropped "

@@ -208,14 +208,14 @@ def adjust(p: ArrayLike, procedure: str = "holm", alpha: float = 0.05,
            RoleSpec("hypothesis", "any", doc="the hypothesis label of each row")),
     options=(
         OptionSpec("procedure", "choice", "holm", "the multiple testing procedure",
-               choices=PROCEDURES),
+                   choices=PROCEDURES),
         OptionSpec("alpha", "number", 0.05, "family-wise significance level", minimum=0.0,
-               maximum=1.0),
+                   maximum=1.0),
         OptionSpec("weights", "list", (), "graphical: initial weight of each hypothesis"),
         OptionSpec("transitions", "list", (), "graphical: transition matrix, one row (list) per "
-               "hypothesis"),
+                   "hypothesis"),
         OptionSpec("order", "list", (), "hypothesis labels in testing order (fixed sequence), "
-               "and the order of weights and transitions (graphical); default: row order"),
+                   "and the order of weights and transitions (graphical); default: row order"),
     ),
     conventions=(
         "Adjusted p-values capped at 1; a hypothesis is rejected (`reject` = 1) when its "

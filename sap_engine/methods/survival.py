@@ -57,14 +57,14 @@ _T = "tests/methods/test_survival.py"
 _ROLES = (
     RoleSpec("time", "numeric", doc="time to event or censoring (e.g. ADTTE AVAL)"),
     RoleSpec("event", "numeric", doc="censoring or event flag (ADTTE CNSR by default, see "
-         "`event_from`)"),
+             "`event_from`)"),
 )
 _GROUP = RoleSpec("group", "category", required=False,
-              doc="the compared groups (defaults to the plan's treatment)")
+                  doc="the compared groups (defaults to the plan's treatment)")
 _STRATA = RoleSpec("strata", "category", many=True, required=False, doc="stratification factors")
 _EVENT_FROM = OptionSpec("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
-                     "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
-                     choices=("cnsr", "event"))
+                         "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
+                         choices=("cnsr", "event"))
 _LEVELS = OptionSpec("levels", "list", (), "group levels in display order (default: sorted)")
 _CI_LEVEL = OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
 _EVENT_CONVENTION = ("The event role is ADaM ADTTE CNSR by default (0 = event, a positive "
@@ -147,10 +147,10 @@ def _time_label(t: float) -> str:
     options=(
         _EVENT_FROM,
         OptionSpec("conftype", "choice", "loglog", "transformation of the confidence limits "
-               "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
+                   "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
         _CI_LEVEL,
         OptionSpec("timepoints", "list", (), "times at which to report the survival estimate "
-               "(default: every event time)"),
+                   "(default: every event time)"),
         _LEVELS,
     ),
     conventions=(
@@ -242,12 +242,12 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
     summary="Log-rank test (or Wilcoxon/Gehan, Tarone-Ware) of equal survival across groups, "
             "optionally stratified (SAS PROC LIFETEST STRATA / GROUP=).",
     roles=(*_ROLES, RoleSpec("group", "category", doc="the compared groups (defaults to the "
-                         "plan's treatment)"), _STRATA),
+                             "plan's treatment)"), _STRATA),
     options=(
         _EVENT_FROM,
         OptionSpec("test", "choice", "logrank", "weights of the rank test: log-rank (1), Wilcoxon "
-               "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
-               choices=RANK_TESTS),
+                   "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
+                   choices=RANK_TESTS),
         _LEVELS,
     ),
     conventions=(
@@ -306,18 +306,18 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
             "likelihood-ratio, score and Wald global tests (SAS PROC PHREG).",
     roles=(*_ROLES, _GROUP,
            RoleSpec("factors", "category", many=True, required=False,
-                doc="other class variables"),
+                    doc="other class variables"),
            RoleSpec("covariates", "numeric", many=True, required=False,
-                doc="continuous covariates"),
+                    doc="continuous covariates"),
            RoleSpec("strata", "category", many=True, required=False,
-                doc="strata with their own baseline hazard (SAS STRATA statement)")),
+                    doc="strata with their own baseline hazard (SAS STRATA statement)")),
     options=(
         _EVENT_FROM,
         OptionSpec("ties", "choice", "breslow", "tied event times: Breslow (SAS PHREG default) or "
-               "Efron (R coxph default)", choices=TIES),
+                   "Efron (R coxph default)", choices=TIES),
         _CI_LEVEL,
         OptionSpec("reference", "string", "", "reference group level (default: the plan's "
-               "reference arm, else the last level, SAS REF=LAST)"),
+                   "reference arm, else the last level, SAS REF=LAST)"),
         _LEVELS,
     ),
     conventions=(
