@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 
 from sap_engine import model as m
 from sap_engine.check_defs import _children
+from sap_engine.functions import AT_VISIT, FAMILY, PER_SUBJECT
 from sap_engine.roles import analysis_chain
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
 
-AT_VISIT = ("change", "percent_change", "value")
-FAMILY = ("max", "min", "sum")
 
 
 class _Visits:
@@ -82,10 +81,10 @@ class _Visits:
             return None
         if isinstance(e, m.Call) and e.args and isinstance(e.args[0], m.Col):
             name = e.args[0].name
-            if e.function in (*AT_VISIT, *FAMILY) and name in plan.parameters:
+            if e.function in AT_VISIT and name in plan.parameters:
                 # Without visits: SAP221 (change) or SAP243 (a family), value() needs none.
                 return (e, f"{e.function}({name})") if self.has_visits(name) else None
-            if e.function in ("baseline", "max_over_visits", "min_over_visits"):
+            if e.function in PER_SUBJECT:
                 return None
         for child in _children(e):
             found = self.needing_visit(child, seen)

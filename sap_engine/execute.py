@@ -19,6 +19,7 @@ from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step, category_levels, compile_plan, main_variable
 from sap_engine.data.derive import EACH_VISIT, Evaluator
 from sap_engine.errors import DataError, Diagnostic, Location, MethodError, source_lines
+from sap_engine.functions import FAMILY, OVER_VISITS
 from sap_engine.methods import registry
 from sap_engine.roles import term_name
 
@@ -147,9 +148,9 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
     """Parameters an expression depends on, through endpoints too."""
     seen = seen if seen is not None else set()
     found: set[str] = set()
-    if isinstance(e, m.Call) and e.function in ("max", "min", "sum"):
+    if isinstance(e, m.Call) and e.function in FAMILY:
         return found  # an aggregate over a family's members: one value per subject
-    if isinstance(e, m.Call) and e.function in ("max_over_visits", "min_over_visits"):
+    if isinstance(e, m.Call) and e.function in OVER_VISITS:
         return found  # one value per subject, whatever the analysis' unit
     if isinstance(e, m.Col) and e.dataset is None:
         if e.name in plan.parameters:

@@ -15,7 +15,7 @@ from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 from lark.visitors import Transformer_NonRecursive
 
-from sap_engine import depth
+from sap_engine import depth, functions
 from sap_engine import model as m
 from sap_engine.errors import MAX_COLLECTED, Diagnostic, Location, PlanSyntaxError, source_lines
 from sap_engine.resources import grammar_path
@@ -27,12 +27,24 @@ from sap_engine.syntax_errors import shorten, syntax_error
 MAX_PLAN_BYTES = 1024 * 1024
 
 
+# The grammar's FUNCTION terminal, filled in from the catalogue of plan functions.
+_FUNCTION_TERMINAL = "FUNCTION.2: /(FUNCTION_NAMES)(?=\\s*\\()/"
+
+
+def grammar_text() -> str:
+    """The grammar, with the function names of :mod:`sap_engine.functions`."""
+    text = grammar_path().read_text(encoding="utf-8")
+    if _FUNCTION_TERMINAL not in text:
+        raise AssertionError(f"grammar has no line {_FUNCTION_TERMINAL!r}")
+    return text.replace(_FUNCTION_TERMINAL, f"FUNCTION.2: /{functions.grammar_pattern()}/")
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     # cache=True stores the LALR tables in the temp dir keyed by grammar hash: a cold CLI
     # then skips table construction (~100 ms here).
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True,
+                maybe_placeholders=True, cache=True)
 
 
 def _loc(meta) -> m.Loc:

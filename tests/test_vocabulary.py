@@ -4,8 +4,18 @@ model, and a methods package whose modules import each other without a cycle."""
 from __future__ import annotations
 
 import ast
+import math
 
-from conftest import ROOT
+import numpy as np
+import pytest
+from conftest import ROOT, write_plan
+from test_hardening_check import BASE, only
+
+from sap_engine import functions
+from sap_engine import model as m
+from sap_engine.api import check_plan, execute_plan
+from sap_engine.errors import PlanSyntaxError
+from sap_engine.parse import grammar_text, parse_text, parser
 
 METHODS = ROOT / "sap_engine" / "methods"
 PACKAGE = "sap_engine.methods"
@@ -81,3 +91,72 @@ def test_methods_package_import_graph_is_acyclic():
     assert "registry" in graph["freq"] and "freq_table" in graph["agreement"]
     cycle = find_cycle(graph)
     assert cycle is None, "methods modules import each other in a cycle: " + " -> ".join(cycle)
+
+
+# ---- one catalogue of plan functions
+
+
+def test_a_math_function_of_two_arguments_is_refused(tmp_path):
+    # `log(x, 10)` used to check and run as log(x), the 10 silently dropped.
+    text = BASE + "\nendpoint lg = log(baseline(score), 10)\n"
+    d = only(tmp_path, text, "SAP204")
+    assert d.message == "log() takes one number, not 2"
+    assert d.location.line == len(BASE.splitlines()) + 2 and d.location.column == 15
+
+
+def _call(f: functions.Function) -> str:
+    argument = {"parameter": "score", "plain_parameter": "score", "family": "fam",
+                "number": "baseline(score)"}[f.argument]
+    return f"{f.name}({argument})"
+
+
+def test_every_function_of_the_catalogue_checks_and_runs(tmp_path):
+    """The grammar, the checker and the evaluator know every function of the catalogue: a
+    plan calling each one checks, and each gives a number for the subjects."""
+    lines = ['parameter fam "Scores" = adeff.AVAL by PARAMCD']
+    lines += [f"endpoint e_{f.name} = {_call(f)}" for f in functions.FUNCTIONS.values()]
+    names = ", ".join(f"e_{name}" for name in functions.NAMES)
+    lines += ["analysis ALL {", "  population FAS", "  method descriptive",
+              f"  variable {names}", "  at week 16", "}"]
+    path = write_plan(tmp_path, BASE + "\n" + "\n".join(lines) + "\n")
+    results = execute_plan(check_plan(path))
+    assert not results.failures, [d.render() for d in results.failures]
+    means = {r["variable"]: r["stat"] for r in results.rows
+             if r["stat_name"] == "mean" and r["analysis_id"] == "ALL"}
+    for name in functions.NAMES:
+        assert math.isfinite(means[f"e_{name}"]), name
+
+
+def test_the_grammar_reads_its_function_names_from_the_catalogue():
+    terminal = next(t for t in parser().terminals if t.name == "FUNCTION")
+    assert terminal.pattern.value == functions.grammar_pattern()
+    assert "/(FUNCTION_NAMES)" not in grammar_text()
+    for name in functions.NAMES:
+        call = parse_text(f"endpoint e = {name}(x)").endpoints["e"].expr
+        assert call == m.Call(name, (m.Col("x"),)), name
+
+
+def test_an_unknown_function_lists_the_catalogue():
+    with pytest.raises(PlanSyntaxError) as exc:
+        parse_text("endpoint e = chnage(score)")
+    d = exc.value.diagnostics[0]
+    assert d.code == "SAP101"
+    assert d.message == "unknown function 'chnage'; the functions are " + ", ".join(
+        functions.NAMES)
+    assert d.suggestion is not None and "change" in d.suggestion
+
+
+def test_the_catalogue_groups_and_implementations():
+    names = set(functions.NAMES)
+    groups = (functions.PARAMETER, functions.FAMILY, functions.OVER_VISITS, functions.MATH)
+    assert sorted(n for g in groups for n in g) == sorted(names)  # each in exactly one
+    assert set(functions.TAKES_PARAMETER) == names - set(functions.MATH)
+    for name in functions.MATH:
+        assert callable(getattr(np, functions.FUNCTIONS[name].numpy or "")), name
+    assert set(functions.NONFINITE) <= set(functions.MATH)
+
+
+def test_every_function_is_documented():
+    text = (ROOT / "docs" / "language.md").read_text()
+    missing = [n for n in functions.NAMES if f"`{n}" not in text]
+    assert not missing, f"docs/language.md does not describe {missing}"

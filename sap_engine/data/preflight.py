@@ -32,11 +32,8 @@ from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.data.integrity import Integrity, children, nodes, text
 from sap_engine.errors import DataError, DataLocation, Location
+from sap_engine.functions import AT_VISIT, FAMILY, NONFINITE, OVER_VISITS, TAKES_PARAMETER
 
-AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one visit
-FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
-OVER_VISITS = ("max_over_visits", "min_over_visits")
-RISKY = ("log", "sqrt", "exp")  # with "/" and "*": values can leave the finite numbers
 # A cross-tabulation without the levels its method needs: too few non-empty rows or columns,
 # a named level that is not there, not 2 x 2.
 TABLE_SHAPE = ("SAP460", "SAP461", "SAP463")
@@ -139,9 +136,9 @@ class _Preflight(Integrity):
             if isinstance(node, m.Call) and node.args and isinstance(node.args[0], m.Col) \
                     and node.args[0].name in plan.parameters:
                 name = node.args[0].name
-                if node.function in AT_VISIT + FAMILY and self.visits_of(name) == "visit":
+                if node.function in AT_VISIT and self.visits_of(name) == "visit":
                     yield node, name
-                if node.function in AT_VISIT + FAMILY + OVER_VISITS + ("baseline",):
+                if node.function in TAKES_PARAMETER:
                     continue
             stack.extend(reversed(list(children(node))))
 
@@ -285,7 +282,7 @@ class _Preflight(Integrity):
         while roots:
             for node in nodes(roots.pop()):
                 if isinstance(node, m.BinOp) and node.op in ("/", "*") or \
-                        isinstance(node, m.Call) and node.function in RISKY or \
+                        isinstance(node, m.Call) and node.function in NONFINITE or \
                         isinstance(node, m.Col) and node.dataset not in (
                             None, self.checked.subjects):
                     return True
