@@ -190,20 +190,8 @@ def _cuts(e: object) -> list[m.Cut]:
         node = stack.pop()
         if isinstance(node, m.Cut):
             found.append(node)
-        stack.extend(_children(node))
+        stack.extend(m.children(node))
     return found
-
-
-def _children(e: object) -> tuple:
-    if isinstance(e, m.BinOp):
-        return (e.left, e.right)
-    if isinstance(e, (m.Not, m.Neg, m.Cut)):
-        return (e.operand,)
-    if isinstance(e, m.InSet):
-        return (e.operand, *e.values)
-    if isinstance(e, m.Call):
-        return e.args
-    return ()
 
 
 def plan_expressions(plan: m.Plan) -> list[object]:
@@ -237,7 +225,7 @@ def _endpoint_refs(e: object, plan: m.Plan) -> list[str]:
                 and node.name not in plan.parameters:
             names.append(node.name)
         if not (isinstance(node, m.Call) and node.function in TAKES_PARAMETER):
-            stack.extend(_children(node))
+            stack.extend(m.children(node))
     return names
 
 

@@ -100,7 +100,6 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
 
 def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
     """The ``by`` columns of the parameter families an analysis reads (through endpoints)."""
-    from sap_engine.check_defs import _children
     from sap_engine.roles import analysis_chain
 
     base = analysis_chain(plan, a)
@@ -116,7 +115,7 @@ def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
                 keys |= set(plan.parameters[node.name].by)
             elif node.name in plan.endpoints:
                 stack.append(plan.endpoints[node.name].expr)
-        stack.extend(_children(node))
+        stack.extend(m.children(node))
     return keys
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sap_engine import model as m
-from sap_engine.check_defs import _children
 from sap_engine.functions import AT_VISIT, FAMILY, PER_SUBJECT
 from sap_engine.roles import analysis_chain
 
@@ -86,7 +85,7 @@ class _Visits:
                 return (e, f"{e.function}({name})") if self.has_visits(name) else None
             if e.function in PER_SUBJECT:
                 return None
-        for child in _children(e):
+        for child in m.children(e):
             found = self.needing_visit(child, seen)
             if found:
                 return found
@@ -104,7 +103,7 @@ class _Visits:
                 isinstance(e.args[0], m.Col) and e.args[0].name in plan.parameters and \
                 self.has_visits(e.args[0].name) is False:
             return e, f"{e.function}({e.args[0].name})"
-        for child in _children(e):
+        for child in m.children(e):
             found = self.family_without_visits(child, seen)
             if found:
                 return found

@@ -158,11 +158,8 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
         elif e.name in plan.endpoints and e.name not in seen:
             seen.add(e.name)
             found |= _parameters_in(plan.endpoints[e.name].expr, plan, seen)
-    for child in vars(e).values() if hasattr(e, "__dataclass_fields__") else ():
-        items = child if isinstance(child, tuple) else (child,)
-        for item in items:
-            if hasattr(item, "__dataclass_fields__") and not isinstance(item, m.Loc):
-                found |= _parameters_in(item, plan, seen)
+    for child in m.children(e):
+        found |= _parameters_in(child, plan, seen)
     return found
 
 

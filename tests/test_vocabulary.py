@@ -160,3 +160,51 @@ def test_every_function_is_documented():
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [n for n in functions.NAMES if f"`{n}" not in text]
     assert not missing, f"docs/language.md does not describe {missing}"
+
+
+# ---- one walk over the plan model
+
+
+def test_children_of_each_expression_in_source_order():
+    x, one, two = m.Col("x"), m.Num(1.0), m.Num(2.0)
+    iv = m.Interval(0.0, 1.0, True, False)
+    assert m.children(m.BinOp("+", x, one)) == (x, one)
+    assert m.children(m.Not(x)) == m.children(m.Neg(x)) == (x,)
+    assert m.children(m.InSet(x, (one, two))) == (x, one, two)
+    assert m.children(m.Call("log", (x,))) == (x,)
+    assert m.children(m.Cut(x, (iv,))) == (x, iv)
+    for leaf in (x, one, m.Str("a"), m.Bool(True), m.Inf(), iv, m.Loc(1, 2), "x", 3.0, None):
+        assert m.children(leaf) == ()
+
+
+def test_children_of_a_statement_flatten_its_tuples_and_skip_locations():
+    a, b, r = m.Col("A", loc=m.Loc(3, 4)), m.Col("B"), m.Col("R")
+    use = m.PopulationUse("FAS", m.BinOp("==", m.Col("FASFL"), m.Str("Y")))
+    analysis = m.Analysis("X", None, population=use, crosstab=(a, b),
+                          roles=(m.Role("dose", r),), options=(m.Option("levels", ("a", "b")),),
+                          method_loc=m.Loc(1, 1))
+    kids = m.children(analysis)
+    assert kids == (use, m.Option("levels", ("a", "b")), a, b, m.Role("dose", r))
+    assert [type(n).__name__ for n in m.walk(analysis)] == [
+        "Analysis", "PopulationUse", "BinOp", "Col", "Str", "Option", "Col", "Col", "Role", "Col"]
+    assert list(m.walk((a, None, (b,)))) == [a, b]
+
+
+def test_walk_does_not_recurse():
+    e: m.Expr = m.Col("x")
+    for _ in range(5000):  # far deeper than Python's recursion limit
+        e = m.Neg(e)
+    assert sum(1 for _ in m.walk(e)) == 5001
+
+
+def test_the_model_is_walked_only_by_its_own_helpers():
+    """No module reaches into the model's fields itself (``vars(node)``,
+    ``__dataclass_fields__``): it uses :func:`model.children` / :func:`model.walk`."""
+    offenders = []
+    for path in sorted((ROOT / "sap_engine").rglob("*.py")):
+        if "synth" in path.parts or path.name == "model.py":
+            continue
+        text = path.read_text()
+        if "vars(" in text or "__dataclass_fields__" in text or "fields(" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, offenders

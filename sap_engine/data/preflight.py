@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
-from sap_engine.data.integrity import Integrity, children, nodes, text
+from sap_engine.data.integrity import Integrity, text
 from sap_engine.errors import DataError, DataLocation, Location
 from sap_engine.functions import AT_VISIT, FAMILY, NONFINITE, OVER_VISITS, TAKES_PARAMETER
 
@@ -97,7 +97,7 @@ class _Preflight(Integrity):
 
     def visit_functions(self) -> None:
         """Functions of visits applied to a parameter without visits, wherever written."""
-        for node in nodes(self.plan.statements):
+        for node in m.walk(self.plan.statements):
             if not (isinstance(node, m.Call) and node.args and isinstance(node.args[0], m.Col)):
                 continue
             name = node.args[0].name
@@ -140,7 +140,7 @@ class _Preflight(Integrity):
                     yield node, name
                 if node.function in TAKES_PARAMETER:
                     continue
-            stack.extend(reversed(list(children(node))))
+            stack.extend(reversed(m.children(node)))
 
     def step_terms(self, step) -> list[tuple[m.Expr, m.Loc]]:
         """The expressions a step evaluates at its visit, with where to point at them."""
@@ -216,7 +216,7 @@ class _Preflight(Integrity):
             ds = self.checked.datasets[str(p.source.dataset)]
             frame = ds.frame()
             hint = ""
-            for col in nodes(p.where) if p.where is not None else ():
+            for col in m.walk(p.where) if p.where is not None else ():
                 if isinstance(col, m.Col) and col.name in frame.columns:
                     missing = int(frame[col.name].isna().sum())
                     if missing:
@@ -280,7 +280,7 @@ class _Preflight(Integrity):
             roots.append(step.population.where)
         seen: set[str] = set()
         while roots:
-            for node in nodes(roots.pop()):
+            for node in m.walk(roots.pop()):
                 if isinstance(node, m.BinOp) and node.op in ("/", "*") or \
                         isinstance(node, m.Call) and node.function in NONFINITE or \
                         isinstance(node, m.Col) and node.dataset not in (
