@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sap_engine.model import NUMERIC, Kind
+from sap_engine.model import Kind
 
 Argument = Literal["parameter", "plain_parameter", "family", "number"]
 Visits = Literal["baseline", "at_visit", "over_visits", "none"]
@@ -42,7 +42,7 @@ class Function:
     visits: Visits
     summary: str
     arity: int = 1
-    result: Kind = NUMERIC
+    result: Kind = "numeric"
     uses_baseline: bool = False  # needs the parameter's baseline (so, visits or a column)
     numpy: str | None = None  # a math function: the numpy ufunc that computes it
     # Finite arguments can give a non-finite value (log(0), sqrt(-1), exp(1000)): the data

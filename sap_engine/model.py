@@ -140,10 +140,6 @@ Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
 # ``RoleSpec.kind``) takes a "numeric" or a "category" term, or "any".
 Kind = Literal["numeric", "category", "string", "bool"]
 RoleKind = Literal["numeric", "category", "any"]
-NUMERIC: Kind = "numeric"
-CATEGORY: Kind = "category"
-STRING: Kind = "string"
-BOOL: Kind = "bool"
 
 
 def _num(x: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sap_engine import functions
 from sap_engine import model as m
 from sap_engine.api import check_plan, execute_plan
 from sap_engine.errors import PlanSyntaxError
+from sap_engine.methods import registry
 from sap_engine.parse import grammar_text, parse_text, parser
 
 METHODS = ROOT / "sap_engine" / "methods"
@@ -208,3 +210,14 @@ def test_the_model_is_walked_only_by_its_own_helpers():
         if "vars(" in text or "__dataclass_fields__" in text or "fields(" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, offenders
+
+
+# ---- one kind vocabulary
+
+
+def test_role_kinds_use_the_checkers_words():
+    allowed = set(get_args(m.RoleKind))
+    assert allowed == {"numeric", "category", "any"} and allowed - {"any"} <= set(get_args(m.Kind))
+    for method in registry.load_all().values():
+        for role in method.roles:
+            assert role.kind in allowed, (method.name, role.name, role.kind)
