@@ -164,6 +164,39 @@ def test_every_function_is_documented():
     assert not missing, f"docs/language.md does not describe {missing}"
 
 
+# ---- the parser builds typed items
+
+
+_ITEMS = ["population FAS", "method ancova (ci_level = 0.9)", "model y ~ treatment + x",
+          "at week 16", "contrast A - B", "options adjust = none", "contrast B - C",
+          "lsmeans weights observed", "missing locf", "by visit"]
+
+
+def test_block_items_set_their_fields_in_any_order():
+    def analysis(items: list[str]) -> m.Analysis:
+        return parse_text("analysis X {\n  " + "\n  ".join(items) + "\n}").analyses["X"]
+
+    a, b = analysis(_ITEMS), analysis(list(reversed(_ITEMS)))
+    # Contrasts are kept in the order written; the method's own options come first.
+    assert [c.label for c in a.contrasts] == ["A - B", "B - C"]
+    assert [o.name for o in a.options] == [o.name for o in b.options] == ["ci_level", "adjust"]
+    assert a == m.Analysis(
+        "X", None, population=m.PopulationUse("FAS"), method="ancova", options=a.options,
+        response=m.Col("y"), terms=a.terms, visit=16.0, by=(m.ByItem("visit"),),
+        contrasts=a.contrasts, weights="observed", missing="locf")
+    assert b.contrasts == tuple(reversed(a.contrasts))
+    assert (a.visit_loc.line, a.method_loc.line) == (5, 3)
+
+
+def test_an_item_that_sets_fields_is_given_once_and_one_that_adds_may_repeat():
+    with pytest.raises(PlanSyntaxError) as exc:
+        parse_text("analysis X {\n  at week 16\n  contrast A - B\n  contrast B - C\n"
+                   "  at week 8\n}")
+    [d] = exc.value.diagnostics
+    assert (d.code, d.location.line) == ("SAP109", 5)
+    assert d.message == "analysis X: 'at week' is given twice (first at line 2); give it once"
+
+
 # ---- one walk over the plan model
 
 
@@ -200,15 +233,18 @@ def test_walk_does_not_recurse():
 
 
 def test_the_model_is_walked_only_by_its_own_helpers():
-    """No module reaches into the model's fields itself (``vars(node)``,
-    ``__dataclass_fields__``): it uses :func:`model.children` / :func:`model.walk`."""
+    """No module walks plan nodes through ``vars(node)`` or ``__dataclass_fields__`` (as
+    execute.py did): :func:`model.children` / :func:`model.walk` know the model."""
     offenders = []
     for path in sorted((ROOT / "sap_engine").rglob("*.py")):
         if "synth" in path.parts or path.name == "model.py":
             continue
-        text = path.read_text()
-        if "vars(" in text or "__dataclass_fields__" in text or "fields(" in text:
-            offenders.append(str(path.relative_to(ROOT)))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id == "vars" or isinstance(node, (ast.Attribute, ast.Constant)) \
+                    and "__dataclass_fields__" in (getattr(node, "attr", None),
+                                                   getattr(node, "value", None)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
 
 
