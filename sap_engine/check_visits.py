@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sap_engine.check import _Checker
 
 
-
 class _Visits:
     def __init__(self, ch: _Checker):
         self.ch = ch
