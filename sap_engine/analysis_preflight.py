@@ -22,11 +22,10 @@ from sap_engine import model as m
 from sap_engine.bind import analysis_chain
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step
-from sap_engine.data.integrity import nodes
-from sap_engine.data.preflight import FAMILY, DataPreflight, empty_text
+from sap_engine.data.preflight import DataPreflight, empty_text
 from sap_engine.execute import analysis_frame, each_visit, run_step
+from sap_engine.functions import FAMILY, NONFINITE
 
-RISKY = ("log", "sqrt", "exp")  # with "/" and "*": values can leave the finite numbers
 # A cross-tabulation without the levels its method needs: too few non-empty rows or columns,
 # a named level that is not there, not 2 x 2.
 TABLE_SHAPE = ("SAP460", "SAP461", "SAP463")
@@ -130,9 +129,9 @@ class AnalysisPreflight(DataPreflight):
             roots.append(step.population.where)
         seen: set[str] = set()
         while roots:
-            for node in nodes(roots.pop()):
+            for node in m.walk(roots.pop()):
                 if isinstance(node, m.BinOp) and node.op in ("/", "*") or \
-                        isinstance(node, m.Call) and node.function in RISKY or \
+                        isinstance(node, m.Call) and node.function in NONFINITE or \
                         isinstance(node, m.Col) and node.dataset not in (
                             None, self.checked.subjects):
                     return True

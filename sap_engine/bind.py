@@ -24,7 +24,7 @@ category (a factor, a crosstab row, an analysed variable), so a model fits it as
 factor whose levels sort as text ("N" before "Y", as every other class variable sorts), and as
 1/0 where the method's role is numeric (an event, a p-value).
 
-Options (see ``registry.Option.clause``): the method's default, replaced by what a plan
+Options (see ``registry.OptionSpec.clause``): the method's default, replaced by what a plan
 clause implies, replaced by the analysis' own ``options``; the value of a clause is
 validated like a given one. A clause of the analysis (``lsmeans weights``, ``contrast``, a
 model's ``A * B``) that no option of the method takes is an error (SAP244), and so is such a

@@ -1,7 +1,7 @@
 """Resolve an analysis' options: the method's defaults, what the plan's clauses imply, what
 the analysis gives, each validated by the method's option spec and recorded with its source.
 
-Which clause feeds which option is declared by the option (``registry.Option.clause``), never
+Which clause feeds which option is declared by the option (``registry.OptionSpec.clause``), never
 inferred from a name: ``lsmeans weights observed`` sets an ancova's LS-mean weights because
 its ``weights`` option says so, and a method whose own ``weights`` means something else
 (multiplicity's list of hypothesis weights) refuses the clause (SAP244).
@@ -101,7 +101,7 @@ def _given_value(opt: m.Option) -> object:
     return tuple(opt.value) if isinstance(opt.value, (tuple, list)) else opt.value
 
 
-def _validate(spec: r.Option, value: object) -> str | None:
+def _validate(spec: r.OptionSpec, value: object) -> str | None:
     return spec.validate(list(value) if isinstance(value, tuple) else value)
 
 

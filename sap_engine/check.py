@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sap_engine import functions
 from sap_engine import model as m
 from sap_engine.bind import Bound, bind_plan
 from sap_engine.check_arms import check_arm_levels
@@ -32,12 +33,6 @@ from sap_engine.errors import (
     with_source_line,
 )
 from sap_engine.methods import registry
-
-PARAMETER_FUNCTIONS = ("baseline", "change", "percent_change", "value")
-FAMILY_FUNCTIONS = ("max", "min", "sum")  # over the members of a parameter family
-# A patient's highest / lowest value of a parameter over the scheduled visits.
-VISIT_FUNCTIONS = ("max_over_visits", "min_over_visits")
-MATH_FUNCTIONS = ("abs", "log", "exp", "sqrt")
 
 
 @dataclass
@@ -89,7 +84,7 @@ class _Checker:
                 self.error("SAP220", f"{e.function}() cannot be used in a filter of the rows "
                                      f"of '{dataset}': filter on its columns", e.loc)
                 return None
-            if e.function in FAMILY_FUNCTIONS:
+            if e.function in functions.FAMILY:
                 arg = e.args[0] if len(e.args) == 1 else None
                 param = self.plan.parameters.get(getattr(arg, "name", ""))
                 if param is None or not param.by:
@@ -98,7 +93,7 @@ class _Checker:
                                          "parameter declared with 'by')", e.loc,
                                did_you_mean(getattr(arg, "name", ""), families))
                 return "numeric"
-            if e.function in VISIT_FUNCTIONS:
+            if e.function in functions.OVER_VISITS:
                 arg = e.args[0] if len(e.args) == 1 else None
                 param = self.plan.parameters.get(getattr(arg, "name", ""))
                 if param is None or param.by:
@@ -107,17 +102,21 @@ class _Checker:
                                          "family", e.loc,
                                did_you_mean(getattr(arg, "name", ""), plain))
                 return "numeric"
-            if e.function in PARAMETER_FUNCTIONS:
+            if e.function in functions.PARAMETER:
                 arg = e.args[0] if len(e.args) == 1 else None
                 if not isinstance(arg, m.Col) or arg.name not in self.plan.parameters:
                     self.error("SAP211", f"{e.function}() takes one parameter name",
                                e.loc, did_you_mean(getattr(arg, "name", ""),
                                                    list(self.plan.parameters)))
                 return "numeric"
+            function = functions.FUNCTIONS[e.function]
+            if len(e.args) != function.arity:  # `log(x, 10)` is not a logarithm to base 10
+                self.error("SAP204", f"{e.function}() takes one number, not {len(e.args)}",
+                           e.loc)
             for a in e.args:
                 if self.kind(a, dataset) not in ("numeric", None):
                     self.error("SAP204", f"{e.function}() needs a number", a.loc)
-            return "numeric"
+            return function.result
         if isinstance(e, m.Neg):
             self.expect_numeric(e.operand, dataset)
             return "numeric"

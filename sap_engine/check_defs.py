@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sap_engine import model as m
+from sap_engine.functions import TAKES_PARAMETER
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
@@ -189,20 +190,8 @@ def _cuts(e: object) -> list[m.Cut]:
         node = stack.pop()
         if isinstance(node, m.Cut):
             found.append(node)
-        stack.extend(_children(node))
+        stack.extend(m.children(node))
     return found
-
-
-def _children(e: object) -> tuple:
-    if isinstance(e, m.BinOp):
-        return (e.left, e.right)
-    if isinstance(e, (m.Not, m.Neg, m.Cut)):
-        return (e.operand,)
-    if isinstance(e, m.InSet):
-        return (e.operand, *e.values)
-    if isinstance(e, m.Call):
-        return e.args
-    return ()
 
 
 def plan_expressions(plan: m.Plan) -> list[object]:
@@ -229,17 +218,14 @@ def check_cuts(ch: _Checker) -> None:
 def _endpoint_refs(e: object, plan: m.Plan) -> list[str]:
     """Endpoints an expression reads. As at run time, a name is a parameter before it is
     an endpoint, and the argument of ``change()``, ``max()``... is always a parameter."""
-    from sap_engine.check import FAMILY_FUNCTIONS, PARAMETER_FUNCTIONS, VISIT_FUNCTIONS
-
-    takes_parameter = (*PARAMETER_FUNCTIONS, *FAMILY_FUNCTIONS, *VISIT_FUNCTIONS)
     names, stack = [], [e]
     while stack:
         node = stack.pop()
         if isinstance(node, m.Col) and node.dataset is None and node.name in plan.endpoints \
                 and node.name not in plan.parameters:
             names.append(node.name)
-        if not (isinstance(node, m.Call) and node.function in takes_parameter):
-            stack.extend(_children(node))
+        if not (isinstance(node, m.Call) and node.function in TAKES_PARAMETER):
+            stack.extend(m.children(node))
     return names
 
 

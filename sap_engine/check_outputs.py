@@ -103,7 +103,6 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
 def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
     """The ``by`` columns of the parameter families an analysis reads (through endpoints)."""
     from sap_engine.bind import analysis_chain
-    from sap_engine.check_defs import _children
 
     base = analysis_chain(plan, a)
     stack: list[object] = [base.response, base.terms, *base.variables, *(base.crosstab or ()),
@@ -118,7 +117,7 @@ def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
                 keys |= set(plan.parameters[node.name].by)
             elif node.name in plan.endpoints:
                 stack.append(plan.endpoints[node.name].expr)
-        stack.extend(_children(node))
+        stack.extend(m.children(node))
     return keys
 
 

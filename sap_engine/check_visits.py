@@ -33,17 +33,14 @@ from typing import TYPE_CHECKING
 
 from sap_engine import model as m
 from sap_engine.bind import analysis_chain, by_chain
-from sap_engine.check_defs import _children
+from sap_engine.functions import AT_VISIT, FAMILY, PER_SUBJECT
 from sap_engine.methods import registry
 
 if TYPE_CHECKING:
     from sap_engine.check import _Checker
 
-AT_VISIT = ("change", "percent_change", "value")
-FAMILY = ("max", "min", "sum")
 # Reports a located problem: (code, message, loc), as the checker's and the preflight's error().
 Report = Callable[[str, str, m.Loc], None]
-
 
 class VisitNeeds:
     """Which parts of an expression need a visit, given whether each parameter has visits
@@ -72,12 +69,12 @@ class VisitNeeds:
             return None
         if isinstance(e, m.Call) and e.args and isinstance(e.args[0], m.Col):
             name = e.args[0].name
-            if e.function in (*AT_VISIT, *FAMILY) and name in plan.parameters:
+            if e.function in AT_VISIT and name in plan.parameters:
                 # Without visits: SAP221 (change) or SAP243 (a family), value() needs none.
                 return (e, f"{e.function}({name})") if self.has_visits(name) else None
-            if e.function in ("baseline", "max_over_visits", "min_over_visits"):
+            if e.function in PER_SUBJECT:
                 return None
-        for child in _children(e):
+        for child in m.children(e):
             found = self.needing_visit(child, seen)
             if found:
                 return found
@@ -95,7 +92,7 @@ class VisitNeeds:
                 isinstance(e.args[0], m.Col) and e.args[0].name in plan.parameters and \
                 self.has_visits(e.args[0].name) is False:
             return e, f"{e.function}({e.args[0].name})"
-        for child in _children(e):
+        for child in m.children(e):
             found = self.family_without_visits(child, seen)
             if found:
                 return found

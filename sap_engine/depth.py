@@ -13,8 +13,6 @@ Both walks here use explicit stacks; they never recurse, whatever the input.
 
 from __future__ import annotations
 
-import dataclasses
-
 from lark import Tree
 
 from sap_engine import model as m
@@ -69,18 +67,7 @@ def _references(e: m.Expr, endpoints: dict[str, m.Endpoint]) -> tuple[int, list[
         if isinstance(node, _NESTING_NODES):
             depth += 1
             own = max(own, depth)
-            children: tuple = ()
-            if isinstance(node, m.BinOp):
-                children = (node.left, node.right)
-            elif isinstance(node, (m.Not, m.Neg)):
-                children = (node.operand,)
-            elif isinstance(node, m.InSet):
-                children = (node.operand, *node.values)
-            elif isinstance(node, m.Call):
-                children = node.args
-            elif isinstance(node, m.Cut):
-                children = (node.operand,)
-            stack.extend((c, depth) for c in children)
+            stack.extend((c, depth) for c in m.children(node))
         elif isinstance(node, m.Col) and node.dataset is None and node.name in endpoints:
             refs.append((depth, node.name))
     return own, refs
@@ -111,16 +98,14 @@ def _endpoint_depths(endpoints: dict[str, m.Endpoint]) -> dict[str, int]:
 
 
 def _expressions(statement: object):
-    """The outermost expressions anywhere in a statement (iterative walk of its fields)."""
+    """The outermost expressions anywhere in a statement (iterative walk of its nodes)."""
     stack = [statement]
     while stack:
         node = stack.pop()
         if isinstance(node, _EXPR_NODES):
             yield node
-        elif isinstance(node, tuple):
-            stack.extend(node)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, (m.Loc, type)):
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+        else:
+            stack.extend(m.children(node))
 
 
 def reference_problems(statements: tuple, limit: int = MAX_EXPRESSION_DEPTH) -> list[Problem]:

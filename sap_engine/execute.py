@@ -27,6 +27,7 @@ from sap_engine.compile import (
 )
 from sap_engine.data.derive import EACH_VISIT, Evaluator, Scope
 from sap_engine.errors import DataError, Diagnostic, MethodError, plan_diagnostic
+from sap_engine.functions import FAMILY, OVER_VISITS
 from sap_engine.methods import registry
 
 TOTAL = "Total"
@@ -147,9 +148,9 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
     """Parameters an expression depends on, through endpoints too."""
     seen = seen if seen is not None else set()
     found: set[str] = set()
-    if isinstance(e, m.Call) and e.function in ("max", "min", "sum"):
+    if isinstance(e, m.Call) and e.function in FAMILY:
         return found  # an aggregate over a family's members: one value per subject
-    if isinstance(e, m.Call) and e.function in ("max_over_visits", "min_over_visits"):
+    if isinstance(e, m.Call) and e.function in OVER_VISITS:
         return found  # one value per subject, whatever the analysis' unit
     if isinstance(e, m.Col) and e.dataset is None:
         if e.name in plan.parameters:
@@ -157,11 +158,8 @@ def _parameters_in(e, plan: m.Plan, seen: set[str] | None = None) -> set[str]:
         elif e.name in plan.endpoints and e.name not in seen:
             seen.add(e.name)
             found |= _parameters_in(plan.endpoints[e.name].expr, plan, seen)
-    for child in vars(e).values() if hasattr(e, "__dataclass_fields__") else ():
-        items = child if isinstance(child, tuple) else (child,)
-        for item in items:
-            if hasattr(item, "__dataclass_fields__") and not isinstance(item, m.Loc):
-                found |= _parameters_in(item, plan, seen)
+    for child in m.children(e):
+        found |= _parameters_in(child, plan, seen)
     return found
 
 

@@ -8,10 +8,11 @@ Nothing here mutates: derive a changed node with :func:`dataclasses.replace`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal, localcontext
 from functools import cached_property
-from typing import TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 # The one location type; the model's nodes (and their users, as ``m.Loc``) carry it.
 from sap_engine.location import Loc as Loc
@@ -128,6 +129,12 @@ class Cut:
 
 
 Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
+
+# The kinds of value, one vocabulary for the whole engine: the checker types an expression
+# with them, a data column is "numeric" or "string", and a method's role (the registry's
+# ``RoleSpec.kind``) takes a "numeric" or a "category" term, or "any".
+Kind = Literal["numeric", "category", "string", "bool"]
+RoleKind = Literal["numeric", "category", "any"]
 
 
 def _num(x: float) -> str:
@@ -449,10 +456,6 @@ class Document:
     loc: Loc = _loc()
 
 
-Statement = Union[Study, tuple, Treatment, Labels, Population, Visits, Parameter, Endpoint,
-                  Intercurrent, Estimand, Analysis, Table, Figure, Document]
-
-
 @dataclass(frozen=True)
 class Plan:
     """A parsed plan: its statements in source order, plus typed views of them."""
@@ -545,3 +548,56 @@ class Plan:
 class DataBlock:
     sources: tuple[Source, ...]
     loc: Loc = _loc()
+
+
+# ---- walking the model ---------------------------------------------------------------------
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _is_node(value: object) -> bool:
+    return is_dataclass(value) and not isinstance(value, (type, Loc))
+
+
+def children(node: object) -> tuple[Any, ...]:
+    """The nodes directly below ``node``, in source order: an expression's operands, the
+    expressions and nodes a statement holds (tuples flattened; locations, names and plain
+    values are not nodes). Typed Any: callers tell the node classes apart with isinstance.
+
+    >>> children(BinOp("+", Col("x"), Num(1.0)))
+    (Col(name='x', dataset=None), Num(value=1.0))
+    """
+    if not _is_node(node):
+        return ()
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in fields(node))  # type: ignore[arg-type]
+    out: list[object] = []
+    for name in names:
+        _collect(getattr(node, name), out)
+    return tuple(out)
+
+
+def _collect(value: object, out: list[object]) -> None:
+    if isinstance(value, tuple):  # a tuple of nodes, or of pairs (a crosstab, attributes)
+        for item in value:
+            _collect(item, out)
+    elif _is_node(value):
+        out.append(value)
+
+
+def walk(root: object) -> Iterator[object]:
+    """``root`` (a node, or a tuple of them) and every node below it, depth first in source
+    order, without recursion (an expression may nest a hundred levels).
+
+    >>> [type(n).__name__ for n in walk(Not(BinOp(">", Col("AGE"), Num(40.0))))]
+    ['Not', 'BinOp', 'Col', 'Num']
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(reversed(node))
+        elif _is_node(node):
+            yield node
+            stack.extend(reversed(children(node)))

@@ -8,14 +8,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 from lark.visitors import Transformer_NonRecursive
 
-from sap_engine import depth
+from sap_engine import depth, functions
 from sap_engine import model as m
 from sap_engine.errors import (
     MAX_COLLECTED,
@@ -33,12 +35,24 @@ from sap_engine.syntax_errors import shorten, syntax_error
 MAX_PLAN_BYTES = 1024 * 1024
 
 
+# The grammar's FUNCTION terminal, filled in from the catalogue of plan functions.
+_FUNCTION_TERMINAL = "FUNCTION.2: /(FUNCTION_NAMES)(?=\\s*\\()/"
+
+
+def grammar_text() -> str:
+    """The grammar, with the function names of :mod:`sap_engine.functions`."""
+    text = grammar_path().read_text(encoding="utf-8")
+    if _FUNCTION_TERMINAL not in text:
+        raise AssertionError(f"grammar has no line {_FUNCTION_TERMINAL!r}")
+    return text.replace(_FUNCTION_TERMINAL, f"FUNCTION.2: /{functions.grammar_pattern()}/")
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     # cache=True stores the LALR tables in the temp dir keyed by grammar hash: a cold CLI
     # then skips table construction (~100 ms here).
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True,
+                maybe_placeholders=True, cache=True)
 
 
 def _loc(meta) -> m.Loc:
@@ -64,26 +78,18 @@ def _level(x) -> str:
     return str(x)
 
 
-class _Item(tuple):
-    """A block item, ``(keyword, value)``, that remembers where it was written."""
+@dataclass(frozen=True)
+class _Item:
+    """A block item as the transformer builds it: where it is written, the words it is
+    written with, and the fields of its statement it sets (``method ancova`` sets ``method``
+    and ``method_loc``) or, for an item that may repeat (``contrast``, ``rows``, ``options``,
+    ``footnote``, ``intercurrent``), the elements it adds to a tuple field. An item that sets
+    fields is written once per block: twice, one used to win silently (SAP109)."""
 
+    words: str
     loc: m.Loc
-
-    def __new__(cls, item: tuple, loc: m.Loc) -> _Item:
-        self = super().__new__(cls, item)
-        self.loc = loc
-        return self
-
-
-# Block items that may be written once per block (contrasts, options, rows, footnotes and
-# intercurrent strategies may repeat). Written twice, one used to win silently (SAP109).
-_ONCE_ITEMS = frozenset({
-    "visit_baseline", "visit_scheduled", "visit_label", "missing_use", "est_variable",
-    "est_summary", "an_method", "an_model", "an_variables", "an_crosstab", "an_roles", "an_by",
-    "an_at", "an_lsmeans", "tab_columns", "doc_template", "doc_include", "doc_author",
-    "doc_reproduce", "doc_rounding"})
-_ITEM_KEYWORDS = {"variables": "variable", "visit": "at week", "weights": "lsmeans weights",
-                  "strategy": "intercurrent"}
+    sets: dict[str, Any] = field(default_factory=dict)
+    adds: dict[str, tuple] = field(default_factory=dict)
 
 
 def _binary(op: str):
@@ -100,37 +106,35 @@ def _binary(op: str):
 class _ToModel(Transformer_NonRecursive):
     """Parse tree to plan model, without recursion (a deep tree cannot exhaust the stack).
 
-    Problems only visible once a value is known (a number too large for a float, a visit
-    range that is empty, endless or too long) are collected in ``problems`` as (code,
-    message, loc), so one pass reports them all."""
+    Every rule builds a typed value with its location: a plan node, or a block item
+    (:class:`_Item`) that its statement folds into its fields. Problems only visible once a
+    value is known (a number too large for a float, a visit range that is empty, endless or
+    too long) are collected in ``problems`` as (code, message, loc), so one pass reports
+    them all."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[tuple[str, str, m.Loc]] = []
         self.omitted = 0  # problems found beyond MAX_COLLECTED: counted, not kept
 
-    def _call_userfunc(self, tree, new_children=None):
-        result = super()._call_userfunc(tree, new_children)
-        if tree.data in _ONCE_ITEMS:
-            return _Item(result, _loc(tree.meta))
-        return result
-
-    def once(self, block: str, items) -> None:
-        """SAP109 for an item written twice in one block (the first one's line named)."""
+    def fold(self, block: str, items) -> dict[str, Any]:
+        """The fields a block's items give its statement, in source order; SAP109 for an
+        item written twice (the first one's line named)."""
+        fields: dict[str, Any] = {}
         seen: dict[str, m.Loc] = {}
         for item in items:
             if isinstance(item, m.PopulationUse):
-                key, loc = "population", item.loc
-            elif isinstance(item, _Item):
-                key, loc = item[0], item.loc
-            else:
-                continue
-            if key in seen:
-                word = _ITEM_KEYWORDS.get(key, key)
-                self.problem("SAP109", f"{block}: '{word}' is given twice (first at line "
-                             f"{seen[key].line}); give it once", loc)
-            else:
-                seen[key] = loc
+                item = _Item("population", item.loc, sets={"population": item})
+            if item.sets:
+                if item.words in seen:
+                    self.problem("SAP109", f"{block}: '{item.words}' is given twice (first at "
+                                 f"line {seen[item.words].line}); give it once", item.loc)
+                else:
+                    seen[item.words] = item.loc
+                fields.update(item.sets)
+            for name, values in item.adds.items():
+                fields[name] = fields.get(name, ()) + values
+        return fields
 
     def problem(self, code: str, message: str, loc: m.Loc) -> None:
         if len(self.problems) < MAX_COLLECTED:
@@ -236,14 +240,15 @@ class _ToModel(Transformer_NonRecursive):
         return m.Study(str(c[0]), c[1].value, tuple(c[2:]), _loc(meta))
 
     def file_source(self, meta, c):
-        return ("file", c[0].value)
+        return _Item("from", _loc(meta), sets={"kind": "file", "ref": c[0].value})
 
     def package_source(self, meta, c):
-        return ("package", c[0].value)
+        return _Item("from", _loc(meta), sets={"kind": "package", "ref": c[0].value})
 
     def source(self, meta, c):
-        name, (kind, ref), keys, subjects = c
-        return m.Source(str(name), kind, ref, keys or (), subjects is not None, _loc(meta))
+        name, ref, keys, subjects = c
+        return m.Source(str(name), keys=keys or (), subjects=subjects is not None,
+                        loc=_loc(meta), **ref.sets)
 
     def data(self, meta, c):
         return m.DataBlock(tuple(c), _loc(meta))
@@ -268,7 +273,7 @@ class _ToModel(Transformer_NonRecursive):
                             _loc(meta))
 
     def visit_baseline(self, meta, c):
-        return ("baseline", c[0].value)
+        return _Item("baseline", _loc(meta), sets={"baseline": c[0].value})
 
     def visit_one(self, meta, c):
         return (c[0].value,)
@@ -298,16 +303,14 @@ class _ToModel(Transformer_NonRecursive):
         if count > m.MAX_VISITS:
             self.problem("SAP107", f"the schedule has {count} visits, more than {m.MAX_VISITS}",
                          _loc(meta))
-        return ("scheduled", tuple(c))
+        return _Item("scheduled", _loc(meta), sets={"scheduled": tuple(c)})
 
     def visit_label(self, meta, c):
-        return ("label", c[0].value)
+        return _Item("label", _loc(meta), sets={"label": c[0].value})
 
     def visits(self, meta, c):
-        self.once(f"visits {c[0].text}", c[1:])
-        items = dict(c[1:])
-        return m.Visits(c[0], items.get("baseline"), items.get("scheduled", ()),
-                        items.get("label"), _loc(meta))
+        fields = self.fold(f"visits {c[0].text}", c[1:])
+        return m.Visits(c[0], loc=_loc(meta), **fields)
 
     def parameter(self, meta, c):
         name, label, source, where, base, by = c
@@ -327,33 +330,26 @@ class _ToModel(Transformer_NonRecursive):
         return m.PopulationUse(str(c[0]), c[1], _loc(meta))
 
     def visit_at(self, meta, c):
-        return ("visit", (c[0].value, _loc(meta)))
+        return _Item("at week", _loc(meta), sets={"visit": c[0].value, "visit_loc": _loc(meta)})
 
     def missing_use(self, meta, c):
-        return ("missing", str(c[0]))
+        return _Item("missing", _loc(meta), sets={"missing": str(c[0])})
 
     def est_variable(self, meta, c):
-        return ("variable", (c[0], c[1][1] if c[1] else (None, m.Loc())))
+        at_week = c[1].sets if c[1] else {}
+        return _Item("variable", _loc(meta), sets={"variable": c[0], **at_week})
 
     def est_intercurrent(self, meta, c):
-        return ("strategy", m.Strategy(str(c[0]), str(c[1]), str(c[2]) if c[2] else None,
-                                       _loc(meta)))
+        strategy = m.Strategy(str(c[0]), str(c[1]), str(c[2]) if c[2] else None, _loc(meta))
+        return _Item("intercurrent", _loc(meta), adds={"strategies": (strategy,)})
 
     def est_summary(self, meta, c):
-        return ("summary", c[0].value)
+        return _Item("summary", _loc(meta), sets={"summary": c[0].value})
 
     def estimand(self, meta, c):
         name, label, *items = c
-        self.once(f"estimand {name}", items)
-        pop = next((i for i in items if isinstance(i, m.PopulationUse)), None)
-        kv = [i for i in items if isinstance(i, tuple)]
-        variable, (visit, visit_loc) = next((v for k, v in kv if k == "variable"),
-                                            (None, (None, m.Loc())))
-        return m.Estimand(
-            str(name), label.value if label else None, pop, variable, visit,
-            tuple(v for k, v in kv if k == "strategy"),
-            next((v for k, v in kv if k == "missing"), None),
-            next((v for k, v in kv if k == "summary"), None), _loc(meta), visit_loc)
+        fields = self.fold(f"estimand {name}", items)
+        return m.Estimand(str(name), label.value if label else None, loc=_loc(meta), **fields)
 
     # ---- analyses
     def option(self, meta, c):
@@ -367,22 +363,23 @@ class _ToModel(Transformer_NonRecursive):
         return tuple(x for x in c if x is not None)
 
     def an_method(self, meta, c):
-        return ("method", (str(c[0]), c[1] or (), _loc(meta)))
+        return _Item("method", _loc(meta), sets={
+            "method": str(c[0]), "method_loc": _loc(meta), "method_options": c[1] or ()})
 
     def an_model(self, meta, c):
-        return ("model", (c[0], c[1]))
+        return _Item("model", _loc(meta), sets={"response": c[0], "terms": c[1]})
 
     def an_variables(self, meta, c):
-        return ("variables", tuple(c))
+        return _Item("variable", _loc(meta), sets={"variables": tuple(c)})
 
     def an_crosstab(self, meta, c):
-        return ("crosstab", (c[0], c[1]))
+        return _Item("crosstab", _loc(meta), sets={"crosstab": (c[0], c[1])})
 
     def role(self, meta, c):
         return m.Role(str(c[0]), c[1], _loc(meta))
 
     def an_roles(self, meta, c):
-        return ("roles", tuple(c))
+        return _Item("roles", _loc(meta), sets={"roles": tuple(c)})
 
     def by_treatment(self, meta, c):
         return m.ByItem("treatment", _loc(meta))
@@ -397,51 +394,31 @@ class _ToModel(Transformer_NonRecursive):
         return m.ByItem(str(c[0]), _loc(meta))
 
     def an_by(self, meta, c):
-        return ("by", tuple(c))
+        return _Item("by", _loc(meta), sets={"by": tuple(c)})
 
     def an_at(self, meta, c):
         return c[0]
 
     def an_contrast(self, meta, c):
-        return ("contrast", m.Contrast(_level(c[0]), _level(c[1]), _loc(meta)))
+        contrast = m.Contrast(_level(c[0]), _level(c[1]), _loc(meta))
+        return _Item("contrast", _loc(meta), adds={"contrasts": (contrast,)})
 
     def an_lsmeans(self, meta, c):
-        return ("weights", str(c[0]))
+        # The clause's own location: a method that takes no weights is refused there (SAP244).
+        return _Item("lsmeans weights", _loc(meta),
+                     sets={"weights": str(c[0]), "weights_loc": _loc(meta)})
 
     def an_options(self, meta, c):
-        return ("options", tuple(c))
+        return _Item("options", _loc(meta), adds={"options": tuple(c)})
 
     def analysis(self, meta, c):
         name, label, estimand, *items = c
-        self.once(f"analysis {name}", items)
-        kv: dict[str, object] = {}
-        contrasts, options = [], []
-        pop = None
-        for item in items:
-            if isinstance(item, m.PopulationUse):
-                pop = item
-                continue
-            key, value = item
-            if key == "weights":
-                kv["weights_loc"] = item.loc
-            if key == "contrast":
-                contrasts.append(value)
-            elif key == "options":
-                options.extend(value)
-            else:
-                kv[key] = value
-        method, method_options, method_loc = kv.get("method", (None, (), m.Loc()))
-        response, terms = kv.get("model", (None, None))
-        visit, visit_loc = kv.get("visit", (None, m.Loc()))
-        return m.Analysis(
-            name=str(name), label=label.value if label else None,
-            estimand=str(estimand) if estimand else None, population=pop, method=method,
-            method_loc=method_loc, options=tuple(method_options) + tuple(options),
-            response=response, terms=terms, variables=kv.get("variables", ()),
-            crosstab=kv.get("crosstab"), roles=kv.get("roles", ()), by=kv.get("by", ()),
-            visit=visit, visit_loc=visit_loc, contrasts=tuple(contrasts), weights=kv.get("weights"),
-            missing=kv.get("missing"), loc=_loc(meta),
-            weights_loc=kv.get("weights_loc", m.Loc()))
+        fields = self.fold(f"analysis {name}", items)
+        # The options of `method X (...)` come first, wherever an `options` item is written.
+        options = fields.pop("method_options", ()) + fields.pop("options", ())
+        return m.Analysis(name=str(name), label=label.value if label else None,
+                          estimand=str(estimand) if estimand else None, options=options,
+                          loc=_loc(meta), **fields)
 
     def analysis_by(self, meta, c):
         name, label, base, by = c
@@ -453,59 +430,45 @@ class _ToModel(Transformer_NonRecursive):
         return m.ShowItem(str(c[0]), c[1].value if c[1] else None, _loc(meta))
 
     def tab_columns(self, meta, c):
-        return ("columns", tuple(c))
+        return _Item("columns", _loc(meta), sets={"columns": tuple(c)})
 
     def tab_rows(self, meta, c):
-        return ("rows", m.TableRows(c[0][0], c[0][1:], c[1].value if c[1] else None,
-                                    tuple(x for x in c[2:] if x is not None), _loc(meta)))
+        rows = m.TableRows(c[0][0], c[0][1:], c[1].value if c[1] else None,
+                           tuple(x for x in c[2:] if x is not None), _loc(meta))
+        return _Item("rows", _loc(meta), adds={"rows": (rows,)})
 
     def tab_footnote(self, meta, c):
-        return ("footnote", c[0].value)
-
-    def _display_items(self, items):
-        pop, columns, rows, notes = None, (), [], []
-        for item in items:
-            if isinstance(item, m.PopulationUse):
-                pop = item
-            elif item[0] == "columns":
-                columns = item[1]
-            elif item[0] == "rows":
-                rows.append(item[1])
-            elif item[0] == "footnote":
-                notes.append(item[1])
-        return pop, columns, tuple(rows), tuple(notes)
+        return _Item("footnote", _loc(meta), adds={"footnotes": (c[0].value,)})
 
     def table(self, meta, c):
-        self.once(f'table "{c[0].value}"', c[2:])
-        pop, columns, rows, notes = self._display_items(c[2:])
-        return m.Table(c[0].value, c[1].value, pop, columns, rows, notes, _loc(meta))
+        fields = self.fold(f'table "{c[0].value}"', c[2:])
+        return m.Table(c[0].value, c[1].value, loc=_loc(meta), **fields)
 
     def figure(self, meta, c):
-        self.once(f'figure "{c[0].value}"', c[3:])
-        pop, _, _, notes = self._display_items(c[3:])
-        return m.Figure(c[0].value, c[1].value, str(c[2]), pop, notes, _loc(meta))
+        fields = self.fold(f'figure "{c[0].value}"', c[3:])
+        # A figure shares the items of a table; it has no columns or rows of its own.
+        fields.pop("columns", None)
+        fields.pop("rows", None)
+        return m.Figure(c[0].value, c[1].value, str(c[2]), loc=_loc(meta), **fields)
 
     def doc_template(self, meta, c):
-        return ("template", c[0].value)
+        return _Item("template", _loc(meta), sets={"template": c[0].value})
 
     def doc_include(self, meta, c):
-        return ("include", tuple(str(x) for x in c) or ("all",))
+        return _Item("include", _loc(meta), sets={"include": tuple(str(x) for x in c) or ("all",)})
 
     def doc_author(self, meta, c):
-        return ("author", c[0].value)
+        return _Item("author", _loc(meta), sets={"author": c[0].value})
 
     def doc_reproduce(self, meta, c):
-        return ("reproduce", c[0].value)
+        return _Item("reproduce", _loc(meta), sets={"reproduce": c[0].value})
 
     def doc_rounding(self, meta, c):
-        return ("rounding", str(c[0]))
+        return _Item("rounding", _loc(meta), sets={"rounding": str(c[0])})
 
     def document(self, meta, c):
-        self.once("document", c[1:])
-        items = dict(c[1:])
-        return m.Document(c[0].value, items.get("template"), items.get("include", ("all",)),
-                          items.get("author"), items.get("reproduce"),
-                          items.get("rounding", "half_away_from_zero"), _loc(meta))
+        fields = self.fold("document", c[1:])
+        return m.Document(c[0].value, loc=_loc(meta), **fields)
 
 
 def _plain(value):

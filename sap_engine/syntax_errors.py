@@ -15,6 +15,7 @@ from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from sap_engine.errors import Diagnostic, did_you_mean, source_lines
+from sap_engine.functions import NAMES
 from sap_engine.location import Loc
 
 # Friendlier names for the terminals a user may meet in "expected ..." messages.
@@ -52,10 +53,9 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str, lark: Lark) -> Diag
         unknown = _unknown_function(exc, text)
         if unknown:
             name, column = unknown
-            functions = _terminal_words(lark)["FUNCTION"]
             message = (f"unknown function '{shorten(name)}'; the functions are "
-                       + ", ".join(functions))
-            suggestion = did_you_mean(name, functions)
+                       + ", ".join(NAMES))
+            suggestion = did_you_mean(name, NAMES)
     elif isinstance(exc, UnexpectedCharacters):
         message = f"unexpected character {exc.char!r}"
         code = "SAP103"
@@ -105,8 +105,7 @@ def _terminal_words(lark: Lark) -> dict[str, tuple[str, ...]]:
             if alternatives:
                 words[t.name] = tuple(alternatives.group(1).split("|"))
             elif t.name == "FUNCTION":  # (baseline|change|...)(?=\s*\()
-                names = re.match(r"\(([A-Za-z_|]+)\)", t.pattern.value)
-                words[t.name] = tuple(names.group(1).split("|")) if names else ()
+                words[t.name] = NAMES
     return words
 
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sap_engine.functions import NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The seed plans, by short name.
@@ -40,10 +42,7 @@ _TOKEN = re.compile(r'''
 def _keywords() -> frozenset[str]:
     grammar = (ROOT / "grammar" / "sap.lark").read_text(encoding="utf-8")
     words = set(re.findall(r'"([a-z_]+)"', grammar))
-    functions = re.search(r"FUNCTION\.2: /\(([^)]*)\)", grammar)
-    if functions:
-        words |= set(functions.group(1).split("|"))
-    return frozenset(words)
+    return frozenset(words | set(NAMES))
 
 
 KEYWORDS = _keywords()

@@ -46,7 +46,7 @@ def toy_method():
     CALLS.clear()
     registry.register(
         TOY, family="descriptive", summary="Subjects and mean per visit (a test's toy).",
-        roles=(registry.Role("variable", "numeric", doc="the response"),),
+        roles=(registry.RoleSpec("variable", "numeric", doc="the response"),),
         stats=("n", "mean"), unit=registry.SUBJECT_VISIT, consumes=("visit",),
     )(_per_visit)
     try:
@@ -162,7 +162,7 @@ def test_a_subject_visit_method_that_does_not_consume_the_visit_is_not_split(tmp
     # A method over every visit that does not split them itself (say, one slope over the
     # visits): `by visit` would hand it one visit at a time, against its declared unit.
     registry.register("toy_slope", family="descriptive", summary="-",
-                      roles=(registry.Role("variable", "numeric"),),
+                      roles=(registry.RoleSpec("variable", "numeric"),),
                       unit=registry.SUBJECT_VISIT)(_per_visit)
     try:
         text = _with(PER_VISIT.replace("toy_per_visit", "toy_slope")

@@ -30,6 +30,7 @@ from sap_engine.data.expressions import NonFiniteError, apply_math
 from sap_engine.data.expressions import evaluate as _eval
 from sap_engine.data.sources import subject_key
 from sap_engine.errors import DataError, DataLocation, Diagnostic, plan_diagnostic
+from sap_engine.functions import FAMILY, OVER_VISITS, PARAMETER, USES_BASELINE
 from sap_engine.model import Handling
 
 NO_HANDLING = Handling()  # no intercurrent event, no missing-data rule
@@ -387,11 +388,11 @@ class Evaluator:
             return self.align(self.subjects[col.name], scope)
 
         def call(c: m.Call) -> pd.Series:
-            if c.function in ("max", "min", "sum"):
+            if c.function in FAMILY:
                 return self._family_aggregate(c.function, _arg_name(c), visit, scope)
-            if c.function in ("max_over_visits", "min_over_visits"):
+            if c.function in OVER_VISITS:
                 return self._over_visits(c.function[:3], _arg_name(c), handling, scope)
-            if c.function in ("baseline", "change", "percent_change", "value"):
+            if c.function in PARAMETER:
                 return self._param_value(c.function, _arg_name(c), visit, handling, scope)
             arg = _broadcast(_eval(c.args[0], column, call, guard), index)
             return apply_math(c, arg.astype(float), guard)
@@ -542,9 +543,9 @@ class Evaluator:
     def no_visits_text(self, name: str, fn: str) -> str:
         """What is wrong with ``fn(name)`` of a parameter without visits."""
         head = f"{fn}({name}): '{name}' has one value per subject ({self.why_no_visits(name)})"
-        if fn in ("baseline", "change", "percent_change"):
+        if fn in USES_BASELINE:
             return f"{head}, so it has no baseline; use the value itself"
-        if fn in ("max", "min", "sum"):
+        if fn in FAMILY:
             return (f"{fn}({name}): the family '{name}' has one value per subject and member "
                     f"({self.why_no_visits(name)}), but {fn}() of a family is taken at a visit")
         return f"{head}: there are no visits to take it over; use '{name}' itself"

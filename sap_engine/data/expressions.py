@@ -25,14 +25,12 @@ import numpy as np
 import pandas as pd
 
 from sap_engine import model as m
+from sap_engine.functions import FUNCTIONS
 
 _COMPARE = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
     "/": lambda a, b: a / b}
-_MATH: dict[str, Callable[[Any], Any]] = {"abs": np.abs, "log": np.log, "exp": np.exp,
-                                           "sqrt": np.sqrt}
-MATH_FUNCTIONS = tuple(_MATH)
 
 # A pd.Series (of float or text), a float, or a str; pandas has no type information here.
 Value = Any
@@ -143,7 +141,7 @@ def arithmetic(e: m.BinOp, lf: Value, rf: Value, guard: Guard = refuse) -> Value
 def apply_math(c: m.Call, arg: Value, guard: Guard = refuse) -> Value:
     """``abs``, ``log``, ``exp`` or ``sqrt`` of a float Series (or number)."""
     with np.errstate(all="ignore"):
-        out = _MATH[c.function](arg)
+        out = getattr(np, FUNCTIONS[c.function].numpy or "")(arg)
 
     def reason(i: int | None) -> str:
         if c.function == "log":

@@ -1,7 +1,6 @@
 """Data integrity, the first part of the preflight (see ``preflight``): the key columns exist
 and identify rows, every dataset read is linked to the subjects, and no numeric column the
-plan reads holds an infinite number. Also the reporting and plan-walking helpers the
-preflight shares.
+plan reads holds an infinite number. Also the reporting helpers the preflight shares.
 
 A missing value in a key column is a value like any other (ADaM's unscheduled records have
 no ``AVISITN``); the subject dataset, though, needs one row per subject and a subject id in
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import fields, is_dataclass
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan
@@ -179,7 +177,7 @@ class Integrity:
                 roots, context = [statement], None
             else:
                 continue
-            for node in nodes(tuple(r for r in roots if r is not None)):
+            for node in m.walk(tuple(r for r in roots if r is not None)):
                 if isinstance(node, m.Col):
                     yield node, context
 
@@ -195,30 +193,6 @@ class Integrity:
         if col.name in cols[self.checked.subjects].columns:
             return self.checked.subjects, col.name
         return None
-
-
-def nodes(root: object) -> Iterator[object]:
-    """Every dataclass node below ``root`` (statements, expressions), depth first and in
-    source order, without recursion (a plan may nest hundreds of terms)."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tuple):
-            stack.extend(reversed(node))
-            continue
-        if not is_dataclass(node) or isinstance(node, (type, m.Loc)):
-            continue
-        yield node
-        stack.extend(reversed(list(children(node))))
-
-
-def children(node: object) -> Iterator[object]:
-    if not is_dataclass(node) or isinstance(node, type):
-        return
-    for f in fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, tuple) or (is_dataclass(value) and not isinstance(value, m.Loc)):
-            yield value
 
 
 def text(e: object) -> str:

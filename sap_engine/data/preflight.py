@@ -33,12 +33,9 @@ from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.check_visits import VisitNeeds, report_visit_needs
 from sap_engine.data.derive import Evaluator, Handling
-from sap_engine.data.integrity import Integrity, children, nodes, text
+from sap_engine.data.integrity import Integrity, text
 from sap_engine.errors import DataError, DataLocation, plan_diagnostic
-
-AT_VISIT = ("value", "change", "percent_change")  # a parameter's value at one visit
-FAMILY = ("max", "min", "sum")  # over a family's members, at one visit
-OVER_VISITS = ("max_over_visits", "min_over_visits")
+from sap_engine.functions import AT_VISIT, FAMILY, OVER_VISITS, TAKES_PARAMETER
 
 
 class DataPreflight(Integrity):
@@ -78,7 +75,7 @@ class DataPreflight(Integrity):
 
     def visit_functions(self) -> None:
         """Functions of visits applied to a parameter without visits, wherever written."""
-        for node in nodes(self.plan.statements):
+        for node in m.walk(self.plan.statements):
             if not (isinstance(node, m.Call) and node.args and isinstance(node.args[0], m.Col)):
                 continue
             name = node.args[0].name
@@ -111,11 +108,11 @@ class DataPreflight(Integrity):
             if isinstance(node, m.Call) and node.args and isinstance(node.args[0], m.Col) \
                     and node.args[0].name in plan.parameters:
                 name = node.args[0].name
-                if node.function in AT_VISIT + FAMILY and self.visits_of(name) == "visit":
+                if node.function in AT_VISIT and self.visits_of(name) == "visit":
                     yield node, name
-                if node.function in AT_VISIT + FAMILY + OVER_VISITS + ("baseline",):
+                if node.function in TAKES_PARAMETER:
                     continue
-            stack.extend(reversed(list(children(node))))
+            stack.extend(reversed(m.children(node)))
 
     # ---- the derivations' data
     def guarded(self, work: Callable, at: m.Loc | None = None, who: str | None = None):
@@ -143,7 +140,7 @@ class DataPreflight(Integrity):
             ds = self.checked.datasets[str(p.source.dataset)]
             frame = ds.frame()
             hint = ""
-            for col in nodes(p.where) if p.where is not None else ():
+            for col in m.walk(p.where) if p.where is not None else ():
                 if isinstance(col, m.Col) and col.name in frame.columns:
                     missing = int(frame[col.name].isna().sum())
                     if missing:

@@ -36,18 +36,10 @@ from typing import Any
 import numpy as np
 
 from sap_engine.errors import MethodError
-from sap_engine.methods.freq import BOWKER_DF, chi_rows
-from sap_engine.methods.freq_effects import TABLE_OPTIONS, _one
-from sap_engine.methods.freq_table import (
-    Crosstab,
-    as_counts,
-    crosstab,
-    norm_sf,
-    ordered_levels,
-    z_quantile,
-)
-from sap_engine.methods.freq_tests import bowker
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.freq_effects import TABLE_OPTIONS
+from sap_engine.methods.freq_table import Crosstab, as_counts, norm_sf, square_table, z_quantile
+from sap_engine.methods.freq_tests import BOWKER_DF, bowker, chi_rows
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_agreement.py"
 WEIGHTS = ("cicchetti_allison", "fleiss_cohen")
@@ -112,40 +104,6 @@ def kappa(table, weights=None, level: float = 0.95) -> Kappa:
                  2 * norm_sf(abs(z)) if math.isfinite(z) else math.nan)
 
 
-def square_table(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> Crosstab:
-    """The k x k table of two ratings with the same categories in rows and columns.
-
-    SAS computes agreement only on square tables whose rows and columns are the same
-    categories. With ``zeros`` the table is squared over the union of the categories
-    (empty rows/columns added, SAS's ZEROS with zero-weight records); otherwise a category
-    seen in only one rating is an error naming it.
-    """
-    import pandas as pd
-
-    row, col = _one(roles, "row"), _one(roles, "col")
-    order = options.get("order", "internal")
-    rl = tuple(options.get("row_levels") or ())
-    cl = tuple(options.get("col_levels") or ())
-    t = crosstab(frame, row, col, order=order, row_levels=rl, col_levels=cl)
-    if t.row_levels == t.col_levels:
-        return t
-    if not options.get("zeros", False):
-        only_r = [lv for lv in t.row_levels if lv not in t.col_levels]
-        only_c = [lv for lv in t.col_levels if lv not in t.row_levels]
-        what = "; ".join(part for part in (
-            f"{only_r} only in '{row}'" if only_r else "",
-            f"{only_c} only in '{col}'" if only_c else "") if part)
-        raise MethodError("SAP480", f"agreement needs the same categories in both ratings "
-                                    f"(a square table): {what or 'levels in another order'}; "
-                                    f"list them in row_levels/col_levels or set zeros = true")
-    sub = frame[[row, col]].dropna()
-    both = pd.concat([sub[row], sub[col]], ignore_index=True)
-    both.name = f"{row}/{col}"
-    _, labels, scores = ordered_levels(both, order, rl or cl)
-    square = crosstab(frame, row, col, order=order, row_levels=labels, col_levels=labels)
-    return Crosstab(square.counts, square.row_levels, square.col_levels, scores, scores)
-
-
 def _kappa_rows(name: str, res: Kappa) -> list[Stat]:
     lv = name
     return [Stat(name, res.kappa, variable_level=lv),
@@ -163,18 +121,18 @@ def _defined(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-_ROLES = (Role("row", "categorical", doc="the first rating (table rows)"),
-          Role("col", "categorical", doc="the second rating (table columns)"))
+_ROLES = (RoleSpec("row", "category", doc="the first rating (table rows)"),
+          RoleSpec("col", "category", doc="the second rating (table columns)"))
 _OPTIONS = (
     *TABLE_OPTIONS,
-    Option("zeros", "bool", False, "square the table over the union of both ratings' "
-           "categories (SAS ZEROS); otherwise a category seen in one rating only is an error"),
-    Option("ci_level", "number", 0.95, "confidence level (SAS ALPHA=0.05)", minimum=0.5,
-           maximum=0.999),
+    OptionSpec("zeros", "bool", False, "square the table over the union of both ratings' "
+               "categories (SAS ZEROS); otherwise a category seen in one rating only is an error"),
+    OptionSpec("ci_level", "number", 0.95, "confidence level (SAS ALPHA=0.05)", minimum=0.5,
+               maximum=0.999),
 )
-_WEIGHT_OPTION = Option("weights", "choice", "cicchetti_allison", "weighted-kappa weights: "
-                        "cicchetti_allison (linear, SAS default) or fleiss_cohen (quadratic)",
-                        choices=WEIGHTS)
+_WEIGHT_OPTION = OptionSpec("weights", "choice", "cicchetti_allison", "weighted-kappa weights: "
+                            "cicchetti_allison (linear, SAS default) or fleiss_cohen (quadratic)",
+                            choices=WEIGHTS)
 _CONVENTIONS = (
     "ASE = the non-null asymptotic SE of Fleiss, Cohen & Everitt (1969), used for the CI "
     "kappa -/+ z ASE; the test of kappa = 0 uses the separate ASE under H0 (`ase_h0`), "

@@ -26,7 +26,7 @@ import numpy as np
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.inputs import refuse_infinite
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_correlation.py"
 TYPES = ("pearson", "spearman", "kendall")
@@ -186,13 +186,13 @@ def correlation_matrix(columns: Mapping[str, np.ndarray], method: str = "pearson
     "correlation", family="correlation",
     summary="Correlation matrix of numeric variables (Pearson, Spearman or Kendall tau-b) "
             "with the test of zero correlation and the number of pairs, as SAS PROC CORR.",
-    roles=(Role("variables", "numeric", many=True, doc="two or more numeric variables"),),
+    roles=(RoleSpec("variables", "numeric", many=True, doc="two or more numeric variables"),),
     options=(
-        Option("type", "choice", "pearson", "coefficient: Pearson (SAS default), Spearman "
-               "rank or Kendall tau-b", choices=TYPES),
-        Option("missing", "choice", "pairwise", "rows used: complete for each pair (SAS "
-               "default) or complete for all variables (SAS NOMISS)",
-               choices=("pairwise", "listwise")),
+        OptionSpec("type", "choice", "pearson", "coefficient: Pearson (SAS default), Spearman "
+                   "rank or Kendall tau-b", choices=TYPES),
+        OptionSpec("missing", "choice", "pairwise", "rows used: complete for each pair (SAS "
+                   "default) or complete for all variables (SAS NOMISS)",
+                   choices=("pairwise", "listwise")),
     ),
     conventions=(
         "Pearson by default, as SAS PROC CORR; missing values dropped pair by pair unless "

@@ -19,7 +19,7 @@ import numpy as np
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.inputs import refuse_infinite_columns
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_descriptive.py"
 
@@ -76,17 +76,17 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
     "descriptive", family="descriptive",
     summary="Summary statistics of a numeric variable, or counts and percentages of a "
             "categorical one.",
-    roles=(Role("variable", "any", doc="the variable to summarise"),),
+    roles=(RoleSpec("variable", "any", doc="the variable to summarise"),),
     options=(
-        Option("ci_level", "number", 0.95, "confidence level of the CI of the mean",
-               minimum=0.5, maximum=0.999),
-        Option("quantiles", "choice", "sas5", "quartile definition: SAS QNTLDEF=5 or R type 7",
-               choices=("sas5", "r7")),
-        Option("denominator", "choice", "population",
-               "percentages of the group's population N or of its non-missing n",
-               choices=("population", "nonmissing")),
-        Option("levels", "list", (), "categorical levels in display order (default: sorted)",
-               clause=clauses.VARIABLE_LEVELS),
+        OptionSpec("ci_level", "number", 0.95, "confidence level of the CI of the mean",
+                   minimum=0.5, maximum=0.999),
+        OptionSpec("quantiles", "choice", "sas5", "quartile definition: SAS QNTLDEF=5 or R type 7",
+                   choices=("sas5", "r7")),
+        OptionSpec("denominator", "choice", "population",
+                   "percentages of the group's population N or of its non-missing n",
+                   choices=("population", "nonmissing")),
+        OptionSpec("levels", "list", (), "categorical levels in display order (default: sorted)",
+                   clause=clauses.VARIABLE_LEVELS),
     ),
     conventions=(
         "SD has divisor n - 1; the CI of the mean is t-based with n - 1 df (SAS PROC MEANS CLM).",
@@ -162,14 +162,14 @@ def binary_smd(p_active: float, p_reference: float) -> float:
     "smd", family="descriptive",
     summary="Standardized mean difference between two arms: Cohen's d for a numeric "
             "variable, the Austin (2009) SMD for a binary one.",
-    roles=(Role("variable", "any", doc="numeric or binary variable"),
-           Role("treatment", "categorical", doc="the arms (defaults to the plan's treatment)")),
+    roles=(RoleSpec("variable", "any", doc="numeric or binary variable"),
+           RoleSpec("treatment", "category", doc="the arms (defaults to the plan's treatment)")),
     options=(
-        Option("reference", "string", "", "the reference arm (default: the plan's reference)",
-               clause=clauses.TREATMENT_REFERENCE),
-        Option("levels", "list", (), "arm order; the first non-reference arm is compared",
-               clause=clauses.TREATMENT_ARMS),
-        Option("event", "string", "Y", "the level counted as the event for a binary variable"),
+        OptionSpec("reference", "string", "", "the reference arm (default: the plan's reference)",
+                   clause=clauses.TREATMENT_REFERENCE),
+        OptionSpec("levels", "list", (), "arm order; the first non-reference arm is compared",
+                   clause=clauses.TREATMENT_ARMS),
+        OptionSpec("event", "string", "Y", "the level counted as the event for a binary variable"),
     ),
     conventions=(
         "Cohen's d = (mean active - mean reference) / pooled SD, the pooled variance weighting "

@@ -46,7 +46,9 @@ def render() -> str:
     methods = load_all()
     lines = ["# Statistical methods", "",
              "Generated from the method registry by `python -m sap_engine.methods.docs`; "
-             "do not edit by hand. Each method lists the roles a plan fills, its options "
+             "do not edit by hand. Each method lists the roles a plan fills (each takes a "
+             "`numeric` or a `category` term, in the checker's words, or `any`), its "
+             "options "
              "(with SAS-compatible defaults), the conventions it follows and the independent "
              "reference it was validated against. A statistic without a value is empty "
              "(null) in the ARD; no statistic is NaN or infinite unless its method says so "

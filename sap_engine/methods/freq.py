@@ -16,27 +16,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from sap_engine.methods import freq_effects, freq_logistic  # noqa: F401  (registration)
-from sap_engine.methods.freq_effects import ROLES, TABLE_OPTIONS, _one, table_from
+from sap_engine.methods.freq_effects import ROLES, TABLE_OPTIONS, table_from
 from sap_engine.methods.freq_exact import fisher_exact as fisher_exact_test
-from sap_engine.methods.freq_table import need_2x2, need_levels, stratified, z_quantile
+from sap_engine.methods.freq_table import (
+    need_2x2,
+    need_levels,
+    role_column,
+    square_table,
+    stratified,
+    z_quantile,
+)
 from sap_engine.methods.freq_tests import (
-    ChiSquare,
+    BOWKER_DF,
     bowker,
+    chi_rows,
     chisq_tests,
     cmh,
     mantel_haenszel,
     mcnemar,
 )
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
-
-
-def chi_rows(name: str, level: str, test: ChiSquare, label: str | None = None) -> list[Stat]:
-    """A statistic, its df and p-value as three ARD rows sharing ``variable_level``."""
-    return [Stat(name, test.statistic, variable_level=level, stat_label=label),
-            Stat("df", test.df, variable_level=level),
-            Stat("p_value", test.p_value, variable_level=level)]
 
 
 @register(
@@ -130,10 +131,10 @@ def fisher_exact(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) ->
     summary="Cochran-Mantel-Haenszel statistics of row x col tables over strata (nonzero "
             "correlation, row mean scores differ, general association); for 2 x 2 x K also the "
             "Mantel-Haenszel common odds ratio with its RBG CI and the Breslow-Day test.",
-    roles=(*ROLES, Role("strata", "categorical", doc="the stratification variable")),
+    roles=(*ROLES, RoleSpec("strata", "category", doc="the stratification variable")),
     options=(*TABLE_OPTIONS,
-             Option("ci_level", "number", 0.95, "confidence level of the common odds ratio",
-                    minimum=0.5, maximum=0.999)),
+             OptionSpec("ci_level", "number", 0.95, "confidence level of the common odds ratio",
+                        minimum=0.5, maximum=0.999)),
     conventions=(
         "SAS table scores: numeric values of a numeric variable, else ranks 1..k in table "
         "order (so the level order matters for the correlation and row mean score "
@@ -157,7 +158,8 @@ def fisher_exact(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) ->
            "breslow_day_chisq"),
 )
 def cmh_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
-    parts = stratified(frame, _one(roles, "row"), _one(roles, "col"), _one(roles, "strata"),
+    parts = stratified(frame, role_column(roles, "row"), role_column(roles, "col"),
+                       role_column(roles, "strata"),
                        order=options.get("order", "internal"),
                        row_levels=tuple(options.get("row_levels") or ()),
                        col_levels=tuple(options.get("col_levels") or ()))
@@ -187,8 +189,8 @@ def cmh_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> l
     return out
 
 
-_PAIRED = (Role("row", "categorical", doc="the first rating or measurement"),
-           Role("col", "categorical", doc="the second rating or measurement"))
+_PAIRED = (RoleSpec("row", "category", doc="the first rating or measurement"),
+           RoleSpec("col", "category", doc="the second rating or measurement"))
 
 
 @register(
@@ -196,8 +198,8 @@ _PAIRED = (Role("row", "categorical", doc="the first rating or measurement"),
     summary="McNemar's test of a paired 2 x 2 table (SAS AGREE for 2 x 2 tables).",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS,
-             Option("correct", "bool", False, "continuity correction (R's mcnemar.test "
-                    "default; SAS has none)")),
+             OptionSpec("correct", "bool", False, "continuity correction (R's mcnemar.test "
+                        "default; SAS has none)")),
     conventions=("Q = (n12 - n21)^2 / (n12 + n21), 1 df, without continuity correction "
                  "(SAS); `correct = true` gives R's default (|n12 - n21| - 1)^2 / (n12 + "
                  "n21).",),
@@ -213,17 +215,13 @@ def mcnemar_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) 
     return [Stat("n", float(t.n)), *chi_rows("chisq", "mcnemar", res, "McNemar's Test")]
 
 
-BOWKER_DF = Option("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs (SAS "
-                   "default) or only pairs with off-diagonal counts", choices=("all", "nonzero"))
-
-
 @register(
     "bowker", family="freq",
     summary="Bowker's test of symmetry of a square k x k table of paired ratings.",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS, BOWKER_DF,
-             Option("zeros", "bool", False, "square the table over the union of the row and "
-                    "column levels (SAS ZEROS)")),
+             OptionSpec("zeros", "bool", False, "square the table over the union of the row and "
+                        "column levels (SAS ZEROS)")),
     conventions=("Q = sum_{i<j} (n_ij - n_ji)^2 / (n_ij + n_ji); pairs with no counts add 0; "
                  "df k(k-1)/2 (SAS; `bowker_df = nonzero` drops the empty pairs).",
                  "The rows and columns must have the same levels (see `agreement`).",),
@@ -232,8 +230,6 @@ BOWKER_DF = Option("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs 
     stats=("n", "bowker_chisq", "df", "p_value"),
 )
 def bowker_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
-    from sap_engine.methods.agreement import square_table
-
     t = square_table(frame, roles, options)
     res = bowker(t.counts, options.get("bowker_df", "all"))
     return [Stat("n", float(t.n)), *chi_rows("bowker_chisq", "bowker", res,

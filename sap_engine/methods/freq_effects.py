@@ -29,8 +29,15 @@ import numpy as np
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.freq_exact import exact_odds_ratio_ci
-from sap_engine.methods.freq_table import Crosstab, as_counts, crosstab, need_2x2, z_quantile
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.freq_table import (
+    Crosstab,
+    as_counts,
+    crosstab,
+    need_2x2,
+    role_column,
+    z_quantile,
+)
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
 
@@ -118,24 +125,24 @@ def relative_risk(table, level: float = 0.95) -> Effect:
 
 # --- plan-facing methods ------------------------------------------------------------------
 
-ROLES = (Role("row", "categorical", doc="the groups compared (table rows)"),
-         Role("col", "categorical", doc="the outcome (table columns)"))
+ROLES = (RoleSpec("row", "category", doc="the groups compared (table rows)"),
+         RoleSpec("col", "category", doc="the outcome (table columns)"))
 
 TABLE_OPTIONS = (
-    Option("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
-           "numeric or code-point order), data (first appearance) or formatted (as text)",
-           choices=("internal", "data", "formatted")),
-    Option("row_levels", "list", (), "row levels in order (default: by `order`)",
-           clause=clauses.ROW_LEVELS),
-    Option("col_levels", "list", (), "column levels in order (default: by `order`)",
-           clause=clauses.COL_LEVELS),
+    OptionSpec("order", "choice", "internal", "level order: internal (SAS default ORDER=INTERNAL: "
+               "numeric or code-point order), data (first appearance) or formatted (as text)",
+               choices=("internal", "data", "formatted")),
+    OptionSpec("row_levels", "list", (), "row levels in order (default: by `order`)",
+               clause=clauses.ROW_LEVELS),
+    OptionSpec("col_levels", "list", (), "column levels in order (default: by `order`)",
+               clause=clauses.COL_LEVELS),
 )
 
 _EFFECT_OPTIONS = (
     *TABLE_OPTIONS,
-    Option("event", "string", "", "the column level whose proportion is the risk (default: "
-           "the first column, SAS COLUMN=1)"),
-    Option("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999),
+    OptionSpec("event", "string", "", "the column level whose proportion is the risk (default: "
+               "the first column, SAS COLUMN=1)"),
+    OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999),
 )
 
 LEVEL_RULE = ("Rows in table order are the groups: the estimate is row 1 versus row 2 (set "
@@ -145,15 +152,10 @@ LEVEL_RULE = ("Rows in table order are the groups: the estimate is row 1 versus 
 
 def table_from(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> Crosstab:
     """The row x col table an analysis asks for (levels ordered by the options)."""
-    return crosstab(frame, _one(roles, "row"), _one(roles, "col"),
+    return crosstab(frame, role_column(roles, "row"), role_column(roles, "col"),
                     order=options.get("order", "internal"),
                     row_levels=tuple(options.get("row_levels") or ()),
                     col_levels=tuple(options.get("col_levels") or ()))
-
-
-def _one(roles: Mapping[str, Any], name: str) -> str:
-    value = roles[name]
-    return value[0] if isinstance(value, (tuple, list)) else value
 
 
 def _oriented(frame, roles, options) -> tuple[np.ndarray, str]:
@@ -188,8 +190,8 @@ def _effect_stats(name: str, e: Effect, label: str) -> list[Stat]:
             "Newcombe hybrid-score CI (SAS RISKDIFF).",
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
-             Option("ci", "choice", "wald", "CI method: wald (SAS default) or newcombe "
-                    "(hybrid score, Newcombe 1998 method 10)", choices=("wald", "newcombe"))),
+             OptionSpec("ci", "choice", "wald", "CI method: wald (SAS default) or newcombe "
+                        "(hybrid score, Newcombe 1998 method 10)", choices=("wald", "newcombe"))),
     conventions=(LEVEL_RULE,
                  "ASE sqrt(p1(1-p1)/n1 + p2(1-p2)/n2); Wald limits are not truncated to "
                  "[-1, 1]; Newcombe limits combine each row's Wilson interval."),
@@ -211,8 +213,8 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
             "exact conditional CI (SAS OR, EXACT OR).",
     roles=ROLES,
     options=(*_EFFECT_OPTIONS,
-             Option("ci", "choice", "wald", "CI method: wald (Woolf, SAS default) or exact "
-                    "(conditional, SAS EXACT OR)", choices=("wald", "exact"))),
+             OptionSpec("ci", "choice", "wald", "CI method: wald (Woolf, SAS default) or exact "
+                        "(conditional, SAS EXACT OR)", choices=("wald", "exact"))),
     conventions=(LEVEL_RULE,
                  "Estimate n11 n22 / (n12 n21) (the sample odds ratio, as SAS; R's "
                  "fisher.test reports the conditional MLE instead). A zero cell leaves the "

@@ -32,7 +32,7 @@ from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.freq_table import chi2_sf, label, ordered_levels, z_quantile
 from sap_engine.methods.inputs import refuse_infinite_columns
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_freq.py"
 
@@ -183,18 +183,18 @@ def design(frame, roles: Mapping[str, Any], options: Mapping[str, Any]):
     "logistic", family="freq",
     summary="Binary logistic regression (maximum likelihood): estimates, SEs, Wald chi-square "
             "tests and odds ratios with Wald CIs (SAS PROC LOGISTIC).",
-    roles=(Role("response", "categorical", doc="the binary outcome"),
-           Role("treatment", "categorical", required=False, doc="the arms (a class term)"),
-           Role("factors", "categorical", many=True, required=False, doc="class terms"),
-           Role("covariates", "numeric", many=True, required=False, doc="continuous terms")),
+    roles=(RoleSpec("response", "category", doc="the binary outcome"),
+           RoleSpec("treatment", "category", required=False, doc="the arms (a class term)"),
+           RoleSpec("factors", "category", many=True, required=False, doc="class terms"),
+           RoleSpec("covariates", "numeric", many=True, required=False, doc="continuous terms")),
     options=(
-        Option("event", "string", "", "the response level whose probability is modelled "
-               "(default: the first level in sorted order, as SAS; name it explicitly)"),
-        Option("reference", "string", "", "reference arm of the treatment (defaults to the "
-               "plan's reference arm); other class terms use their last level (SAS REF=LAST)",
-               clause=clauses.TREATMENT_REFERENCE),
-        Option("ci_level", "number", 0.95, "confidence level of the odds ratios", minimum=0.5,
-               maximum=0.999),
+        OptionSpec("event", "string", "", "the response level whose probability is modelled "
+                   "(default: the first level in sorted order, as SAS; name it explicitly)"),
+        OptionSpec("reference", "string", "", "reference arm of the treatment (defaults to the "
+                   "plan's reference arm); other class terms use their last level (SAS REF=LAST)",
+                   clause=clauses.TREATMENT_REFERENCE),
+        OptionSpec("ci_level", "number", 0.95, "confidence level of the odds ratios", minimum=0.5,
+                   maximum=0.999),
     ),
     conventions=(
         "Class terms are reference-coded (SAS PARAM=REF, last level the reference unless "

@@ -1,4 +1,5 @@
-"""Contingency tables for the categorical (freq) and agreement families.
+"""Contingency tables for the categorical (freq) and agreement families (and the square
+table of two ratings that kappa and Bowker's test share, :func:`square_table`).
 
 A table is built from a frame's two categorical columns (and a strata column for CMH), with
 the category order of SAS PROC FREQ:
@@ -26,6 +27,7 @@ weights) are the numeric values of a numeric variable, else the ranks 1..k of th
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +173,12 @@ def _column(frame, name: str):
     return frame[name]
 
 
+def role_column(roles: Mapping[str, Any], name: str) -> str:
+    """The one column a role names (a role given as a one-element list or tuple too)."""
+    value = roles[name]
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
 def crosstab(frame, row: str, col: str, *, order: str = "internal",
              row_levels: tuple | list = (), col_levels: tuple | list = ()) -> Crosstab:
     """The row x col table of a frame's complete cases."""
@@ -206,6 +214,40 @@ def stratified(frame, row: str, col: str, strata: str, **kw: Any) -> list[tuple[
         out.append((lab, Crosstab(t.counts, whole.row_levels, whole.col_levels,
                                   whole.row_scores, whole.col_scores)))
     return out
+
+
+def square_table(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> Crosstab:
+    """The k x k table of two ratings with the same categories in rows and columns.
+
+    SAS computes agreement only on square tables whose rows and columns are the same
+    categories. With ``zeros`` the table is squared over the union of the categories
+    (empty rows/columns added, SAS's ZEROS with zero-weight records); otherwise a category
+    seen in only one rating is an error naming it.
+    """
+    import pandas as pd
+
+    row, col = role_column(roles, "row"), role_column(roles, "col")
+    order = options.get("order", "internal")
+    rl = tuple(options.get("row_levels") or ())
+    cl = tuple(options.get("col_levels") or ())
+    t = crosstab(frame, row, col, order=order, row_levels=rl, col_levels=cl)
+    if t.row_levels == t.col_levels:
+        return t
+    if not options.get("zeros", False):
+        only_r = [lv for lv in t.row_levels if lv not in t.col_levels]
+        only_c = [lv for lv in t.col_levels if lv not in t.row_levels]
+        what = "; ".join(part for part in (
+            f"{only_r} only in '{row}'" if only_r else "",
+            f"{only_c} only in '{col}'" if only_c else "") if part)
+        raise MethodError("SAP480", f"agreement needs the same categories in both ratings "
+                                    f"(a square table): {what or 'levels in another order'}; "
+                                    f"list them in row_levels/col_levels or set zeros = true")
+    sub = frame[[row, col]].dropna()
+    both = pd.concat([sub[row], sub[col]], ignore_index=True)
+    both.name = f"{row}/{col}"
+    _, labels, scores = ordered_levels(both, order, rl or cl)
+    square = crosstab(frame, row, col, order=order, row_levels=labels, col_levels=labels)
+    return Crosstab(square.counts, square.row_levels, square.col_levels, scores, scores)
 
 
 # --- distribution helpers (scipy.special imported lazily: import cost matters) ---------

@@ -28,6 +28,7 @@ import numpy as np
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.freq_table import as_counts, chi2_sf
+from sap_engine.methods.registry import OptionSpec, Stat
 
 
 @dataclass(frozen=True)
@@ -245,3 +246,17 @@ def _breslow_day(a, r1, c1, r2, psi: float) -> tuple[ChiSquare, ChiSquare]:
     df = len(a) - 1
     tarone = q - float((a.sum() - e.sum()) ** 2 / var.sum())
     return ChiSquare.of(q, df), ChiSquare.of(tarone, df)
+
+
+# --- shared by the freq and agreement methods: their ARD rows and the Bowker option ---
+
+def chi_rows(name: str, level: str, test: ChiSquare, label: str | None = None) -> list[Stat]:
+    """A statistic, its df and p-value as three ARD rows sharing ``variable_level``."""
+    return [Stat(name, test.statistic, variable_level=level, stat_label=label),
+            Stat("df", test.df, variable_level=level),
+            Stat("p_value", test.p_value, variable_level=level)]
+
+
+BOWKER_DF = OptionSpec("bowker_df", "choice", "all", "Bowker df: all k(k-1)/2 pairs (SAS "
+                       "default) or only pairs with off-diagonal counts",
+                       choices=("all", "nonzero"))

@@ -36,7 +36,7 @@ from sap_engine.methods.linear_lsmeans import (
     lsmean_differences,
     lsmeans,
 )
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 __all__ = ["ModelSpec", "LinearFit", "TermTest", "CoefficientTest", "LSMean",
            "LSMeanDifference", "fit_linear", "fit_linear_many", "type3", "coefficient",
@@ -46,16 +46,16 @@ __all__ = ["ModelSpec", "LinearFit", "TermTest", "CoefficientTest", "LSMean",
 _T = "tests/methods/test_linear.py"
 
 _CI_OPTIONS = (
-    Option("ci_level", "number", 0.95, "confidence level of the CIs", minimum=0.5,
-           maximum=0.999),
-    Option("quantile", "choice", "t", "critical value of the CIs: Student t with the "
-           "residual df, or the standard normal (1.96 at 95%)", choices=("t", "normal")),
+    OptionSpec("ci_level", "number", 0.95, "confidence level of the CIs", minimum=0.5,
+               maximum=0.999),
+    OptionSpec("quantile", "choice", "t", "critical value of the CIs: Student t with the "
+               "residual df, or the standard normal (1.96 at 95%)", choices=("t", "normal")),
 )
 
 _ROLES = (
-    Role("factors", "categorical", many=True, required=False,
-         doc="other class variables (site, stratum)"),
-    Role("covariates", "numeric", many=True, required=False, doc="continuous covariates"),
+    RoleSpec("factors", "category", many=True, required=False,
+             doc="other class variables (site, stratum)"),
+    RoleSpec("covariates", "numeric", many=True, required=False, doc="continuous covariates"),
 )
 
 
@@ -144,28 +144,28 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
     "ancova", family="linear",
     summary="Analysis of covariance (fixed-effects linear model): LS means by treatment arm, "
             "differences of LS means with CIs and tests, and Type III F tests of every term.",
-    roles=(Role("response", "numeric", doc="the analysed variable (e.g. change from "
-                "baseline)"),
-           Role("treatment", "categorical", doc="the arms (defaults to the plan's treatment)"),
+    roles=(RoleSpec("response", "numeric", doc="the analysed variable (e.g. change from "
+                    "baseline)"),
+           RoleSpec("treatment", "category", doc="the arms (defaults to the plan's treatment)"),
            *_ROLES),
     options=(
-        Option("weights", "choice", "equal", "LS-mean weights of the other factors' levels: "
-               "equal (SAS default) or observed margins (SAS OM)", choices=("equal",
-                                                                           "observed"),
-               clause=clauses.LSMEANS_WEIGHTS),
+        OptionSpec("weights", "choice", "equal", "LS-mean weights of the other factors' levels: "
+                   "equal (SAS default) or observed margins (SAS OM)", choices=("equal",
+                                                                               "observed"),
+                   clause=clauses.LSMEANS_WEIGHTS),
         *_CI_OPTIONS,
-        Option("adjust", "choice", "none", "multiplicity adjustment of the contrasts' "
-               "p-values", choices=("none", "bonferroni", "holm", "sidak")),
-        Option("reference", "string", "", "reference arm: default contrasts are every other "
-               "arm minus it", clause=clauses.TREATMENT_REFERENCE),
-        Option("contrasts", "list", (), "contrasts as 'A - B' (default: every arm minus the "
-               "reference, else all pairs, later minus earlier arm)", clause=clauses.CONTRAST),
-        Option("interactions", "list", (), "interaction terms as 'A*B' (treatment*factor, "
-               "treatment*covariate, factor*factor)", clause=clauses.MODEL_INTERACTIONS),
-        Option("levels", "list", (), "treatment arms in display order (default: sorted)",
-               clause=clauses.TREATMENT_ARMS),
-        Option("df_method", "choice", "residual", "degrees of freedom of tests and CIs",
-               choices=("residual",)),
+        OptionSpec("adjust", "choice", "none", "multiplicity adjustment of the contrasts' "
+                   "p-values", choices=("none", "bonferroni", "holm", "sidak")),
+        OptionSpec("reference", "string", "", "reference arm: default contrasts are every other "
+                   "arm minus it", clause=clauses.TREATMENT_REFERENCE),
+        OptionSpec("contrasts", "list", (), "contrasts as 'A - B' (default: every arm minus the "
+                   "reference, else all pairs, later minus earlier arm)", clause=clauses.CONTRAST),
+        OptionSpec("interactions", "list", (), "interaction terms as 'A*B' (treatment*factor, "
+                   "treatment*covariate, factor*factor)", clause=clauses.MODEL_INTERACTIONS),
+        OptionSpec("levels", "list", (), "treatment arms in display order (default: sorted)",
+                   clause=clauses.TREATMENT_ARMS),
+        OptionSpec("df_method", "choice", "residual", "degrees of freedom of tests and CIs",
+                   choices=("residual",)),
     ),
     conventions=(
         "Least squares by pivoted QR; rows with any missing model variable are dropped "
@@ -296,8 +296,8 @@ def _model_rows(fit: LinearFit) -> list[Stat]:
     "dose_response", family="linear",
     summary="Linear dose-response test: the dose as a continuous term of a linear model "
             "with optional factors and covariates; estimate, SE, t test and CI of its slope.",
-    roles=(Role("response", "numeric", doc="the analysed variable"),
-           Role("dose", "numeric", doc="the dose (e.g. TRTPN) entered as a continuous term"),
+    roles=(RoleSpec("response", "numeric", doc="the analysed variable"),
+           RoleSpec("dose", "numeric", doc="the dose (e.g. TRTPN) entered as a continuous term"),
            *_ROLES),
     options=_CI_OPTIONS,
     conventions=(

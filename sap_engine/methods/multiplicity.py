@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sap_engine.errors import MethodError
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 
 _T = "tests/methods/test_multiplicity.py"
 PROCEDURES = ("bonferroni", "holm", "hochberg", "fixed_sequence", "graphical")
@@ -204,18 +204,18 @@ def adjust(p: ArrayLike, procedure: str = "holm", alpha: float = 0.05,
     summary="Multiplicity-adjusted p-values and reject decisions for a family of hypotheses: "
             "Bonferroni, Holm, Hochberg, fixed sequence, or a graphical procedure (Bretz et al. "
             "2009).",
-    roles=(Role("p_value", "numeric", doc="the unadjusted p-value of each hypothesis"),
-           Role("hypothesis", "any", doc="the hypothesis label of each row")),
+    roles=(RoleSpec("p_value", "numeric", doc="the unadjusted p-value of each hypothesis"),
+           RoleSpec("hypothesis", "any", doc="the hypothesis label of each row")),
     options=(
-        Option("procedure", "choice", "holm", "the multiple testing procedure",
-               choices=PROCEDURES),
-        Option("alpha", "number", 0.05, "family-wise significance level", minimum=0.0,
-               maximum=1.0),
-        Option("weights", "list", (), "graphical: initial weight of each hypothesis"),
-        Option("transitions", "list", (), "graphical: transition matrix, one row (list) per "
-               "hypothesis"),
-        Option("order", "list", (), "hypothesis labels in testing order (fixed sequence), "
-               "and the order of weights and transitions (graphical); default: row order"),
+        OptionSpec("procedure", "choice", "holm", "the multiple testing procedure",
+                   choices=PROCEDURES),
+        OptionSpec("alpha", "number", 0.05, "family-wise significance level", minimum=0.0,
+                   maximum=1.0),
+        OptionSpec("weights", "list", (), "graphical: initial weight of each hypothesis"),
+        OptionSpec("transitions", "list", (), "graphical: transition matrix, one row (list) per "
+                   "hypothesis"),
+        OptionSpec("order", "list", (), "hypothesis labels in testing order (fixed sequence), "
+                   "and the order of weights and transitions (graphical); default: row order"),
     ),
     conventions=(
         "Adjusted p-values capped at 1; a hypothesis is rejected (`reject` = 1) when its "

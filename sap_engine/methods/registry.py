@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTION_KINDS = ("choice", "number", "integer", "bool", "string", "list")
+from sap_engine.model import RoleKind
 
 # Units of analysis: what one row of the frame a method receives stands for.
 SUBJECT = "subject"
@@ -57,7 +57,7 @@ class Stat:
     groups: tuple[tuple[str, str], ...] = ()
 
 
-# The plan clauses that can feed an option (``Option.clause``). The first three are clauses of
+# The plan clauses that can feed an option (``OptionSpec.clause``). The first three are clauses of
 # one analysis: a method without an option fed by such a clause refuses it (SAP244), and the
 # option given as well (``options weights = ...`` beside ``lsmeans weights``) is an error
 # (SAP245). The others are declarations of the whole plan (the treatment block, a ``cut``, a
@@ -76,19 +76,19 @@ PLAN_CLAUSES = (TREATMENT_REFERENCE, TREATMENT_ARMS, VARIABLE_LEVELS, ROW_LEVELS
 
 
 @dataclass(frozen=True)
-class Role:
-    """A variable a method takes: ``kind`` is 'numeric', 'categorical' (or 'category') or
-    'any'."""
+class RoleSpec:
+    """A variable a method takes: ``kind`` is 'numeric', 'category' or 'any' (the
+    vocabulary of :data:`sap_engine.model.RoleKind`)."""
 
     name: str
-    kind: str = "any"
+    kind: RoleKind = "any"
     many: bool = False
     required: bool = True
     doc: str = ""
 
 
 @dataclass(frozen=True)
-class Option:
+class OptionSpec:
     """A plan-settable option of a method, with its SAS-compatible default."""
 
     name: str
@@ -137,8 +137,8 @@ class Method:
     family: str
     summary: str
     run: Callable[..., list[Stat]]
-    roles: tuple[Role, ...] = ()
-    options: tuple[Option, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    options: tuple[OptionSpec, ...] = ()
     conventions: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     stats: tuple[str, ...] = field(default=())  # stat_names it can emit
@@ -151,7 +151,7 @@ class Method:
     unit: str = SUBJECT
     consumes: tuple[str, ...] = field(default=())
 
-    def option(self, name: str) -> Option | None:
+    def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,8 +169,8 @@ def register(
     *,
     family: str,
     summary: str,
-    roles: Sequence[Role] = (),
-    options: Sequence[Option] = (),
+    roles: Sequence[RoleSpec] = (),
+    options: Sequence[OptionSpec] = (),
     conventions: Sequence[str] = (),
     evidence: Sequence[Evidence] = (),
     stats: Sequence[str] = (),

@@ -24,7 +24,7 @@ from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses  # the plan clauses feeding options
 from sap_engine.methods.inputs import refuse_infinite_columns
 from sap_engine.methods.linear_design import level_label, sorted_levels
-from sap_engine.methods.registry import Evidence, Option, Role, Stat, register
+from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 from sap_engine.methods.survival_cox import (
     TIES,
     CoxFit,
@@ -56,19 +56,19 @@ __all__ = ["KaplanMeier", "SurvivalAt", "SurvivalQuantile", "RankTest", "CoxFit"
 _T = "tests/methods/test_survival.py"
 
 _ROLES = (
-    Role("time", "numeric", doc="time to event or censoring (e.g. ADTTE AVAL)"),
-    Role("event", "numeric", doc="censoring or event flag (ADTTE CNSR by default, see "
-         "`event_from`)"),
+    RoleSpec("time", "numeric", doc="time to event or censoring (e.g. ADTTE AVAL)"),
+    RoleSpec("event", "numeric", doc="censoring or event flag (ADTTE CNSR by default, see "
+             "`event_from`)"),
 )
-_GROUP = Role("group", "categorical", required=False,
-              doc="the compared groups (defaults to the plan's treatment)")
-_STRATA = Role("strata", "categorical", many=True, required=False, doc="stratification factors")
-_EVENT_FROM = Option("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
-                     "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
-                     choices=("cnsr", "event"))
-_LEVELS = Option("levels", "list", (), "group levels in display order (default: sorted)",
-                 clause=clauses.TREATMENT_ARMS)
-_CI_LEVEL = Option("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
+_GROUP = RoleSpec("group", "category", required=False,
+               doc="the compared groups (defaults to the plan's treatment)")
+_STRATA = RoleSpec("strata", "category", many=True, required=False, doc="stratification factors")
+_EVENT_FROM = OptionSpec("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
+                         "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
+                         choices=("cnsr", "event"))
+_LEVELS = OptionSpec("levels", "list", (), "group levels in display order (default: sorted)",
+                     clause=clauses.TREATMENT_ARMS)
+_CI_LEVEL = OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
 _EVENT_CONVENTION = ("The event role is ADaM ADTTE CNSR by default (0 = event, a positive "
                      "integer = censored, as SAS `time AVAL*CNSR(1,2,...)`); `event_from = "
                      "event` reads a 1/0 event flag (R `Surv(time, status)`). Rows with a "
@@ -148,11 +148,11 @@ def _time_label(t: float) -> str:
     roles=(*_ROLES, _GROUP, _STRATA),
     options=(
         _EVENT_FROM,
-        Option("conftype", "choice", "loglog", "transformation of the confidence limits "
-               "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
+        OptionSpec("conftype", "choice", "loglog", "transformation of the confidence limits "
+                   "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
         _CI_LEVEL,
-        Option("timepoints", "list", (), "times at which to report the survival estimate "
-               "(default: every event time)"),
+        OptionSpec("timepoints", "list", (), "times at which to report the survival estimate "
+                   "(default: every event time)"),
         _LEVELS,
     ),
     conventions=(
@@ -243,13 +243,13 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
     "logrank", family="survival",
     summary="Log-rank test (or Wilcoxon/Gehan, Tarone-Ware) of equal survival across groups, "
             "optionally stratified (SAS PROC LIFETEST STRATA / GROUP=).",
-    roles=(*_ROLES, Role("group", "categorical", doc="the compared groups (defaults to the "
-                         "plan's treatment)"), _STRATA),
+    roles=(*_ROLES, RoleSpec("group", "category", doc="the compared groups (defaults to the "
+                             "plan's treatment)"), _STRATA),
     options=(
         _EVENT_FROM,
-        Option("test", "choice", "logrank", "weights of the rank test: log-rank (1), Wilcoxon "
-               "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
-               choices=RANK_TESTS),
+        OptionSpec("test", "choice", "logrank", "weights of the rank test: log-rank (1), Wilcoxon "
+                   "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
+                   choices=RANK_TESTS),
         _LEVELS,
     ),
     conventions=(
@@ -307,20 +307,20 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
     summary="Cox proportional hazards regression: hazard ratios with Wald limits and tests, "
             "likelihood-ratio, score and Wald global tests (SAS PROC PHREG).",
     roles=(*_ROLES, _GROUP,
-           Role("factors", "categorical", many=True, required=False,
-                doc="other class variables"),
-           Role("covariates", "numeric", many=True, required=False,
-                doc="continuous covariates"),
-           Role("strata", "categorical", many=True, required=False,
-                doc="strata with their own baseline hazard (SAS STRATA statement)")),
+           RoleSpec("factors", "category", many=True, required=False,
+                    doc="other class variables"),
+           RoleSpec("covariates", "numeric", many=True, required=False,
+                    doc="continuous covariates"),
+           RoleSpec("strata", "category", many=True, required=False,
+                    doc="strata with their own baseline hazard (SAS STRATA statement)")),
     options=(
         _EVENT_FROM,
-        Option("ties", "choice", "breslow", "tied event times: Breslow (SAS PHREG default) or "
-               "Efron (R coxph default)", choices=TIES),
+        OptionSpec("ties", "choice", "breslow", "tied event times: Breslow (SAS PHREG default) or "
+                   "Efron (R coxph default)", choices=TIES),
         _CI_LEVEL,
-        Option("reference", "string", "", "reference group level (default: the plan's "
-               "reference arm, else the last level, SAS REF=LAST)",
-               clause=clauses.TREATMENT_REFERENCE),
+        OptionSpec("reference", "string", "", "reference group level (default: the plan's "
+                   "reference arm, else the last level, SAS REF=LAST)",
+                   clause=clauses.TREATMENT_REFERENCE),
         _LEVELS,
     ),
     conventions=(
