@@ -40,7 +40,6 @@ class Results:
     # Warnings: results that exist but deserve a reader's attention (an empty stratum).
     notes: list[Diagnostic] = field(default_factory=list)
     # The displays' N per arm, also in the ARD rows; kept until the renderer reads those.
-    population_n: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 AnyStep = Step | DenominatorStep
@@ -75,7 +74,6 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
             results.rows.extend(part.rows)
             results.failures.extend(part.failures)
             results.notes.extend(part.notes)
-            results.population_n.update(part.population_n)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -133,7 +131,6 @@ def _run_denominator(step: DenominatorStep, ev: Evaluator, results: Results) -> 
     if trt:
         arms = ev.subjects.loc[ids, trt.column.name].astype(str)
         counts.update({arm.level: int((arms == arm.level).sum()) for arm in trt.arms})
-    results.population_n[step.number] = counts
     for level, n in counts.items():
         results.rows.append({
             "analysis_id": step.id, "analysis_label": step.label,
