@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sap_engine.methods.registry import Method, load_all
+from sap_engine.methods.registry import SUBJECT, Method, load_all
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "methods.md"
 
@@ -26,8 +26,12 @@ def _method(m: Method) -> list[str]:
         for o in m.options:
             kind = o.kind + (f": {', '.join(o.choices)}" if o.choices else "")
             default = "" if o.default in ("", (), []) else f"`{o.default}`"
-            out.append(f"| `{o.name}` | {kind} | {default} | {o.doc} |")
+            fed = f" Set by the plan's `{o.clause}` clause." if o.clause else ""
+            out.append(f"| `{o.name}` | {kind} | {default} | {o.doc}{fed} |")
         out.append("")
+    if m.unit != SUBJECT or m.consumes:
+        handles = f"; it handles `by {', '.join(m.consumes)}` itself" if m.consumes else ""
+        out += [f"Unit of analysis: one frame row per {m.unit}{handles}.", ""]
     if m.conventions:
         out += ["Conventions:", ""] + [f"- {c}" for c in m.conventions] + [""]
     if m.evidence:
@@ -50,7 +54,11 @@ def render() -> str:
              "`numeric` or a `category` term, in the checker's words, or `any`), its "
              "options "
              "(with SAS-compatible defaults), the conventions it follows and the independent "
-             "reference it was validated against. A statistic without a value is empty "
+             "reference it was validated against. An option a plan clause sets says which: "
+             "a clause of the analysis itself (`lsmeans weights`, `contrast`, a model's "
+             "`A * B`) and the analysis' `options` may not both set it (SAP245), while a "
+             "plan-wide value (the reference arm, the arm or category order) gives way to "
+             "the analysis' `options`. A statistic without a value is empty "
              "(null) in the ARD; no statistic is NaN or infinite unless its method says so "
              "below (the executor refuses it otherwise, SAP472).", ""]
     families: dict[str, list[Method]] = {}
