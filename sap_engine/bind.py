@@ -293,7 +293,8 @@ def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
         options = resolve_options(plan, a, method, roles, interactions, checker)
         estimand = plan.estimands.get(a.estimand or "")
         population = a.population or (estimand.population if estimand else None)
-        if options is None or population is None or not ok:
+        if options is None or population is None or not ok or \
+                not _check_event_coding(a, roles, options, kind_of, checker):
             continue
         out[a.name] = BoundAnalysis(
             name=a.name, label=a.label or a.name, method=method.name,
@@ -365,6 +366,25 @@ def _check_roles(a: m.Analysis, method: registry.Method, roles: dict[str, tuple[
                  did_you_mean(name, [r.name for r in method.roles]))
         ok = False
     return ok
+
+
+def _check_event_coding(a: m.Analysis, roles: dict[str, tuple[m.Expr, ...]],
+                        options: tuple[ResolvedOption, ...], kind_of: KindOf,
+                        ch: Reporter) -> bool:
+    """A condition as the event of a time-to-event method is 1 when it holds; read as an
+    ADaM CNSR (the default ``event_from = cnsr``, 0 = event) every event would count as
+    censored and every censoring as an event. The plan must say which it means."""
+    from sap_engine.fmt import expr
+
+    reading = next((o.value for o in options if o.name == "event_from"), None)
+    for t in roles.get("event", ()):
+        if reading == "cnsr" and kind_of(t) == "bool":
+            ch.error("SAP246", f"event '{expr(t)}' of '{a.method}' is a condition (1 when "
+                               "it holds), but event_from = cnsr reads 1 as censored: write "
+                               "'options event_from = event' if it marks the event, or name "
+                               "the CNSR column", t.loc if t.loc.line else a.loc)
+            return False
+    return True
 
 
 def _check_contrasts(plan: m.Plan, a: m.Analysis, ch: Reporter) -> bool:
