@@ -1,0 +1,29 @@
+"""The seams of the modules split to the house size: each part is importable where its
+users import it, and the names a split moved are the same objects at their old home."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sap_engine import model as m
+from sap_engine import model_expr
+
+
+def test_the_model_is_one_namespace_of_statements_and_expressions():
+    # `m.Col`, `m.walk`, `m._num`: every name model_expr defines is the same object in model.
+    # (its private helpers of the walk excepted; _num and _loc are used as the model's)
+    defined = [n for n, v in vars(model_expr).items()
+               if getattr(v, "__module__", None) == "sap_engine.model_expr"
+               and (not n.startswith("_") or n in ("_num", "_loc"))]
+    moved = [*defined, "Expr", "Kind", "RoleKind", "Loc"]
+    assert {"Col", "BinOp", "Cut", "Interval", "walk", "children", "_num", "_loc"} <= set(moved)
+    for name in moved:
+        assert getattr(m, name) is getattr(model_expr, name), name
+
+
+def test_statements_hold_expressions_but_expressions_know_no_statement():
+    assert not any(dataclasses.is_dataclass(v) and v.__module__ == "sap_engine.model"
+                   for v in vars(model_expr).values())
+    where = m.Population("FAS", None, "adsl", m.BinOp("==", m.Col("FASFL"), m.Str("Y")))
+    assert list(m.walk(where))[1:] == [m.BinOp("==", m.Col("FASFL"), m.Str("Y")),
+                                       m.Col("FASFL"), m.Str("Y")]
