@@ -27,3 +27,16 @@ def test_statements_hold_expressions_but_expressions_know_no_statement():
     where = m.Population("FAS", None, "adsl", m.BinOp("==", m.Col("FASFL"), m.Str("Y")))
     assert list(m.walk(where))[1:] == [m.BinOp("==", m.Col("FASFL"), m.Str("Y")),
                                        m.Col("FASFL"), m.Str("Y")]
+
+
+def test_the_evaluator_is_its_parameters_data_layer_plus_the_per_subject_evaluation():
+    from sap_engine.data import derive, parameters, scope
+
+    assert issubclass(derive.Evaluator, parameters.ParameterValues)
+    # The data layer knows nothing of populations or of expressions per subject.
+    assert not hasattr(parameters.ParameterValues, "subject_eval")
+    assert not hasattr(parameters.ParameterValues, "population")
+    for name in ("Scope", "EACH_VISIT", "SUBJECTS", "NO_HANDLING", "Handling"):
+        assert getattr(derive, name) is getattr(scope, name), name
+    assert [f.name for f in dataclasses.fields(derive.Evaluator)] == ["checked", "_params",
+                                                                      "_rows"]

@@ -30,7 +30,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sources", ("data", "data.sources")),
     ("check", ("check", "check_*", "bind", "bind_options")),
     # Derivations evaluated on the data, and the data preflight of check.
-    ("data", ("data.expressions", "data.derive", "data.integrity", "data.preflight")),
+    ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",
+              "data.integrity", "data.preflight")),
     ("compile", ("compile", "explain")),
     ("execute", ("execute",)),
     # The preflight over compiled steps (check's last pass, run from api.check).
