@@ -40,3 +40,17 @@ def test_the_evaluator_is_its_parameters_data_layer_plus_the_per_subject_evaluat
         assert getattr(derive, name) is getattr(scope, name), name
     assert [f.name for f in dataclasses.fields(derive.Evaluator)] == ["checked", "_params",
                                                                       "_rows"]
+
+
+def test_the_transformer_is_the_statement_rules_over_the_expression_rules():
+    from sap_engine import parse, parse_expressions, parse_statements
+
+    assert issubclass(parse_statements.PlanToModel, parse_expressions.ExpressionsToModel)
+    # The expression rules build expressions only; blocks are the statements' business.
+    assert hasattr(parse_expressions.ExpressionsToModel, "cut")
+    assert not hasattr(parse_expressions.ExpressionsToModel, "analysis")
+    assert not hasattr(parse_expressions.ExpressionsToModel, "fold")
+    plan = parse.parse_text('population FAS = adsl where not (AGE in {1, 2}) and x < -inf')
+    where = plan.populations["FAS"].where
+    assert where == m.BinOp("and", m.Not(m.InSet(m.Col("AGE"), (m.Num(1.0), m.Num(2.0)))),
+                            m.BinOp("<", m.Col("x"), m.Neg(m.Inf())))

@@ -23,7 +23,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Shared by all: the error module, the plan model, packaged resources, the fork pool.
     ("foundation", ("", "location", "errors", "model", "model_expr", "resources", "workers",
                     "functions", "figure_path", "template_sandbox")),
-    ("parse", ("depth", "syntax_errors", "parse", "fmt")),
+    ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
+               "fmt")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
