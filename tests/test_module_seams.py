@@ -54,3 +54,15 @@ def test_the_transformer_is_the_statement_rules_over_the_expression_rules():
     where = plan.populations["FAS"].where
     assert where == m.BinOp("and", m.Not(m.InSet(m.Col("AGE"), (m.Num(1.0), m.Num(2.0)))),
                             m.BinOp("<", m.Col("x"), m.Neg(m.Inf())))
+
+
+def test_the_executor_runs_steps_on_frames_built_apart():
+    from sap_engine import analysis_preflight, execute, execute_frames
+
+    # The preflight builds frames without running a method: it needs only execute_frames
+    # for them (and execute.run_step for the steps it does run).
+    assert analysis_preflight.analysis_frame is execute_frames.analysis_frame
+    assert execute.analysis_frame is execute_frames.analysis_frame
+    assert execute.TOTAL == execute_frames.TOTAL == "Total"
+    for runner in ("execute", "run_step", "refuse_nonfinite", "Results"):
+        assert not hasattr(execute_frames, runner), runner

@@ -34,7 +34,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",
               "data.integrity", "data.preflight")),
     ("compile", ("compile", "explain")),
-    ("execute", ("execute",)),
+    ("execute", ("execute_frames", "execute")),
     # The preflight over compiled steps (check's last pass, run from api.check).
     ("analysis preflight", ("analysis_preflight",)),
     ("ard", ("ard",)),
