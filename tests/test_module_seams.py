@@ -66,3 +66,17 @@ def test_the_executor_runs_steps_on_frames_built_apart():
     assert execute.TOTAL == execute_frames.TOTAL == "Total"
     for runner in ("execute", "run_step", "refuse_nonfinite", "Results"):
         assert not hasattr(execute_frames, runner), runner
+
+
+def test_the_checker_checks_statements_over_the_typing_of_expressions():
+    from sap_engine import check, check_expressions
+
+    assert issubclass(check._Checker, check_expressions.ExpressionChecker)
+    assert hasattr(check_expressions.ExpressionChecker, "kind")
+    for statement_check in ("run", "check_parameter", "check_estimand", "check_display"):
+        assert not hasattr(check_expressions.ExpressionChecker, statement_check)
+    # An expression is typed without a statement: the dataset is its only context.
+    typing = check_expressions.ExpressionChecker(m.Plan(path="<plan>"), {})
+    assert typing.kind(m.BinOp("+", m.Num(1.0), m.Num(2.0)), None) == "numeric"
+    assert typing.kind(m.Col("AGE"), None) is None
+    assert [d.code for d in typing.problems] == ["SAP201"]
