@@ -80,3 +80,24 @@ def test_the_checker_checks_statements_over_the_typing_of_expressions():
     assert typing.kind(m.BinOp("+", m.Num(1.0), m.Num(2.0)), None) == "numeric"
     assert typing.kind(m.Col("AGE"), None) is None
     assert [d.code for d in typing.problems] == ["SAP201"]
+
+
+def test_the_survival_methods_share_one_reading_of_their_input():
+    import numpy as np
+    import pandas as pd
+
+    from sap_engine.methods import registry, survival, survival_inputs
+
+    assert survival.event_indicator is survival_inputs.event_indicator
+    for name in ("kaplan_meier", "logrank", "cox"):
+        method = registry.get(name)
+        assert method is not None and method.family == "survival"
+        assert [r.name for r in method.roles[:2]] == ["time", "event"]
+    frame = pd.DataFrame({"t": [3.0, 1.0, None, 2.0], "c": [0, 1, 0, 2], "g": list("abab")})
+    used, time, event = survival_inputs.time_event_rows(
+        frame, {"time": "t", "event": "c", "group": "g"}, {})
+    assert list(used.index) == [0, 1, 3]
+    assert time.tolist() == [3.0, 1.0, 2.0] and event.tolist() == [1, 0, 0]
+    labels, levels = survival_inputs.ordered_levels(used["g"], ["b"])
+    assert levels == ["b", "a"] and list(labels) == ["a", "b", "b"]
+    assert np.array_equal(survival_inputs.event_indicator(np.array([1.0, 0.0]), "event"), [1, 0])
