@@ -6,24 +6,35 @@ from __future__ import annotations
 import dataclasses
 
 from sap_engine import model as m
-from sap_engine import model_expr
+from sap_engine import model_declarations, model_expr
 
 
-def test_the_model_is_one_namespace_of_statements_and_expressions():
-    # `m.Col`, `m.walk`, `m._num`: every name model_expr defines is the same object in model.
-    # (its private helpers of the walk excepted; _num and _loc are used as the model's)
-    defined = [n for n, v in vars(model_expr).items()
-               if getattr(v, "__module__", None) == "sap_engine.model_expr"
-               and (not n.startswith("_") or n in ("_num", "_loc"))]
-    moved = [*defined, "Expr", "Kind", "RoleKind", "Loc"]
-    assert {"Col", "BinOp", "Cut", "Interval", "walk", "children", "_num", "_loc"} <= set(moved)
+def _defined_in(module) -> list[str]:
+    # What a module defines (its private helpers excepted; _num and _loc are the model's).
+    return [n for n, v in vars(module).items()
+            if getattr(v, "__module__", None) == module.__name__
+            and (not n.startswith("_") or n in ("_num", "_loc"))]
+
+
+def test_the_model_is_one_namespace_of_its_three_modules():
+    # `m.Col`, `m.Population`, `m.walk`, `m._num`: every name is the defining module's object.
+    moved = [*_defined_in(model_expr), "Expr", "Kind", "RoleKind", "Loc",
+             *_defined_in(model_declarations), "MAX_VISITS"]
+    assert {"Col", "BinOp", "Cut", "Interval", "walk", "children", "_num", "_loc",
+            "Population", "Visits", "visit_range", "Estimand", "DataBlock"} <= set(moved)
     for name in moved:
-        assert getattr(m, name) is getattr(model_expr, name), name
+        owner = model_expr if hasattr(model_expr, name) else model_declarations
+        assert getattr(m, name) is getattr(owner, name), name
+    assert {"Analysis", "Table", "Figure", "Document", "Plan"} <= set(_defined_in(m))
 
 
-def test_statements_hold_expressions_but_expressions_know_no_statement():
-    assert not any(dataclasses.is_dataclass(v) and v.__module__ == "sap_engine.model"
-                   for v in vars(model_expr).values())
+def test_each_model_module_builds_only_on_the_ones_before():
+    later = {"sap_engine.model": (model_expr, model_declarations),
+             "sap_engine.model_declarations": (model_expr,)}
+    for module, earlier in later.items():
+        for before in earlier:
+            assert not any(getattr(v, "__module__", None) == module
+                           for v in vars(before).values()), (before.__name__, module)
     where = m.Population("FAS", None, "adsl", m.BinOp("==", m.Col("FASFL"), m.Str("Y")))
     assert list(m.walk(where))[1:] == [m.BinOp("==", m.Col("FASFL"), m.Str("Y")),
                                        m.Col("FASFL"), m.Str("Y")]

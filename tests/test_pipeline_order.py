@@ -21,8 +21,8 @@ PACKAGE = ROOT / "sap_engine"
 # The stages in pipeline order; a module name (without "sap_engine.") matches a pattern.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Shared by all: the error module, the plan model, packaged resources, the fork pool.
-    ("foundation", ("", "location", "errors", "model", "model_expr", "resources", "workers",
-                    "functions", "figure_path", "template_sandbox")),
+    ("foundation", ("", "location", "errors", "model", "model_expr", "model_declarations",
+                    "resources", "workers", "functions", "figure_path", "template_sandbox")),
     ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
                "fmt")),
     # The statistical library: a method knows frames and options, never the plan.
