@@ -23,7 +23,8 @@ from sap_engine.bind import analysis_chain
 from sap_engine.check import CheckedPlan
 from sap_engine.compile import Step
 from sap_engine.data.preflight import DataPreflight, empty_text
-from sap_engine.execute import analysis_frame, each_visit, run_step
+from sap_engine.execute import run_step
+from sap_engine.execute_frames import analysis_frame, each_visit
 from sap_engine.functions import FAMILY, NONFINITE
 
 # A cross-tabulation without the levels its method needs: too few non-empty rows or columns,

@@ -4,6 +4,8 @@ Nothing runs until the whole plan checks. All problems are collected and reporte
 each with its code, plan location, source line with a caret, and a suggestion where one
 exists. Codes: SAP2xx for names/types/levels, SAP3xx for data files.
 
+This module checks the statements; the typing of the expressions they hold (names
+resolved, kinds) is :mod:`sap_engine.check_expressions`, which the checker extends.
 Checks that need no name resolution live beside this module: ``check_defs`` (names defined
 twice, cycles, cut intervals), ``check_outputs`` (display numbers, table columns, the
 reproduction map) and ``check_arms`` (treatment levels of a population that are not arms).
@@ -14,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sap_engine import functions
 from sap_engine import model as m
 from sap_engine.bind import Bound, bind_plan
 from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
+from sap_engine.check_expressions import ExpressionChecker
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.check_visits import check_visit_needs
 from sap_engine.data.sources import Dataset, open_sources
@@ -28,7 +30,6 @@ from sap_engine.errors import (
     Diagnostic,
     PlanCheckError,
     did_you_mean,
-    plan_diagnostic,
     reset_suggestions,
     with_source_line,
 )
@@ -49,198 +50,9 @@ class CheckedPlan:
         return self.plan.analyses[name]
 
 
-class _Checker:
-    def __init__(self, plan: m.Plan, datasets: dict[str, Dataset]):
-        self.plan = plan
-        self.datasets = datasets
-        self.problems: list[Diagnostic] = []
-        self.kinds: dict[str, str] = {}
-        self.subjects = next((s.name for s in plan.sources if s.subjects), None)
-
-    # ---- reporting
-    def error(self, code: str, message: str, loc: m.Loc, suggestion: str | None = None,
-              width: int | None = None, data_location: DataLocation | None = None) -> None:
-        self.problems.append(plan_diagnostic(
-            code, message, loc, self.plan.path, self.plan.text,
-            suggestion=suggestion, width=width, data_location=data_location))
-
-    # ---- expressions
-    def columns_of(self, dataset: str | None) -> dict[str, str]:
-        ds = self.datasets.get(dataset or "")
-        return ds.columns if ds else {}
-
-    def kind(self, e: m.Expr, dataset: str | None) -> str | None:  # noqa: C901
-        """Resolve names in ``e``; return its kind ('numeric', 'string', 'bool', 'category')."""
-        if isinstance(e, (m.Num, m.Inf)):
-            return "numeric"
-        if isinstance(e, m.Str):
-            return "string"
-        if isinstance(e, m.Bool):
-            return "bool"
-        if isinstance(e, m.Col):
-            return self.name_kind(e, dataset)
-        if isinstance(e, m.Call):
-            if dataset is not None:  # a row filter: evaluated on one dataset's rows
-                self.error("SAP220", f"{e.function}() cannot be used in a filter of the rows "
-                                     f"of '{dataset}': filter on its columns", e.loc)
-                return None
-            if e.function in functions.FAMILY:
-                arg = e.args[0] if len(e.args) == 1 else None
-                param = self.plan.parameters.get(getattr(arg, "name", ""))
-                if param is None or not param.by:
-                    families = [n for n, p in self.plan.parameters.items() if p.by]
-                    self.error("SAP223", f"{e.function}() takes one parameter family (a "
-                                         "parameter declared with 'by')", e.loc,
-                               did_you_mean(getattr(arg, "name", ""), families))
-                return "numeric"
-            if e.function in functions.OVER_VISITS:
-                arg = e.args[0] if len(e.args) == 1 else None
-                param = self.plan.parameters.get(getattr(arg, "name", ""))
-                if param is None or param.by:
-                    plain = [n for n, p in self.plan.parameters.items() if not p.by]
-                    self.error("SAP224", f"{e.function}() takes one parameter that is not a "
-                                         "family", e.loc,
-                               did_you_mean(getattr(arg, "name", ""), plain))
-                return "numeric"
-            if e.function in functions.PARAMETER:
-                arg = e.args[0] if len(e.args) == 1 else None
-                if not isinstance(arg, m.Col) or arg.name not in self.plan.parameters:
-                    self.error("SAP211", f"{e.function}() takes one parameter name",
-                               e.loc, did_you_mean(getattr(arg, "name", ""),
-                                                   list(self.plan.parameters)))
-                return "numeric"
-            function = functions.FUNCTIONS[e.function]
-            if len(e.args) != function.arity:  # `log(x, 10)` is not a logarithm to base 10
-                self.error("SAP204", f"{e.function}() takes one number, not {len(e.args)}",
-                           e.loc)
-            for a in e.args:
-                if self.kind(a, dataset) not in ("numeric", None):
-                    self.error("SAP204", f"{e.function}() needs a number", a.loc)
-            return function.result
-        if isinstance(e, m.Neg):
-            self.expect_numeric(e.operand, dataset)
-            return "numeric"
-        if isinstance(e, m.Not):
-            self.kind(e.operand, dataset)
-            return "bool"
-        if isinstance(e, m.Cut):
-            self.expect_numeric(e.operand, dataset)
-            return "category"
-        if isinstance(e, m.InSet):
-            k = self.kind(e.operand, dataset)
-            for v in e.values:
-                self.check_level(e.operand, v, dataset, k)
-            return "bool"
-        if isinstance(e, m.BinOp):
-            if e.op in ("and", "or"):
-                self.kind(e.left, dataset)
-                self.kind(e.right, dataset)
-                return "bool"
-            lk, rk = self.kind(e.left, dataset), self.kind(e.right, dataset)
-            if e.op in ("==", "!="):
-                if isinstance(e.right, m.Str):
-                    self.check_level(e.left, e.right, dataset, lk)
-                elif isinstance(e.left, m.Str):
-                    self.check_level(e.right, e.left, dataset, rk)
-                elif None not in (lk, rk) and {lk, rk} == {"numeric", "string"}:
-                    self.error("SAP204", f"cannot compare a {lk} with a {rk}", e.loc)
-                return "bool"
-            for side, k in ((e.left, lk), (e.right, rk)):
-                if k not in ("numeric", None):
-                    if e.op in ("<", "<=", ">", ">="):
-                        text = f"cannot compare a {k} value with '{e.op}'"
-                    else:
-                        text = f"cannot use a {k} value in arithmetic ('{e.op}')"
-                    self.error("SAP204", text, side.loc)
-            return "bool" if e.op in ("<", "<=", ">", ">=") else "numeric"
-        return None
-
-    def expect_numeric(self, e: m.Expr, dataset: str | None) -> None:
-        k = self.kind(e, dataset)
-        if k not in ("numeric", None):
-            self.error("SAP204", f"expected a number, found a {k}", e.loc)
-
-    def name_kind(self, col: m.Col, dataset: str | None) -> str | None:
-        if col.dataset:
-            if col.dataset not in self.datasets:
-                self.error("SAP202", f"unknown dataset '{col.dataset}'", col.loc,
-                           did_you_mean(col.dataset, list(self.datasets)))
-                return None
-            cols = self.columns_of(col.dataset)
-            if col.name not in cols:
-                self.error("SAP201", f"dataset '{col.dataset}' has no column '{col.name}'",
-                           col.loc, did_you_mean(col.name, list(cols)))
-                return None
-            if not self.reachable(col, dataset):
-                return None
-            return cols[col.name]
-        local = self.columns_of(dataset)
-        if col.name in local:
-            return local[col.name]
-        if dataset is not None and (col.name in self.plan.parameters
-                                    or col.name in self.plan.endpoints):
-            what = "parameter" if col.name in self.plan.parameters else "endpoint or stratum"
-            self.error("SAP238", f"'{col.name}' is a {what}: a filter of the rows of "
-                                 f"'{dataset}' can use only columns of '{dataset}' and of "
-                                 "the subject dataset", col.loc)
-            return None
-        if col.name in self.plan.parameters:
-            return "numeric"
-        if col.name in self.plan.endpoints:
-            return self.kinds.get(col.name)
-        subject_cols = self.columns_of(self.subjects)
-        if col.name in subject_cols:
-            return subject_cols[col.name]
-        candidates = [*local, *self.plan.parameters, *self.plan.endpoints, *subject_cols]
-        where = f"dataset '{dataset}' or the plan" if dataset else "the plan or subject data"
-        self.error("SAP201", f"unknown name '{col.name}' (not a column of {where})", col.loc,
-                   did_you_mean(col.name, candidates))
-        return None
-
-    def reachable(self, col: m.Col, dataset: str | None) -> bool:
-        """Whether a qualified column can be read where it is used: a row filter of
-        ``dataset`` reads that dataset's rows and, through the subject key, subject-level
-        columns; a subject-level value (``dataset`` None) reads the subject dataset only."""
-        if col.dataset in (dataset, self.subjects):
-            return True
-        if dataset is None:
-            self.error("SAP239", f"'{col.text}' is a column of '{col.dataset}', which is not "
-                                 "the subject dataset: an analysis or endpoint takes one value "
-                                 f"per subject (a column of '{self.subjects}', or a parameter "
-                                 f"over '{col.dataset}')", col.loc)
-        else:
-            also = f" and of the subject dataset '{self.subjects}'" \
-                if dataset != self.subjects else ""
-            self.error("SAP238", f"'{col.text}' is a column of '{col.dataset}': a filter of the "
-                                 f"rows of '{dataset}' is evaluated on those rows, so it can "
-                                 f"use only the columns of '{dataset}'{also}", col.loc)
-        return False
-
-    def dataset_of(self, col: m.Col, dataset: str | None) -> str | None:
-        if col.dataset:
-            return col.dataset
-        if col.name in self.columns_of(dataset):
-            return dataset
-        if col.name in self.columns_of(self.subjects):
-            return self.subjects
-        return None
-
-    def check_level(self, target: m.Expr, literal: m.Expr, dataset: str | None,
-                    kind: str | None) -> None:
-        if not isinstance(target, m.Col) or not isinstance(literal, m.Str):
-            return
-        owner = self.dataset_of(target, dataset)
-        if owner is None or kind != "string":
-            if kind == "numeric":
-                self.error("SAP204", f"'{target.text}' is numeric; compare it with a number, "
-                                     f"not \"{literal.value}\"", literal.loc)
-            return
-        levels = self.datasets[owner].levels(target.name)
-        if literal.value not in levels:
-            shown = ", ".join(f'"{v}"' for v in levels[:8]) + (" ..." if len(levels) > 8 else "")
-            self.error("SAP203", f"column '{target.name}' has no level \"{literal.value}\" "
-                                 f"(levels: {shown})", literal.loc,
-                       did_you_mean(literal.value, levels))
+class _Checker(ExpressionChecker):
+    """The statement checks, in the order ``run`` applies them, over the typing of
+    expressions; the passes beside this module (check_defs, check_outputs, ...) take it."""
 
     def check_labels(self, lab: m.Labels) -> None:
         """A labels block names a data column, or a categorical endpoint or stratum (then
@@ -262,7 +74,6 @@ class _Checker:
             self.error("SAP201", f"no dataset has a column '{name}'", lab.column.loc,
                        did_you_mean(name, [*self.plan.endpoints]))
 
-    # ---- statements
     def run(self) -> CheckedPlan:
         plan = self.plan
         if self.subjects is None:

@@ -3,353 +3,67 @@
 Every node carries a :class:`Loc` (line and column in the plan file). Locations do not take
 part in equality, so ``parse(format(plan)) == plan`` holds although formatting moves text.
 Nothing here mutates: derive a changed node with :func:`dataclasses.replace`.
+
+The model is three modules, each building on the one before: :mod:`sap_engine.model_expr`
+(expressions, the kinds of value, the walk over the model), :mod:`sap_engine.model_declarations`
+(study, data, arms, populations, visits, parameters, endpoints, estimands) and this one:
+the analyses, the displays, the document and ``Plan``. This module imports the other two's
+names, so that ``from sap_engine import model as m`` gives every name of the model
+(``m.Col``, ``m.Population``, ``m.Analysis``, ``m.walk``) in one place.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, is_dataclass
-from decimal import Decimal, localcontext
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, TypeVar, Union
+from typing import TypeVar
 
-# The one location type; the model's nodes (and their users, as ``m.Loc``) carry it.
-from sap_engine.location import Loc as Loc
+# The declarations and expressions: re-exported (most unused here), so that the model is
+# one namespace for its users.
+from sap_engine.model_declarations import (  # noqa: F401
+    MAX_VISITS,
+    Arm,
+    DataBlock,
+    Endpoint,
+    Estimand,
+    Handling,
+    Intercurrent,
+    Labels,
+    Parameter,
+    Population,
+    PopulationUse,
+    Source,
+    Strategy,
+    Study,
+    Treatment,
+    Visits,
+    visit_range,
+    visit_range_count,
+)
+from sap_engine.model_expr import (  # noqa: F401
+    BinOp,
+    Bool,
+    Call,
+    Col,
+    Cut,
+    Expr,
+    Inf,
+    InSet,
+    Interval,
+    Kind,
+    Loc,
+    Neg,
+    Not,
+    Num,
+    RoleKind,
+    Str,
+    _loc,
+    _num,
+    children,
+    walk,
+)
 
 _T = TypeVar("_T")
-
-
-def _loc() -> Loc:
-    return field(default=Loc(), compare=False, repr=False)
-
-
-# ---- expressions -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Num:
-    value: float
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Str:
-    value: str
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Bool:
-    value: bool
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Inf:
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Col:
-    """A column (``FASFL``), a qualified column (``adsl.BMI``) or a plan name (``cdasi_a``)."""
-
-    name: str
-    dataset: str | None = None
-    loc: Loc = _loc()
-
-    @property
-    def text(self) -> str:
-        return f"{self.dataset}.{self.name}" if self.dataset else self.name
-
-
-@dataclass(frozen=True)
-class Call:
-    function: str
-    args: tuple[Expr, ...]
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class BinOp:
-    op: str  # == != < <= > >= + - * / and or
-    left: Expr
-    right: Expr
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Not:
-    operand: Expr
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Neg:
-    operand: Expr
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class InSet:
-    operand: Expr
-    values: tuple[Expr, ...]
-    negated: bool = False
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Interval:
-    lower: float
-    upper: float
-    lower_closed: bool
-    upper_closed: bool
-    label: str | None = None
-    loc: Loc = _loc()
-
-    @property
-    def text(self) -> str:
-        def num(x: float) -> str:
-            return "inf" if x == float("inf") else ("-inf" if x == -float("inf") else _num(x))
-
-        return (("[" if self.lower_closed else "(") + num(self.lower) + ", " + num(self.upper)
-                + ("]" if self.upper_closed else ")"))
-
-    @property
-    def display(self) -> str:
-        """The category's label: its own, or the interval as written (``>14`` style kept)."""
-        return self.label or self.text
-
-
-@dataclass(frozen=True)
-class Cut:
-    operand: Expr
-    intervals: tuple[Interval, ...]
-    loc: Loc = _loc()
-
-
-Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
-
-# The kinds of value, one vocabulary for the whole engine: the checker types an expression
-# with them, a data column is "numeric" or "string", and a method's role (the registry's
-# ``RoleSpec.kind``) takes a "numeric" or a "category" term, or "any".
-Kind = Literal["numeric", "category", "string", "bool"]
-RoleKind = Literal["numeric", "category", "any"]
-
-
-def _num(x: float) -> str:
-    """A number as a plan writes it: whole numbers without a decimal point, large and small
-    ones in exponent form (``1.7e+308``, not 309 digits).
-
-    >>> [_num(16.0), _num(0.3), _num(1.7e308), _num(-2.5e-7)]
-    ['16', '0.3', '1.7e+308', '-2.5e-07']
-    """
-    x = float(x)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
-
-
-# ---- statements ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Study:
-    name: str
-    title: str
-    attributes: tuple[tuple[str, object], ...] = ()
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    kind: str  # "file" | "package"
-    ref: str
-    keys: tuple[str, ...] = ()
-    subjects: bool = False
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Arm:
-    level: str
-    label: str | None = None
-    reference: bool = False
-    loc: Loc = _loc()
-
-    @property
-    def display(self) -> str:
-        return self.label or self.level
-
-
-@dataclass(frozen=True)
-class Treatment:
-    column: Col
-    arms: tuple[Arm, ...]
-    loc: Loc = _loc()
-
-    @property
-    def reference(self) -> Arm | None:
-        return next((a for a in self.arms if a.reference), None)
-
-
-@dataclass(frozen=True)
-class Labels:
-    column: Col
-    items: tuple[tuple[str, str], ...]
-    loc: Loc = _loc()
-    item_locs: tuple[Loc, ...] = field(default=(), compare=False)  # one per item
-
-
-@dataclass(frozen=True)
-class Population:
-    name: str
-    label: str | None
-    dataset: str
-    where: Expr | None = None
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Visits:
-    column: Col
-    baseline: float | None = None
-    scheduled: tuple[tuple[float, ...], ...] = ()  # each spec: (v,) or (start, stop, step)
-    label: str | None = None
-    loc: Loc = _loc()
-
-    @cached_property
-    def weeks(self) -> tuple[float, ...]:
-        """Every scheduled visit, sorted, each once (ranges expanded by :func:`visit_range`)."""
-        out: list[float] = []
-        for spec in self.scheduled:
-            out.extend(spec if len(spec) == 1 else visit_range(*spec))
-        return tuple(sorted(set(out)))
-
-
-# A schedule longer than this is refused by the parser (SAP107): no trial has 10,000 visits,
-# and a range such as `0 to 1e300 by 1` must not be expanded at all.
-MAX_VISITS = 10_000
-
-
-def _decimal(x: float) -> Decimal:
-    # repr is the shortest text that reads back as x: for a number written in the plan, the
-    # number as written (0.1 stays 0.1, not 0.1000000000000000055511151231257827).
-    return Decimal(repr(float(x)))
-
-
-def visit_range_count(start: float, stop: float, step: float) -> int:
-    """How many visits ``start to stop by step`` has; ValueError if it is not a valid range.
-
-    >>> visit_range_count(0, 1, 0.1), visit_range_count(0, 52, 4), visit_range_count(3, 3, 1)
-    (11, 14, 1)
-    """
-    if not all(math.isfinite(x) for x in (start, stop, step)):
-        raise ValueError("a visit range needs finite numbers")
-    if step <= 0:
-        raise ValueError("the step of a visit range must be positive")
-    if stop < start:
-        raise ValueError("a visit range must not end before it starts")
-    if (stop - start) / step > MAX_VISITS:  # float estimate first: never a huge Decimal count
-        return MAX_VISITS + 1
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return int((_decimal(stop) - _decimal(start)) // _decimal(step)) + 1
-
-
-def visit_range(start: float, stop: float, step: float) -> tuple[float, ...]:
-    """The visits ``start to stop by step``: ``start + i * step`` computed in decimal, so
-    ``0 to 1 by 0.1`` contains 0.3 exactly as a plan writes it (repeated float addition gave
-    0.30000000000000004, which matched no visit). ValueError for an invalid or over-long range
-    (the parser reports those with their location first).
-
-    >>> visit_range(0, 1, 0.1)[:4], visit_range(0, 16, 8)
-    ((0.0, 0.1, 0.2, 0.3), (0.0, 8.0, 16.0))
-    """
-    count = visit_range_count(start, stop, step)
-    if count > MAX_VISITS:
-        raise ValueError(f"a visit range of more than {MAX_VISITS} visits")
-    first, by = _decimal(start), _decimal(step)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return tuple(float(first + i * by) for i in range(count))
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    label: str | None
-    source: Col  # dataset.value_column
-    where: Expr | None = None
-    baseline_column: Col | None = None
-    by: tuple[str, ...] = ()
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    label: str | None
-    expr: Expr
-    kind: str = "endpoint"  # "endpoint" | "stratum"
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Intercurrent:
-    name: str
-    label: str | None
-    condition: Expr
-    time: Col
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class PopulationUse:
-    name: str
-    where: Expr | None = None
-    loc: Loc = _loc()
-
-
-@dataclass(frozen=True)
-class Strategy:
-    event: str
-    strategy: str
-    handling: str | None = None
-    loc: Loc = _loc()
-
-    @property
-    def effective_handling(self) -> str | None:
-        """The data handling a strategy implies when the plan does not say (documented)."""
-        if self.handling:
-            return self.handling
-        return {
-            "hypothetical": "missing",
-            "while_on_treatment": "missing",
-            "composite": "non_responder",
-        }.get(self.strategy)
-
-
-@dataclass(frozen=True)
-class Handling:
-    """How intercurrent events and missing values are handled for one analysis: the
-    strategies of its estimand and the missing-data rule (the analysis' or the estimand's)."""
-
-    strategies: tuple[Strategy, ...] = ()
-    missing: str | None = None
-
-
-@dataclass(frozen=True)
-class Estimand:
-    name: str
-    label: str | None
-    population: PopulationUse | None = None
-    variable: Expr | None = None
-    visit: float | None = None
-    strategies: tuple[Strategy, ...] = ()
-    missing: str | None = None
-    summary: str | None = None
-    loc: Loc = _loc()
-    visit_loc: Loc = _loc()  # of `at week N`
 
 
 @dataclass(frozen=True)
@@ -542,62 +256,3 @@ class Plan:
     @cached_property
     def figures(self) -> tuple[Figure, ...]:
         return self._of(Figure)
-
-
-@dataclass(frozen=True)
-class DataBlock:
-    sources: tuple[Source, ...]
-    loc: Loc = _loc()
-
-
-# ---- walking the model ---------------------------------------------------------------------
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _is_node(value: object) -> bool:
-    return is_dataclass(value) and not isinstance(value, (type, Loc))
-
-
-def children(node: object) -> tuple[Any, ...]:
-    """The nodes directly below ``node``, in source order: an expression's operands, the
-    expressions and nodes a statement holds (tuples flattened; locations, names and plain
-    values are not nodes). Typed Any: callers tell the node classes apart with isinstance.
-
-    >>> children(BinOp("+", Col("x"), Num(1.0)))
-    (Col(name='x', dataset=None), Num(value=1.0))
-    """
-    if not _is_node(node):
-        return ()
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in fields(node))  # type: ignore[arg-type]
-    out: list[object] = []
-    for name in names:
-        _collect(getattr(node, name), out)
-    return tuple(out)
-
-
-def _collect(value: object, out: list[object]) -> None:
-    if isinstance(value, tuple):  # a tuple of nodes, or of pairs (a crosstab, attributes)
-        for item in value:
-            _collect(item, out)
-    elif _is_node(value):
-        out.append(value)
-
-
-def walk(root: object) -> Iterator[object]:
-    """``root`` (a node, or a tuple of them) and every node below it, depth first in source
-    order, without recursion (an expression may nest a hundred levels).
-
-    >>> [type(n).__name__ for n in walk(Not(BinOp(">", Col("AGE"), Num(40.0))))]
-    ['Not', 'BinOp', 'Col', 'Num']
-    """
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tuple):
-            stack.extend(reversed(node))
-        elif _is_node(node):
-            yield node
-            stack.extend(reversed(children(node)))

@@ -21,18 +21,20 @@ PACKAGE = ROOT / "sap_engine"
 # The stages in pipeline order; a module name (without "sap_engine.") matches a pattern.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Shared by all: the error module, the plan model, packaged resources, the fork pool.
-    ("foundation", ("", "location", "errors", "model", "resources", "workers", "functions",
-                    "figure_path", "template_sandbox")),
-    ("parse", ("depth", "syntax_errors", "parse", "fmt")),
+    ("foundation", ("", "location", "errors", "model", "model_expr", "model_declarations",
+                    "resources", "workers", "functions", "figure_path", "template_sandbox")),
+    ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
+               "fmt")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
     ("sources", ("data", "data.sources")),
     ("check", ("check", "check_*", "bind", "bind_options")),
     # Derivations evaluated on the data, and the data preflight of check.
-    ("data", ("data.expressions", "data.derive", "data.integrity", "data.preflight")),
+    ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",
+              "data.integrity", "data.preflight")),
     ("compile", ("compile", "explain")),
-    ("execute", ("execute",)),
+    ("execute", ("execute_frames", "execute")),
     # The preflight over compiled steps (check's last pass, run from api.check).
     ("analysis preflight", ("analysis_preflight",)),
     ("ard", ("ard",)),

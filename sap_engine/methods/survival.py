@@ -5,7 +5,9 @@ numbers come from the plain functions of
 - :mod:`~sap_engine.methods.survival_km`: kaplan_meier, confidence_limits, survival_at,
   quantile, rank_test (SAS PROC LIFETEST conventions);
 - :mod:`~sap_engine.methods.survival_cox`: cox_ph, partial_likelihood, hazard_ratio_limits
-  (SAS PROC PHREG conventions).
+  (SAS PROC PHREG conventions);
+and the roles, options and input rows the three share from
+:mod:`~sap_engine.methods.survival_inputs`.
 
 Every method takes ``time`` and ``event`` roles. ``event_from = cnsr`` (the default) reads the
 event column as ADaM ADTTE's CNSR (0 = event, a positive integer = censored);
@@ -22,8 +24,6 @@ import numpy as np
 
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses  # the plan clauses feeding options
-from sap_engine.methods.inputs import refuse_infinite_columns
-from sap_engine.methods.linear_design import level_label, sorted_levels
 from sap_engine.methods.registry import Evidence, OptionSpec, RoleSpec, Stat, register
 from sap_engine.methods.survival_cox import (
     TIES,
@@ -33,6 +33,20 @@ from sap_engine.methods.survival_cox import (
     cox_stats,
     hazard_ratio_limits,
     partial_likelihood,
+)
+from sap_engine.methods.survival_inputs import (
+    CI_LEVEL,
+    EVENT_CONVENTION,
+    EVENT_FROM,
+    GROUP_ROLE,
+    LEVELS,
+    STRATA_ROLE,
+    TIME_EVENT_ROLES,
+    event_indicator,
+    many_columns,
+    ordered_levels,
+    row_labels,
+    time_event_rows,
 )
 from sap_engine.methods.survival_km import (
     CONFTYPES,
@@ -55,86 +69,6 @@ __all__ = ["KaplanMeier", "SurvivalAt", "SurvivalQuantile", "RankTest", "CoxFit"
 
 _T = "tests/methods/test_survival.py"
 
-_ROLES = (
-    RoleSpec("time", "numeric", doc="time to event or censoring (e.g. ADTTE AVAL)"),
-    RoleSpec("event", "numeric", doc="censoring or event flag (ADTTE CNSR by default, see "
-             "`event_from`)"),
-)
-_GROUP = RoleSpec("group", "category", required=False,
-               doc="the compared groups (defaults to the plan's treatment)")
-_STRATA = RoleSpec("strata", "category", many=True, required=False, doc="stratification factors")
-_EVENT_FROM = OptionSpec("event_from", "choice", "cnsr", "how to read the event role: ADaM CNSR "
-                         "(0 = event, >0 = censored) or an event flag (1 = event, 0 = censored)",
-                         choices=("cnsr", "event"))
-_LEVELS = OptionSpec("levels", "list", (), "group levels in display order (default: sorted)",
-                     clause=clauses.TREATMENT_ARMS)
-_CI_LEVEL = OptionSpec("ci_level", "number", 0.95, "confidence level", minimum=0.5, maximum=0.999)
-_EVENT_CONVENTION = ("The event role is ADaM ADTTE CNSR by default (0 = event, a positive "
-                     "integer = censored, as SAS `time AVAL*CNSR(1,2,...)`); `event_from = "
-                     "event` reads a 1/0 event flag (R `Surv(time, status)`). Rows with a "
-                     "missing time, event, group or stratum are excluded.")
-
-
-def event_indicator(values: np.ndarray, event_from: str = "cnsr") -> np.ndarray:
-    """1/0 event flags from a CNSR column (0 = event) or an event column (1 = event)."""
-    v = np.asarray(values, dtype=float)
-    if event_from == "cnsr":
-        bad = v[(v < 0) | (v != np.floor(v))]
-        if len(bad):
-            raise MethodError("SAP476", f"censoring value {bad[0]:g} is not 0 (event) or a "
-                                        "positive integer (censored), as ADaM CNSR is coded")
-        return (v == 0).astype(int)
-    bad = v[(v != 0) & (v != 1)]
-    if len(bad):
-        raise MethodError("SAP476", f"event value {bad[0]:g} is not 1 (event) or 0 "
-                                    "(censored)")
-    return (v == 1).astype(int)
-
-
-def _many(value) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _prepare(frame, roles: Mapping[str, Any], options: Mapping[str, Any],
-             extra: Sequence[str] = ()):
-    """(rows used, time, event): rows complete in every role's column, validated."""
-    import pandas as pd
-
-    cols = [roles["time"], roles["event"], *_many(roles.get("group")),
-            *_many(roles.get("strata")), *extra]
-    refuse_infinite_columns(frame, cols)
-    used = frame[list(dict.fromkeys(cols))].dropna()
-    if used.empty:
-        raise MethodError("SAP477", "no rows with time, event and the other variables all "
-                                    "present")
-    t_col = used[roles["time"]]
-    if not pd.api.types.is_numeric_dtype(t_col) or pd.api.types.is_bool_dtype(t_col):
-        raise MethodError("SAP475", f"time variable '{roles['time']}' is not numeric")
-    time = t_col.to_numpy(dtype=float)
-    if np.any(time < 0):
-        raise MethodError("SAP475", f"time variable '{roles['time']}' has a negative value "
-                                    f"({time[time < 0][0]:g})")
-    e_col = used[roles["event"]]
-    if not pd.api.types.is_numeric_dtype(e_col):
-        raise MethodError("SAP476", f"event variable '{roles['event']}' is not numeric")
-    event = event_indicator(e_col.to_numpy(dtype=float), options.get("event_from", "cnsr"))
-    return used, time, event
-
-
-def _labels(series) -> np.ndarray:
-    return np.array([level_label(v) for v in series.tolist()], dtype=object)
-
-
-def _levels(series, listed: Sequence[Any] = ()) -> tuple[np.ndarray, list[str]]:
-    """(label of each row, levels): listed levels that occur, in the listed order, then any
-    others in SAS order (numbers by value)."""
-    labels = _labels(series)
-    present = sorted_levels(series.tolist())
-    first = [str(x) for x in listed if str(x) in present]
-    return labels, first + [lev for lev in present if lev not in first]
-
 
 def _time_label(t: float) -> str:
     return str(int(t)) if float(t).is_integer() else f"{t:.10g}"
@@ -145,18 +79,18 @@ def _time_label(t: float) -> str:
     summary="Kaplan-Meier survival estimates with Greenwood SEs and confidence limits, median "
             "and quartiles with Brookmeyer-Crowley limits, numbers at risk and events "
             "(SAS PROC LIFETEST).",
-    roles=(*_ROLES, _GROUP, _STRATA),
+    roles=(*TIME_EVENT_ROLES, GROUP_ROLE, STRATA_ROLE),
     options=(
-        _EVENT_FROM,
+        EVENT_FROM,
         OptionSpec("conftype", "choice", "loglog", "transformation of the confidence limits "
                    "(SAS CONFTYPE=; R survfit conf.type)", choices=CONFTYPES),
-        _CI_LEVEL,
+        CI_LEVEL,
         OptionSpec("timepoints", "list", (), "times at which to report the survival estimate "
                    "(default: every event time)"),
-        _LEVELS,
+        LEVELS,
     ),
     conventions=(
-        _EVENT_CONVENTION,
+        EVENT_CONVENTION,
         "One curve per group level (and per stratum combination); product-limit estimate with "
         "Greenwood's SE of S(t).",
         "Confidence limits on the `conftype` scale: loglog by default (SAS PROC LIFETEST "
@@ -193,13 +127,13 @@ def _time_label(t: float) -> str:
 )
 def kaplan_meier_method(frame, roles: Mapping[str, Any],
                         options: Mapping[str, Any]) -> list[Stat]:
-    used, time, event = _prepare(frame, roles, options)
+    used, time, event = time_event_rows(frame, roles, options)
     conftype = options.get("conftype", "loglog")
     level = float(options.get("ci_level", 0.95))
-    keys = [*_many(roles.get("group")), *_many(roles.get("strata"))]
+    keys = [*many_columns(roles.get("group")), *many_columns(roles.get("strata"))]
     labels, orders = {}, {}
     for k in keys:
-        labels[k], orders[k] = _levels(used[k], options.get("levels", ())
+        labels[k], orders[k] = ordered_levels(used[k], options.get("levels", ())
                                        if k == roles.get("group") else ())
     combos: list[tuple[tuple[str, str], ...]] = [()]
     for k in keys:
@@ -243,17 +177,17 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
     "logrank", family="survival",
     summary="Log-rank test (or Wilcoxon/Gehan, Tarone-Ware) of equal survival across groups, "
             "optionally stratified (SAS PROC LIFETEST STRATA / GROUP=).",
-    roles=(*_ROLES, RoleSpec("group", "category", doc="the compared groups (defaults to the "
-                             "plan's treatment)"), _STRATA),
+    roles=(*TIME_EVENT_ROLES, RoleSpec("group", "category", doc="the compared groups "
+                                       "(defaults to the plan's treatment)"), STRATA_ROLE),
     options=(
-        _EVENT_FROM,
+        EVENT_FROM,
         OptionSpec("test", "choice", "logrank", "weights of the rank test: log-rank (1), Wilcoxon "
                    "(Gehan-Breslow: number at risk) or Tarone-Ware (its square root)",
                    choices=RANK_TESTS),
-        _LEVELS,
+        LEVELS,
     ),
     conventions=(
-        _EVENT_CONVENTION,
+        EVENT_CONVENTION,
         "Chi-square U' V^- U on rank(V) df (k - 1 for k groups) with the hypergeometric "
         "covariance, as SAS PROC LIFETEST and R survdiff; `test = wilcoxon` is SAS's Wilcoxon "
         "(Gehan-Breslow weights = number at risk), `tarone` weights by its square root.",
@@ -278,13 +212,13 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
 def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     if not roles.get("group"):
         raise MethodError("SAP493", "the log-rank test needs a 'group' role")
-    used, time, event = _prepare(frame, roles, options)
+    used, time, event = time_event_rows(frame, roles, options)
     group_col = roles["group"]
-    group, order = _levels(used[group_col], options.get("levels", ()))
-    strata_cols = _many(roles.get("strata"))
+    group, order = ordered_levels(used[group_col], options.get("levels", ()))
+    strata_cols = many_columns(roles.get("strata"))
     strata = None
     if strata_cols:
-        parts = [_labels(used[c]) for c in strata_cols]
+        parts = [row_labels(used[c]) for c in strata_cols]
         strata = np.array(["\x1f".join(row) for row in zip(*parts, strict=True)])
     # Order the groups for display: rank_test numbers them in order of appearance.
     rank = {lev: i for i, lev in enumerate(order)}
@@ -306,7 +240,7 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
     "cox", family="survival",
     summary="Cox proportional hazards regression: hazard ratios with Wald limits and tests, "
             "likelihood-ratio, score and Wald global tests (SAS PROC PHREG).",
-    roles=(*_ROLES, _GROUP,
+    roles=(*TIME_EVENT_ROLES, GROUP_ROLE,
            RoleSpec("factors", "category", many=True, required=False,
                     doc="other class variables"),
            RoleSpec("covariates", "numeric", many=True, required=False,
@@ -314,17 +248,17 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
            RoleSpec("strata", "category", many=True, required=False,
                     doc="strata with their own baseline hazard (SAS STRATA statement)")),
     options=(
-        _EVENT_FROM,
+        EVENT_FROM,
         OptionSpec("ties", "choice", "breslow", "tied event times: Breslow (SAS PHREG default) or "
                    "Efron (R coxph default)", choices=TIES),
-        _CI_LEVEL,
+        CI_LEVEL,
         OptionSpec("reference", "string", "", "reference group level (default: the plan's "
                    "reference arm, else the last level, SAS REF=LAST)",
                    clause=clauses.TREATMENT_REFERENCE),
-        _LEVELS,
+        LEVELS,
     ),
     conventions=(
-        _EVENT_CONVENTION,
+        EVENT_CONVENTION,
         "Ties: Breslow by default (SAS PROC PHREG TIES=BRESLOW); R coxph's default is Efron "
         "(`ties = efron`). Newton-Raphson from 0 with step halving.",
         "Class variables use reference coding (SAS PARAM=REF): the group against `reference` "
@@ -357,14 +291,14 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
 )
 def cox(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     group_col = roles.get("group") or None
-    factors, covariates = _many(roles.get("factors")), _many(roles.get("covariates"))
-    used, time, event = _prepare(frame, roles, options, (*factors, *covariates))
+    factors, covariates = many_columns(roles.get("factors")), many_columns(roles.get("covariates"))
+    used, time, event = time_event_rows(frame, roles, options, (*factors, *covariates))
     columns: list[np.ndarray] = []
     names: list[str] = []
     effects: list[tuple[str, list[int]]] = []
     if group_col:
         listed = [str(x) for x in options.get("levels", ())]
-        labels, levels = _levels(used[group_col], listed)
+        labels, levels = ordered_levels(used[group_col], listed)
         if len(levels) < 2 and len(listed) > 1:
             # Leaving the group out would fit another model than the plan's, silently.
             lacking = [lev for lev in listed if lev not in levels]
@@ -377,7 +311,7 @@ def cox(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
             _class_columns(labels, levels, ref, group_col, "{level} vs {ref}", columns, names,
                            effects)
     for col in factors:
-        labels, levels = _levels(used[col])
+        labels, levels = ordered_levels(used[col])
         _class_columns(labels, levels, levels[-1], col, "{col} {level} vs {ref}", columns,
                        names, effects)
     for col in covariates:
@@ -386,8 +320,8 @@ def cox(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Sta
     x = np.column_stack(columns) if columns else np.empty((len(time), 0))
     check_aliasing(x, names)
     strata = None
-    if _many(roles.get("strata")):
-        parts = [_labels(used[c]) for c in _many(roles.get("strata"))]
+    if many_columns(roles.get("strata")):
+        parts = [row_labels(used[c]) for c in many_columns(roles.get("strata"))]
         strata = np.array(["\x1f".join(row) for row in zip(*parts, strict=True)])
     fit = cox_ph(time, event, x, names, strata, options.get("ties", "breslow"))
     return cox_stats(fit, effects, float(options.get("ci_level", 0.95)))
