@@ -20,10 +20,10 @@ from sap_engine import ard as ard_file
 from sap_engine import model as m
 from sap_engine import template_sandbox
 from sap_engine.errors import OutputError, plan_diagnostic
+from sap_engine.render import options as resolved
 from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import ROUNDING
-from sap_engine.render import options as resolved
 from sap_engine.render.options import AnalysisOptions, method_lines
 from sap_engine.render.tables import BuiltTable, build_table
 
