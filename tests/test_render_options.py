@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 from conftest import MINI, ROOT, write_plan
@@ -219,3 +221,40 @@ def test_an_entry_of_an_older_engine_has_no_label_nor_population():
     assert (first.method, first.population) == ("ancova", "")
     assert first.options == (options.OptionText("ci_level", "0.95", "default"),)
     assert (second.method, second.options) == ("", ())
+
+
+def test_a_figure_states_the_method_of_its_analysis(tmp_path):
+    plan = write_plan(tmp_path, MINI_TEXT.replace(
+        'document "Mini results"',
+        'figure "1" "Change by arm" = D1 {\n  population FAS\n}\n\ndocument "Mini results"'))
+    run_plan(plan, tmp_path / "out", jobs=1)
+    line = "Method (D1): Descriptive statistics; defaults: ci_level = 0.95."
+    html = (tmp_path / "out" / "report.html").read_text()
+    figure = html[html.index('<figure id="figure-1">'):html.index("</figure>")]
+    assert f'<p class="footnotes method">{line}</p>' in figure
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"\n{line}\n" in md[md.index("## Figure 1 "):]
+
+
+def test_the_conventions_are_documented():
+    doc = (ROOT / "docs" / "ard.md").read_text()
+    stated = doc[doc.index("The documents state the `steps`"):doc.index("## Rendering")]
+    assert all(f"`{name}`" in stated for name in options.CONVENTIONS)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+def test_the_browser_shows_the_method_lines_and_the_appendix(mini_run, tmp_path):
+    assert CHROMIUM is not None
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                        (mini_run / "report.html").as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    dom = r.stdout
+    assert "Method (S1): Descriptive statistics; levels = F, M" in dom, r.stderr
+    assert 'id="analysis-options"' in dom
+    assert '<td rowspan="3">SMD1</td>' in dom
