@@ -5,7 +5,9 @@ resolved options) and the plan's display specs (tables, figures, document), so a
 can be rebuilt from an ARD file and the plan alone (``sap-run render``). The formats are the
 writers of :mod:`sap_engine.render.writers` (HTML and Markdown built in); escaping is in
 :mod:`sap_engine.render.environment`, the sandbox of user templates in
-:mod:`sap_engine.template_sandbox`.
+:mod:`sap_engine.template_sandbox`. How each analysis was computed (the Method line of each
+display, the appendix "Analysis options") is stated from the ``steps`` metadata by
+:mod:`sap_engine.render.options`.
 """
 
 from __future__ import annotations
