@@ -21,6 +21,7 @@ from sap_engine.api import render_plan, run_plan
 from sap_engine.bind_options import ResolvedOption
 from sap_engine.errors import Diagnostic, OutputError
 from sap_engine.location import Loc
+from sap_engine.model import PopulationUse
 
 MINI_TEXT = (MINI / "mini.sap").read_text()
 # An analysis without subjects: fails at run (SAP401), kept going; its figure shows a note.
@@ -144,7 +145,7 @@ def test_a_diagnostic_survives_the_metadata_round_trip():
 
 def test_option_values_that_json_cannot_hold_are_recorded_as_text():
     class _Step:
-        id, method = "A", "m"
+        id, method, population = "A", "m", PopulationUse("FAS")
         options = (ResolvedOption("levels", ("Y", "N"), "clause", "labels order"),
                    ResolvedOption("limit", float("inf"), "given"),
                    ResolvedOption("x", object, "default"))

@@ -5,7 +5,9 @@ resolved options) and the plan's display specs (tables, figures, document), so a
 can be rebuilt from an ARD file and the plan alone (``sap-run render``). The formats are the
 writers of :mod:`sap_engine.render.writers` (HTML and Markdown built in); escaping is in
 :mod:`sap_engine.render.environment`, the sandbox of user templates in
-:mod:`sap_engine.template_sandbox`.
+:mod:`sap_engine.template_sandbox`. How each analysis was computed (the Method line of each
+display, the appendix "Analysis options") is stated from the ``steps`` metadata by
+:mod:`sap_engine.render.options`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from sap_engine import ard as ard_file
 from sap_engine import model as m
 from sap_engine import template_sandbox
 from sap_engine.errors import OutputError, plan_diagnostic
+from sap_engine.render import options as resolved
 from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import ROUNDING
+from sap_engine.render.options import AnalysisOptions, method_lines
 from sap_engine.render.tables import BuiltTable, build_table
 
 
@@ -40,6 +44,8 @@ class DocumentModel:
     reproduction: dict | None = None
     # Each step's method and resolved options by analysis id (the ARD's ``steps``).
     steps: dict[str, dict] = field(default_factory=dict)
+    # The appendix "Analysis options": every analysis with all its options and sources.
+    analysis_options: list[AnalysisOptions] = field(default_factory=list)
 
 
 def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
@@ -74,6 +80,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
             for aid in (rows_spec.analysis, *rows_spec.also):
                 built.footnotes.extend(n for n in warned.get(aid, ())
                                        if n not in built.footnotes)
+        built.methods = method_lines(steps, (i for r in spec.rows
+                                             for i in (r.analysis, *r.also)))
     study = plan.study
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
@@ -102,13 +110,15 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
                (pending_figures.result() if pending_figures is not None else [])]
     for fig_spec, fig in zip(plan.figures, figures):
         fig.footnotes.extend(warned.get(fig_spec.analysis, ()))
+        fig.methods = method_lines(steps, [fig_spec.analysis])
     return DocumentModel(
         reproduction=reproduction,
         title=plan.document.title if plan.document else (study.title if study else "Results"),
         study=study_info, provenance=provenance, tables=tables, figures=figures,
         failures=[d.render() for d in failures],
         warnings=[d.render() for d in notes_of_run], notes=notes,
-        analyses=analyses, steps=steps)
+        analyses=analyses, steps=steps,
+        analysis_options=resolved.analysis_options(steps))
 
 
 def _reproduction(plan: m.Plan, ard: ArdView) -> dict:

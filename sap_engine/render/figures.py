@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sap_engine import model as m
@@ -35,6 +35,7 @@ class BuiltFigure:
     footnotes: list[str]
     anchor: str
     note: str = ""
+    methods: list[str] = field(default_factory=list)  # how its analysis was computed
 
 
 def _groups(frame) -> list[str]:

@@ -46,6 +46,7 @@ class BuiltTable:
     sections: list[Section]
     footnotes: list[str]
     anchor: str = ""
+    methods: list[str] = field(default_factory=list)  # how its analyses were computed
 
 
 @dataclass(frozen=True)
