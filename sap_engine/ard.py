@@ -174,28 +174,10 @@ PROVENANCE_KEYS = ("plan_path", "plan_sha256", "data_sha256", "engine_version",
 OUTCOME_KEYS = ("failures", "warnings", "steps")
 
 
-# How a reader knows each method (the ``label`` of the ``steps`` metadata), so a document
-# rebuilt from the ARD names it without the registry. A method not listed here (one added
-# since) is labelled by its registered name: still exact, only less friendly.
-METHOD_LABELS = {
-    "agreement": "Agreement statistics (Bowker's test, simple and weighted kappa)",
-    "ancova": "ANCOVA", "bowker": "Bowker's test of symmetry",
-    "chisq": "Chi-square tests of independence",
-    "cmh": "Cochran-Mantel-Haenszel statistics", "correlation": "Correlation coefficients",
-    "cox": "Cox proportional hazards regression", "descriptive": "Descriptive statistics",
-    "dose_response": "Linear dose-response test", "fisher_exact": "Fisher's exact test",
-    "kaplan_meier": "Kaplan-Meier estimates", "kappa": "Simple (Cohen's) kappa",
-    "logistic": "Binary logistic regression", "logrank": "Test of equal survival",
-    "mcnemar": "McNemar's test", "multiplicity": "Multiplicity adjustment",
-    "odds_ratio": "Odds ratio", "relative_risk": "Relative risk",
-    "risk_difference": "Risk difference", "smd": "Standardized mean difference",
-    "weighted_kappa": "Weighted kappa",
-}
-
-
 def resolved_options(steps: Iterable[Step]) -> dict[str, dict]:
     """Each step's method and resolved options, by analysis id (JSON-serialisable): the
-    method's name (``method``) and how a reader knows it (``label``), the population
+    method's name (``method``) and how a reader knows it (``label``, the registry's: a
+    document rebuilt from the ARD names it without the registry), the population
     (``population``: its id, with the analysis' ``where`` as the plan writes it), the
     options' values (``options``) and where each came from (``sources``: ``given`` in the
     plan's options, ``default`` of the method, or ``clause: <clause>`` for a value a plan
@@ -203,7 +185,13 @@ def resolved_options(steps: Iterable[Step]) -> dict[str, dict]:
 
     The one source of the ``steps`` metadata: the options as bound (``Step.options``).
     """
-    return {s.id: {"method": s.method, "label": METHOD_LABELS.get(s.method, s.method),
+    from sap_engine.methods import registry
+
+    def label(name: str) -> str:
+        method = registry.get(name)
+        return method.label if method is not None else name
+
+    return {s.id: {"method": s.method, "label": label(s.method),
                    "population": _population_text(s.population),
                    "options": {o.name: _jsonable(o.value) for o in s.options},
                    "sources": {o.name: f"clause: {o.clause}" if o.source == "clause"

@@ -156,6 +156,7 @@ def _table_and_weights(frame, roles, options) -> tuple[Crosstab, np.ndarray]:
 
 @register(
     "kappa", family="agreement",
+    label="Simple (Cohen's) kappa",
     summary="Simple (Cohen's) kappa of two ratings with its ASE, CI and test (SAS AGREE).",
     roles=_ROLES, options=_OPTIONS, conventions=_CONVENTIONS,
     evidence=(_SAS_EVIDENCE,
@@ -174,6 +175,7 @@ def kappa_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) ->
 
 @register(
     "weighted_kappa", family="agreement",
+    label="Weighted kappa",
     summary="Weighted kappa of two ordinal ratings (Cicchetti-Allison or Fleiss-Cohen "
             "weights) with its ASE, CI and test (SAS AGREE).",
     roles=_ROLES, options=(*_OPTIONS, _WEIGHT_OPTION), conventions=(*_CONVENTIONS, _CA),
@@ -193,6 +195,7 @@ def weighted_kappa_method(frame, roles: Mapping[str, Any],
 
 @register(
     "agreement", family="agreement",
+    label="Agreement statistics (Bowker's test, simple and weighted kappa)",
     summary="The SAS PROC FREQ AGREE layout: Bowker's test of symmetry, simple kappa and "
             "weighted kappa, each kappa with ASE, CI and test.",
     roles=_ROLES, options=(*_OPTIONS, _WEIGHT_OPTION, BOWKER_DF),

@@ -184,6 +184,7 @@ def correlation_matrix(columns: Mapping[str, np.ndarray], method: str = "pearson
 
 @register(
     "correlation", family="correlation",
+    label="Correlation coefficients",
     summary="Correlation matrix of numeric variables (Pearson, Spearman or Kendall tau-b) "
             "with the test of zero correlation and the number of pairs, as SAS PROC CORR.",
     roles=(RoleSpec("variables", "numeric", many=True, doc="two or more numeric variables"),),

@@ -74,6 +74,7 @@ def numeric_summary(values: np.ndarray, ci_level: float = 0.95,
 
 @register(
     "descriptive", family="descriptive",
+    label="Descriptive statistics",
     summary="Summary statistics of a numeric variable, or counts and percentages of a "
             "categorical one.",
     roles=(RoleSpec("variable", "any", doc="the variable to summarise"),),
@@ -160,6 +161,7 @@ def binary_smd(p_active: float, p_reference: float) -> float:
 
 @register(
     "smd", family="descriptive",
+    label="Standardized mean difference",
     summary="Standardized mean difference between two arms: Cohen's d for a numeric "
             "variable, the Austin (2009) SMD for a binary one.",
     roles=(RoleSpec("variable", "any", doc="numeric or binary variable"),

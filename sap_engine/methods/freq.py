@@ -42,6 +42,7 @@ _T = "tests/methods/test_freq.py"
 
 @register(
     "chisq", family="freq",
+    label="Chi-square tests of independence",
     summary="Chi-square tests of independence of a two-way table: Pearson, likelihood ratio, "
             "continuity-adjusted (2 x 2) and Mantel-Haenszel (SAS TABLES / CHISQ).",
     roles=ROLES,
@@ -86,6 +87,7 @@ def chisq(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[S
 
 @register(
     "fisher_exact", family="freq",
+    label="Fisher's exact test",
     summary="Fisher's exact test of a 2 x 2 or r x c table: the observed table's probability "
             "and the two-sided p-value (SAS FISHER / EXACT FISHER).",
     roles=ROLES,
@@ -128,6 +130,7 @@ def fisher_exact(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) ->
 
 @register(
     "cmh", family="freq",
+    label="Cochran-Mantel-Haenszel statistics",
     summary="Cochran-Mantel-Haenszel statistics of row x col tables over strata (nonzero "
             "correlation, row mean scores differ, general association); for 2 x 2 x K also the "
             "Mantel-Haenszel common odds ratio with its RBG CI and the Breslow-Day test.",
@@ -195,6 +198,7 @@ _PAIRED = (RoleSpec("row", "category", doc="the first rating or measurement"),
 
 @register(
     "mcnemar", family="freq",
+    label="McNemar's test",
     summary="McNemar's test of a paired 2 x 2 table (SAS AGREE for 2 x 2 tables).",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS,
@@ -217,6 +221,7 @@ def mcnemar_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) 
 
 @register(
     "bowker", family="freq",
+    label="Bowker's test of symmetry",
     summary="Bowker's test of symmetry of a square k x k table of paired ratings.",
     roles=_PAIRED,
     options=(*TABLE_OPTIONS, BOWKER_DF,

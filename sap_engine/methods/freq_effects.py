@@ -186,6 +186,7 @@ def _effect_stats(name: str, e: Effect, label: str) -> list[Stat]:
 
 @register(
     "risk_difference", family="freq",
+    label="Risk difference",
     summary="Difference of two proportions (row 1 - row 2) of a 2 x 2 table with a Wald or "
             "Newcombe hybrid-score CI (SAS RISKDIFF).",
     roles=ROLES,
@@ -209,6 +210,7 @@ def risk_difference_method(frame, roles: Mapping[str, Any],
 
 @register(
     "odds_ratio", family="freq",
+    label="Odds ratio",
     summary="Odds ratio of a 2 x 2 table (row 1 vs row 2) with the Woolf (Wald) CI, or the "
             "exact conditional CI (SAS OR, EXACT OR).",
     roles=ROLES,
@@ -235,6 +237,7 @@ def odds_ratio_method(frame, roles: Mapping[str, Any], options: Mapping[str, Any
 
 @register(
     "relative_risk", family="freq",
+    label="Relative risk",
     summary="Relative risk (row 1 / row 2) of a 2 x 2 table with the Wald CI on the log scale "
             "(SAS RELRISK).",
     roles=ROLES,

@@ -181,6 +181,7 @@ def design(frame, roles: Mapping[str, Any], options: Mapping[str, Any]):
 
 @register(
     "logistic", family="freq",
+    label="Binary logistic regression",
     summary="Binary logistic regression (maximum likelihood): estimates, SEs, Wald chi-square "
             "tests and odds ratios with Wald CIs (SAS PROC LOGISTIC).",
     roles=(RoleSpec("response", "category", doc="the binary outcome"),

@@ -142,6 +142,7 @@ def _treatment_levels(frame, treatment: str, variables: Sequence[str],
 
 @register(
     "ancova", family="linear",
+    label="ANCOVA",
     summary="Analysis of covariance (fixed-effects linear model): LS means by treatment arm, "
             "differences of LS means with CIs and tests, and Type III F tests of every term.",
     roles=(RoleSpec("response", "numeric", doc="the analysed variable (e.g. change from "
@@ -294,6 +295,7 @@ def _model_rows(fit: LinearFit) -> list[Stat]:
 
 @register(
     "dose_response", family="linear",
+    label="Linear dose-response test",
     summary="Linear dose-response test: the dose as a continuous term of a linear model "
             "with optional factors and covariates; estimate, SE, t test and CI of its slope.",
     roles=(RoleSpec("response", "numeric", doc="the analysed variable"),

@@ -201,6 +201,7 @@ def adjust(p: ArrayLike, procedure: str = "holm", alpha: float = 0.05,
 
 @register(
     "multiplicity", family="multiplicity",
+    label="Multiplicity adjustment",
     summary="Multiplicity-adjusted p-values and reject decisions for a family of hypotheses: "
             "Bonferroni, Holm, Hochberg, fixed sequence, or a graphical procedure (Bretz et al. "
             "2009).",

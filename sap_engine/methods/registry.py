@@ -150,6 +150,8 @@ class Method:
     # method handles itself (the executor neither splits by them nor drops their column).
     unit: str = SUBJECT
     consumes: tuple[str, ...] = field(default=())
+    # How a reader knows the method ("ANCOVA"): the documents' method lines print it.
+    label: str = ""
 
     def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
@@ -177,6 +179,7 @@ def register(
     nonfinite: Sequence[str] = (),
     unit: str = SUBJECT,
     consumes: Sequence[str] = (),
+    label: str = "",
 ) -> Callable[[Callable[..., list[Stat]]], Callable[..., list[Stat]]]:
     """Decorator: register ``run`` under ``name`` (names are unique).
 
@@ -200,6 +203,7 @@ def register(
             nonfinite=tuple(nonfinite),
             unit=unit,
             consumes=tuple(consumes),
+            label=label or name,
         )
         return run
 

@@ -76,6 +76,7 @@ def _time_label(t: float) -> str:
 
 @register(
     "kaplan_meier", family="survival",
+    label="Kaplan-Meier estimates",
     summary="Kaplan-Meier survival estimates with Greenwood SEs and confidence limits, median "
             "and quartiles with Brookmeyer-Crowley limits, numbers at risk and events "
             "(SAS PROC LIFETEST).",
@@ -175,6 +176,7 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
 
 @register(
     "logrank", family="survival",
+    label="Test of equal survival",
     summary="Log-rank test (or Wilcoxon/Gehan, Tarone-Ware) of equal survival across groups, "
             "optionally stratified (SAS PROC LIFETEST STRATA / GROUP=).",
     roles=(*TIME_EVENT_ROLES, RoleSpec("group", "category", doc="the compared groups "
@@ -238,6 +240,7 @@ def logrank(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list
 
 @register(
     "cox", family="survival",
+    label="Cox proportional hazards regression",
     summary="Cox proportional hazards regression: hazard ratios with Wald limits and tests, "
             "likelihood-ratio, score and Wald global tests (SAS PROC PHREG).",
     roles=(*TIME_EVENT_ROLES, GROUP_ROLE,
