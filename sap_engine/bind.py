@@ -379,7 +379,7 @@ def _check_event_coding(a: m.Analysis, roles: dict[str, tuple[m.Expr, ...]],
     reading = next((o.value for o in options if o.name == "event_from"), None)
     for t in roles.get("event", ()):
         if reading == "cnsr" and kind_of(t) == "bool":
-            ch.error("SAP246", f"event '{expr(t)}' of '{a.method}' is a condition (1 when "
+            ch.error("SAP250", f"event '{expr(t)}' of '{a.method}' is a condition (1 when "
                                "it holds), but event_from = cnsr reads 1 as censored: write "
                                "'options event_from = event' if it marks the event, or name "
                                "the CNSR column", t.loc if t.loc.line else a.loc)
