@@ -233,6 +233,7 @@ FAMILIES = (
     "correlation",
     "survival",
     "multiplicity",
+    "mmrm",
 )
 
 
