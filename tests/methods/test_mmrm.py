@@ -264,3 +264,78 @@ def test_residual_df_is_n_minus_p():
     p = 2 * 4 + 1 + 3  # treatment x visit cells, base, base*visit (3 columns)
     assert stat(stats, "df", "B - A", (("visit", "4"),)) == 30 * 4 - p
     assert math.isfinite(stat(stats, "p_value", "B - A", (("visit", "4"),)))
+
+
+FIXTURE = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "mmrm"
+
+
+def _fixture_frame() -> pd.DataFrame:
+    """The mmrm fixture by hand: one row per subject and scheduled visit, change from
+    baseline (missing where the visit is), the baseline score and the site."""
+    adsl = pd.read_csv(FIXTURE / "adsl.csv").set_index("USUBJID")
+    adeff = pd.read_csv(FIXTURE / "adeff.csv")
+    grid = pd.MultiIndex.from_product([adsl.index, [0, 4, 8, 12, 16]],
+                                      names=["USUBJID", "AVISITN"])
+    aval = adeff.set_index(["USUBJID", "AVISITN"])["AVAL"].reindex(grid)
+    base = aval.xs(0, level="AVISITN")
+    subjects = grid.get_level_values(0)
+    return pd.DataFrame({"TRT01P": adsl.TRT01P.reindex(subjects).to_numpy(),
+                         "SITE": adsl.SITE.reindex(subjects).to_numpy(),
+                         "base": base.reindex(subjects).to_numpy(),
+                         "chg": (aval - base.reindex(subjects).to_numpy()).to_numpy(),
+                         "visit": grid.get_level_values(1).astype(float)},
+                        index=pd.Index(subjects, name="USUBJID"))
+
+
+def _rows(stats) -> dict:
+    return {(s.groups, s.variable_level, s.stat_name): s.stat for s in stats}
+
+
+def test_plan_runs_end_to_end_and_matches_the_direct_call(tmp_path):
+    from sap_engine import ard
+    from sap_engine.api import run_plan
+
+    for f in FIXTURE.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    run_plan(tmp_path / "mmrm.sap", tmp_path / "out", jobs=1)
+    table = ard.read(tmp_path / "out" / "ard.parquet")
+    frame = _fixture_frame()
+    direct = {
+        "M1": run(frame, {"response": "chg", "treatment": "TRT01P", "covariates": ("base",)},
+                  df="kenward_roger", reference="Placebo", levels=["Drug", "Placebo"]),
+        "M2": run(frame, {"response": "chg", "treatment": "TRT01P", "factors": ("SITE",),
+                          "covariates": ("base",)}, covariance="ar1",
+                  covariate_by_visit=False, reference="Placebo", levels=["Drug", "Placebo"]),
+    }
+    for analysis, stats in direct.items():
+        want = _rows(stats)
+        got = {}
+        for r in table[table.analysis_id == analysis].itertuples():
+            groups = tuple((g, lv) for g, lv in ((r.group1, r.group1_level),
+                                                  (r.group2, r.group2_level))
+                           if isinstance(g, str))
+            level = r.variable_level if isinstance(r.variable_level, str) else None
+            got[(groups, level, r.stat_name)] = r.stat
+        assert got.keys() == want.keys()
+        # The same rows, but computed by another path (the executor's change from baseline,
+        # its row order): equal to the REML optimiser's convergence, about 1e-8.
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    # The baseline visit (a change of 0 for everyone) is not modelled; weeks 4-16 are.
+    assert sorted({g[1] for g, _, _ in _rows(direct["M1"]) for g in g if g[0] == "visit"},
+                  key=float) == ["4", "8", "12", "16"]
+    assert _rows(direct["M1"])[((), "model", "n")] == 60
+
+
+def test_no_visit_in_the_options_list_is_refused():
+    with pytest.raises(MethodError) as exc:
+        run(simulate(20), visits=[99])
+    assert exc.value.code == "SAP494"
+
+
+def test_a_singular_information_matrix_is_refused():
+    from sap_engine.methods.mmrm_df import _inverse
+
+    with pytest.raises(MethodError) as exc:
+        _inverse(np.zeros((2, 2)))
+    assert exc.value.code == "SAP493"
