@@ -15,7 +15,8 @@ that the likelihood, its analytic gradient, the information matrices and the
 Kenward-Roger terms cost O(patterns x visits^2 x p^2) per evaluation, whatever the number of
 subjects; there is no per-subject Python loop. The gradient of -2 log L_REML is
 ``sum_P tr(dSigma_P (n_P W - W (Q_P + S_P) W))`` (W = Sigma_P^-1, Q_P the residual cross
-products, S_P = sum_i X_i Phi X_i'), with dSigma from :mod:`mmrm_cov` (complex step).
+products, S_P = sum_i X_i Phi X_i'), with dSigma from :mod:`mmrm_cov` (complex step);
+the optimiser is BFGS over the unconstrained theta.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def residual_products(pat: Pattern, beta: np.ndarray) -> np.ndarray:
 
 def fit_reml(x: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.ndarray,
              struct: Structure, max_iter: int = 500) -> Fit:
-    """REML estimates (L-BFGS-B on theta with the analytic gradient)."""
+    """REML estimates (BFGS on theta with the analytic gradient)."""
     from scipy.optimize import minimize
 
     t, (n_obs, p) = struct.t, x.shape
@@ -149,8 +150,11 @@ def fit_reml(x: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.ndarra
         d = struct.d_sigma_theta(theta)
         return ev.m2ll / scale, np.einsum("kab,ab->k", d, ev.grad_sigma) / scale
 
-    res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10})
+    # BFGS rather than L-BFGS-B: with k <= 30 parameters its dense update is cheap, and
+    # it makes no BLAS calls of its own, which with two BLAS threads on a busy 2-core
+    # machine made L-BFGS-B's compiled core several times slower (bench/bench_mmrm.py).
+    res = minimize(objective, theta0, jac=True, method="BFGS",
+                   options={"maxiter": max_iter, "gtol": 1e-9})
     grad_norm = float(np.max(np.abs(res.jac))) if res.jac is not None else math.inf
     if not np.isfinite(res.fun) or (not res.success and grad_norm > 1e-5):
         raise MethodError("SAP492", f"the REML fit did not converge ({struct.name} "
@@ -165,7 +169,8 @@ def fit_reml(x: np.ndarray, y: np.ndarray, subject: np.ndarray, visit: np.ndarra
 
 def _start_covariance(x, y, visit, t) -> np.ndarray:
     """Per-visit variances of the OLS residuals and their pooled correlation 0.3."""
-    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    # Normal equations by einsum (no BLAS call: a start value needs no more precision).
+    beta = np.linalg.solve(np.einsum("ij,ik->jk", x, x), np.einsum("ij,i->j", x, y))
     r = y - x @ beta
     var = np.array([np.mean(r[visit == v] ** 2) if np.any(visit == v) else 1.0
                     for v in range(t)])
