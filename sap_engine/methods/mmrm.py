@@ -91,6 +91,11 @@ DF_METHODS = ("satterthwaite", "kenward_roger", "residual")
         "`kenward_roger` (SAS DDFM=KR) uses the inverse expected information, the adjusted "
         "covariance Phi_A of the fixed effects (SEs of LS means and differences), and KR's "
         "df; `residual` is N - p with the model-based SEs.",
+        "Kenward-Roger's W (the covariance of the covariance parameters) is the inverse "
+        "expected information, as in Kenward & Roger (1997); the R package mmrm uses the "
+        "observed one (the two coincide for complete balanced data). The second-derivative "
+        "terms R_kl are included (SAS's default KR, not KR(FIRSTORDER)); in SAS's "
+        "parametrisation they vanish for UN, CS and TOEP.",
         "Tests are t tests with these df; CIs use the t quantile with the same df.",
         "Model rows (variable_level `model`): `n` subjects used, `n_obs` observations "
         "used, `m2ll` -2 REML log-likelihood (SAS '-2 Res Log Likelihood', constant "

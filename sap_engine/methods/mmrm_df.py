@@ -142,9 +142,12 @@ def contrast(fit: Fit, c: np.ndarray, method: str, info: Information | None = No
 
 
 def _df(num: float, denom: float) -> float:
-    # A contrast whose variance does not depend on the covariance parameters has
-    # infinitely many df; cap as SAS does at the number of observations is not needed:
-    # such a contrast is reported with a large df (the normal limit).
-    if denom <= 0 or not math.isfinite(denom):
-        return 1e6
+    """2 v^2 / (g' C g); C is positive definite at a REML maximum, so a non-positive
+    denominator means the estimate is not one (a flat or saddle point): refused, never
+    replaced by an arbitrary df."""
+    if not denom > 0 or not math.isfinite(denom):
+        raise MethodError("SAP496", "the degrees of freedom are not defined: the information "
+                                    "of the covariance parameters is not positive definite "
+                                    "at the estimate (a flat likelihood); choose a simpler "
+                                    "covariance structure, or options df = residual")
     return num / denom

@@ -339,3 +339,13 @@ def test_a_singular_information_matrix_is_refused():
     with pytest.raises(MethodError) as exc:
         _inverse(np.zeros((2, 2)))
     assert exc.value.code == "SAP493"
+
+
+def test_undefined_df_are_refused():
+    from sap_engine.methods.mmrm_df import _df
+
+    assert _df(8.0, 2.0) == 4.0
+    for bad in (0.0, -1.0, math.nan):
+        with pytest.raises(MethodError) as exc:
+            _df(1.0, bad)
+        assert exc.value.code == "SAP496"
