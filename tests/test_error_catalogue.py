@@ -68,6 +68,7 @@ TRIGGERED_BY = {
     "SAP494": "tests/methods/test_mmrm.py::test_no_visit_in_the_options_list_is_refused",
     "SAP495": "tests/methods/test_mmrm.py::test_constant_visit_is_not_modelled",
     "SAP496": "tests/methods/test_mmrm.py::test_undefined_df_are_refused",
+    "SAP497": "tests/methods/test_mmrm.py::test_visits_option_takes_numbers",
     "SAP502": "tests/test_hardening_outputs.py::"
               "test_out_naming_an_existing_file_is_refused_and_the_file_kept",
     "SAP503": "tests/test_hardening_outputs.py::"

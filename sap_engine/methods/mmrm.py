@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sap_engine.errors import MethodError
 from sap_engine.methods import registry as clauses
 from sap_engine.methods.linear import _many, _pairs, _treatment_levels
 from sap_engine.methods.linear_fit import critical_value, two_sided_p
@@ -35,6 +36,17 @@ from sap_engine.model import _num
 
 _T = "tests/methods/test_mmrm.py"
 DF_METHODS = ("satterthwaite", "kenward_roger", "residual")
+
+
+def _visit_list(values) -> list[float]:
+    """The `visits` option as numbers (the visit values of the plan's `visits` block)."""
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise MethodError("SAP497", f"option visits: {v!r} is not a visit number (write "
+                                        "the scheduled weeks, e.g. visits = [4, 8, 12])")
+        out.append(float(v))
+    return out
 
 
 @register(
@@ -132,7 +144,7 @@ def mmrm(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[St
                                                   *covariates), options)
     design = build_design(frame, response, treatment, factors, covariates, arms,
                           bool(options.get("covariate_by_visit", True)),
-                          [float(v) for v in options.get("visits") or ()])
+                          _visit_list(options.get("visits") or ()))
     fit = fit_reml(design.x, design.y, design.subject, design.visit,
                    structure(options.get("covariance", "unstructured"), len(design.visits)))
     method = options.get("df", "satterthwaite")

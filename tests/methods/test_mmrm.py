@@ -349,3 +349,12 @@ def test_undefined_df_are_refused():
         with pytest.raises(MethodError) as exc:
             _df(1.0, bad)
         assert exc.value.code == "SAP496"
+
+
+def test_visits_option_takes_numbers():
+    with pytest.raises(MethodError) as exc:
+        run(simulate(20), visits=["week 4"])
+    assert exc.value.code == "SAP497" and "'week 4'" in exc.value.message
+    stats = run(simulate(20), visits=[4, 8])
+    assert {g for s in stats for g in s.groups if g[0] == "visit"} == \
+        {("visit", "4"), ("visit", "8")}
