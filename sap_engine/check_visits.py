@@ -23,7 +23,8 @@ ignored, the method receiving every visit. Nor is it split ``by visit`` unless i
 the visit itself (SAP488): split, it would get one visit at a time.
 
 Codes: SAP219 (a value that needs a visit where there is none), SAP243 (a family aggregate
-over a dataset without visits), SAP486, SAP487, SAP488; see docs/errors.md.
+over a dataset without visits), SAP486, SAP487, SAP488, SAP246 (`by treatment` on a
+subject x visit model of the arms); see docs/errors.md.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def _uses(plan: m.Plan) -> list[m.PopulationUse]:
 
 
 def check_visit_needs(ch: _Checker) -> None:
-    """SAP219, SAP243 and SAP486-SAP488 (see the module's docstring)."""
+    """SAP219, SAP243, SAP246 and SAP486-SAP488 (see the module's docstring)."""
     report_visit_needs(VisitNeeds(ch.plan, _RowVisits(ch).has_visits), ch.error)
     check_units(ch.plan, ch.error)
 
@@ -211,6 +212,7 @@ def check_units(plan: m.Plan, error: Report) -> None:
         if _unit(base) != registry.SUBJECT_VISIT:
             continue
         _split_by_visit(a, base, error)
+        _split_by_treatment(a, base, error)
         if a.base:
             continue  # a repetition (`X = Y by s`) is checked at the analysis it repeats
         if plan.visits is None or not plan.visits.weeks:
@@ -241,6 +243,20 @@ def _split_by_visit(a: m.Analysis, base: m.Analysis, error: Report) -> None:
     error("SAP488", f"analysis '{a.name}': method '{method.name}' analyses every visit of a "
                     "subject at once, but 'by visit' would split its data into one visit at "
                     "a time; leave 'by visit' out", item.loc if item.loc.line else a.loc)
+
+
+def _split_by_treatment(a: m.Analysis, base: m.Analysis, error: Report) -> None:
+    """SAP246: a subject x visit model of the arms (`mmrm`), split by arm, would get one
+    arm per fit and could compare none."""
+    method = registry.get(base.method or "")
+    item = next((b for b in a.by if b.name == "treatment"), None)
+    roles = {r.name: r for r in method.roles} if method is not None else {}
+    if item is None or "treatment" not in roles or not roles["treatment"].required:
+        return
+    error("SAP246", f"analysis '{a.name}': method '{base.method}' models the treatment arms "
+                    "itself (LS means by arm and their differences at every visit), but "
+                    "'by treatment' would fit each arm alone; leave 'by treatment' out",
+          item.loc if item.loc.line else a.loc)
 
 
 def _family_error(error: Report, v: VisitNeeds, found: tuple[m.Expr, str], where: str,

@@ -56,11 +56,19 @@ TRIGGERED_BY = {
               "test_smd_on_a_population_of_one_arm_is_a_located_error",
     "SAP485": "tests/test_hardening_leftovers.py::"
               "test_cox_without_a_second_arm_is_refused_not_fitted_without_treatment",
-    # No shipped method analyses every visit of a subject at once: the test registers one.
+    # The contract tests register a toy per-visit method of their own (independent of mmrm).
     "SAP486": "tests/test_contract.py::test_a_per_visit_method_needs_a_visit_schedule",
     "SAP487": "tests/test_contract.py::test_a_per_visit_method_takes_no_visit_of_its_own",
     "SAP488": "tests/test_contract.py::"
               "test_a_subject_visit_method_that_does_not_consume_the_visit_is_not_split",
+    "SAP490": "tests/methods/test_mmrm.py::test_arm_without_observation_at_a_visit_is_refused",
+    "SAP491": "tests/methods/test_mmrm.py::test_singular_design_is_refused",
+    "SAP492": "tests/methods/test_mmrm.py::test_non_convergent_fit_is_refused",
+    "SAP493": "tests/methods/test_mmrm.py::test_a_singular_information_matrix_is_refused",
+    "SAP494": "tests/methods/test_mmrm.py::test_no_visit_in_the_options_list_is_refused",
+    "SAP495": "tests/methods/test_mmrm.py::test_constant_visit_is_not_modelled",
+    "SAP496": "tests/methods/test_mmrm.py::test_undefined_df_are_refused",
+    "SAP497": "tests/methods/test_mmrm.py::test_visits_option_takes_numbers",
     "SAP502": "tests/test_hardening_outputs.py::"
               "test_out_naming_an_existing_file_is_refused_and_the_file_kept",
     "SAP503": "tests/test_hardening_outputs.py::"

@@ -237,6 +237,7 @@ FAMILIES = (
     "correlation",
     "survival",
     "multiplicity",
+    "mmrm",
 )
 
 
