@@ -289,8 +289,15 @@ class PlanToModel(ExpressionsToModel):
         return m.Table(c[0].value, c[1].value, loc=meta_loc(meta), **fields)
 
     def figure(self, meta, c):
-        fields = self.fold(f'figure "{c[0].value}"', c[3:])
-        # A figure shares the items of a table; it has no columns or rows of its own.
+        items = c[3:]
+        # A figure shares the grammar of a table's items, but it draws its one analysis:
+        # table columns or rows would be ignored, so they are refused where they are written.
+        for item in items:
+            if isinstance(item, _Item) and item.words in ("columns", "rows"):
+                self.problem("SAP110", f'figure "{c[0].value}" draws analysis {c[2]}: '
+                             f"'{item.words}' belongs to a table and would be ignored; "
+                             "remove it", item.loc)
+        fields = self.fold(f'figure "{c[0].value}"', items)
         fields.pop("columns", None)
         fields.pop("rows", None)
         return m.Figure(c[0].value, c[1].value, str(c[2]), loc=meta_loc(meta), **fields)
