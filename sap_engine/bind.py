@@ -90,8 +90,25 @@ class Term:
         return is_treatment(self.expr)
 
 
+class RolesAndOptions:
+    """What a bound analysis and a compiled step share: roles by name, and the options as
+    the method receives them."""
+
+    roles: tuple[tuple[str, tuple[Term, ...]], ...]
+    options: tuple[ResolvedOption, ...]
+
+    @property
+    def role_map(self) -> dict[str, tuple[Term, ...]]:
+        return dict(self.roles)
+
+    @property
+    def option_map(self) -> dict[str, object]:
+        """The options as the method receives them (``bind_options.as_method_options``)."""
+        return as_method_options(self.options)
+
+
 @dataclass(frozen=True)
-class BoundAnalysis:
+class BoundAnalysis(RolesAndOptions):
     """An analysis statement bound to its method: everything the executor needs."""
 
     name: str
@@ -110,15 +127,6 @@ class BoundAnalysis:
     @property
     def handling(self) -> m.Handling:
         return m.Handling(self.strategies, self.missing)
-
-    @property
-    def role_map(self) -> dict[str, tuple[Term, ...]]:
-        return dict(self.roles)
-
-    @property
-    def option_map(self) -> dict[str, object]:
-        """The options as the method receives them (``bind_options.as_method_options``)."""
-        return as_method_options(self.options)
 
 
 @dataclass(frozen=True)

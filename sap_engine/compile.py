@@ -17,17 +17,17 @@ from sap_engine.bind import (
     BoundAnalysis,
     Repetition,
     ResolvedOption,
+    RolesAndOptions,
     Term,
     category_levels,
 )
-from sap_engine.bind_options import as_method_options
 from sap_engine.check import CheckedPlan
 
 __all__ = ["Step", "category_levels", "compile_plan", "main_variable", "resolved_options"]
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(RolesAndOptions):
     id: str
     label: str
     method: str
@@ -41,15 +41,6 @@ class Step:
     loc: m.Loc
     depends: tuple[str, ...] = ()
     repeated: bool = False  # an `X = Y by s` step: analysis ids carry the stratum level
-
-    @property
-    def role_map(self) -> dict[str, tuple[Term, ...]]:
-        return dict(self.roles)
-
-    @property
-    def option_map(self) -> dict[str, object]:
-        """The options as the method receives them (``bind_options.as_method_options``)."""
-        return as_method_options(self.options)
 
 
 @dataclass(frozen=True)
