@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -221,5 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+def run() -> None:
+    """The ``sap-run`` command: :func:`main`, then an immediate exit with its code.
+
+    The interpreter's own shutdown is skipped (``os._exit``, after flushing the output):
+    with its thread pools still winding down, pyarrow can abort the process there
+    ("terminate called without an active exception", apache/arrow#34314), turning a
+    finished run's exit code 0 or 2 into a SIGABRT. Everything the command writes is
+    closed, and its worker pools shut down, before ``main`` returns.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
