@@ -180,6 +180,27 @@ def fit_linear_many(frame, spec: ModelSpec, responses: Sequence[str],
     return {r: fits[r] for r in responses}
 
 
+def design_matrix(frame, spec: ModelSpec, levels: Mapping[str, Sequence[str]] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[str, ...]]]:
+    """The design of ``spec`` over the rows of ``frame`` whose factors and covariates are all
+    present: (X, the mask of those rows, the factor levels in model order). The columns are
+    those :func:`fit_linear` fits (same coding, order and rank check), so a response given
+    for these rows later (an imputed one) is fitted exactly as the ANCOVA would fit it."""
+    ModelSpec("", spec.factors, spec.covariates, spec.interactions).validate()
+    labels, numeric, covs, ok = _independent_part(frame, spec)
+    if not ok.any():
+        raise MethodError("SAP428", "no rows with all model variables present "
+                                    f"({', '.join((*spec.factors, *spec.covariates))})")
+    resolved = _resolve_levels(spec, labels, numeric, ok, levels or {})
+    codes = {f: _codes(labels[f], resolved[f])[ok] for f in spec.factors}
+    terms, column_names = term_layout(spec, resolved)
+    x = build_columns(spec,
+                      {f: effect_codes(len(resolved[f]))[codes[f]] for f in spec.factors},
+                      {c: covs[c][ok] for c in spec.covariates})
+    check_rank(x, terms, column_names)
+    return x, ok, {f: tuple(v) for f, v in resolved.items()}
+
+
 def _independent_part(frame, spec: ModelSpec):
     """Factor labels (None when missing), covariate arrays, and complete-row mask."""
     import pandas as pd
