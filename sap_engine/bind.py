@@ -123,10 +123,11 @@ class BoundAnalysis(RolesAndOptions):
     missing: str | None
     by: tuple[m.ByItem, ...]
     loc: m.Loc = field(default=m.Loc(), compare=False)
+    worst: str | None = None  # of ``missing wocf worst ...``
 
     @property
     def handling(self) -> m.Handling:
-        return m.Handling(self.strategies, self.missing)
+        return m.Handling(self.strategies, self.missing, self.worst)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,8 @@ def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
             visit=a.visit if a.visit is not None else (estimand.visit if estimand else None),
             strategies=estimand.strategies if estimand else (),
             missing=a.missing or (estimand.missing if estimand else None),
-            by=a.by, loc=a.loc)
+            by=a.by, loc=a.loc,
+            worst=a.worst if a.missing else (estimand.worst if estimand else None))
     return out
 
 
@@ -332,6 +334,7 @@ def _check_context(plan: m.Plan, a: m.Analysis, ch: Checker, strata: list[str]) 
     if a.estimand and a.estimand not in plan.estimands:
         ch.error("SAP208", f"unknown estimand '{a.estimand}'", a.loc,
                  did_you_mean(a.estimand, list(plan.estimands)))
+    ch.check_missing(a.missing, a.worst, a.missing_loc)
     if a.population:
         ch.check_population_use(a.population)
     elif not (a.estimand and a.estimand in plan.estimands

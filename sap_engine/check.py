@@ -183,6 +183,17 @@ class _Checker(ExpressionChecker):
                 self.error("SAP214", f"unknown intercurrent event '{st.event}'", st.loc,
                            did_you_mean(st.event, list(self.plan.intercurrents)))
         self.check_visit(est.visit, est.visit_loc if est.visit_loc.line else est.loc)
+        self.check_missing(est.missing, est.worst, est.missing_loc)
+
+    def check_missing(self, missing: str | None, worst: str | None, loc: m.Loc) -> None:
+        """SAP251: WOCF imputes the worst value, so the plan must say which one is worst;
+        ``worst`` with another rule would be ignored silently."""
+        if missing == "wocf" and worst is None:
+            self.error("SAP251", "'missing wocf' needs the worst value: write "
+                       "'missing wocf worst highest' or 'missing wocf worst lowest'", loc)
+        elif missing is not None and missing != "wocf" and worst is not None:
+            self.error("SAP251", f"'worst {worst}' applies only to 'missing wocf', "
+                       f"not to '{missing}'", loc)
 
     def check_visit(self, visit: float | None, loc: m.Loc) -> None:
         visits = self.plan.visits

@@ -116,6 +116,8 @@ class Analysis:
     contrasts: tuple[Contrast, ...] = ()
     weights: str | None = None
     missing: str | None = None
+    worst: str | None = None  # `missing wocf worst highest|lowest`
+    missing_loc: Loc = _loc()
     base: str | None = None  # for `analysis X = Y by s`
     loc: Loc = _loc()
     visit_loc: Loc = _loc()  # of `at week N`

@@ -205,6 +205,7 @@ class Handling:
 
     strategies: tuple[Strategy, ...] = ()
     missing: str | None = None
+    worst: str | None = None  # for ``wocf``: "highest" or "lowest" is the worst value
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ class Estimand:
     visit: float | None = None
     strategies: tuple[Strategy, ...] = ()
     missing: str | None = None
+    worst: str | None = None  # `missing wocf worst highest|lowest`
+    missing_loc: Loc = _loc()
     summary: str | None = None
     loc: Loc = _loc()
     visit_loc: Loc = _loc()  # of `at week N`

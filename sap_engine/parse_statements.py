@@ -177,7 +177,10 @@ class PlanToModel(ExpressionsToModel):
                      sets={"visit": c[0].value, "visit_loc": meta_loc(meta)})
 
     def missing_use(self, meta, c):
-        return _Item("missing", meta_loc(meta), sets={"missing": str(c[0])})
+        # `worst highest|lowest` says which value WOCF imputes; checked in check_missing.
+        return _Item("missing", meta_loc(meta),
+                     sets={"missing": str(c[0]), "worst": str(c[1]) if c[1] else None,
+                           "missing_loc": meta_loc(meta)})
 
     def est_variable(self, meta, c):
         at_week = c[1].sets if c[1] else {}

@@ -11,7 +11,9 @@ Conventions (each stated in the plan language documentation):
   values after the event; ``with non_responder`` makes a binary endpoint 0 after the event
   (applied to the endpoint by :mod:`~sap_engine.data.derive`).
 - Missing data: ``locf`` carries the last non-missing value (baseline included) forward over the
-  scheduled visits; ``bocf`` imputes the baseline; ``observed_case`` leaves gaps.
+  scheduled visits; ``bocf`` imputes the baseline; ``wocf`` imputes the worst value
+  (``worst highest`` or ``worst lowest``, as the plan says) observed at or before the
+  missing visit for the subject, baseline included; ``observed_case`` leaves gaps.
 - Non-finite data: a NaN read from a float column is missing, like a null; an infinite value of
   a parameter (or its visit or baseline column) is an error naming the file, row and column,
   and so is a row filter that makes present values infinite or NaN.
@@ -281,7 +283,7 @@ class ParameterValues:
             else:
                 values[after] = np.nan
             long = pd.Series(values, index=long.index, name=long.name)
-        if handling.missing in ("locf", "bocf"):
+        if handling.missing in ("locf", "bocf", "wocf"):
             units = long.index.droplevel(-1).unique()
             grid_weeks = sorted(set(weeks) or set(long.index.levels[-1]))
             arrays = [np.repeat(units.get_level_values(i).to_numpy(), len(grid_weeks))
@@ -291,6 +293,9 @@ class ParameterValues:
             long = long.reindex(long.index.union(grid))
             if handling.missing == "locf":
                 long = long.groupby(level=unit_levels).ffill()
+            elif handling.missing == "wocf":
+                long = _worst_observed_carried_forward(long, base, unit_levels,
+                                                       handling.worst or "highest")
             else:
                 filled = base.reindex(unit_index(long.index)).to_numpy(dtype=float)
                 long = long.fillna(pd.Series(filled, index=long.index))
@@ -384,3 +389,19 @@ class ParameterValues:
 
 def _unsupported(call: m.Call) -> pd.Series:
     raise DataError(Diagnostic("SAP220", f"{call.function}() cannot be used in a row filter"))
+
+
+def _worst_observed_carried_forward(long: pd.Series, base: pd.Series,
+                                    unit_levels: int | list[int], worst: str) -> pd.Series:
+    """WOCF: a missing visit gets the worst value observed at or before it (baseline
+    included), as LOCF with the running worst instead of the last value."""
+    baseline = base.reindex(unit_index(long.index)).to_numpy(dtype=float)
+    observed = long.to_numpy(dtype=float)
+    # The baseline takes part in the running worst (np.fmax/fmin ignore a missing side);
+    # cummax/cummin skip the gaps, and the long index is sorted by visit within a unit.
+    seen = pd.Series(np.fmax(observed, baseline) if worst == "highest"
+                     else np.fmin(observed, baseline), index=long.index)
+    grouped = seen.groupby(level=unit_levels)
+    running = grouped.cummax() if worst == "highest" else grouped.cummin()
+    filled = np.where(np.isnan(observed), running.to_numpy(dtype=float), observed)
+    return pd.Series(filled, index=long.index, name=long.name)
