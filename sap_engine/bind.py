@@ -68,6 +68,8 @@ class Checker(Reporter, Protocol):
 
     def check_visit(self, visit: float | None, loc: m.Loc) -> None: ...
 
+    def check_missing(self, missing: str | None, worst: str | None, loc: m.Loc) -> None: ...
+
 
 @dataclass(frozen=True)
 class Term:

@@ -153,7 +153,7 @@ def _analysis(a: m.Analysis, comments: _Comments) -> str:
     if a.weights:
         items.append((m.Loc(), f"lsmeans weights {a.weights}"))
     if a.missing:
-        items.append((m.Loc(), f"missing {a.missing}"))
+        items.append((m.Loc(), f"missing {a.missing}" + (f" worst {a.worst}" if a.worst else "")))
     if a.options:
         items.append((a.options[0].loc, "options " + ", ".join(
             f"{o.name} = {_opt_value(o.value)}" for o in a.options)))
@@ -234,7 +234,8 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
             items.append((st.loc, f"intercurrent {st.event} {st.strategy}"
                           + (f" with {st.handling}" if st.handling else "")))
         if s.missing:
-            items.append((m.Loc(), f"missing {s.missing}"))
+            worst = f" worst {s.worst}" if s.worst else ""
+            items.append((m.Loc(), f"missing {s.missing}{worst}"))
         if s.summary:
             items.append((m.Loc(), f"summary {quote(s.summary)}"))
         return _block(f"estimand {s.name}{_label(s.label)}", items, comments)

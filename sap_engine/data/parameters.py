@@ -403,5 +403,7 @@ def _worst_observed_carried_forward(long: pd.Series, base: pd.Series,
                      else np.fmin(observed, baseline), index=long.index)
     grouped = seen.groupby(level=unit_levels)
     running = grouped.cummax() if worst == "highest" else grouped.cummin()
+    # A gap with no baseline either is NaN in ``seen``: it takes the worst before it.
+    running = running.groupby(level=unit_levels).ffill()
     filled = np.where(np.isnan(observed), running.to_numpy(dtype=float), observed)
     return pd.Series(filled, index=long.index, name=long.name)
