@@ -86,6 +86,14 @@ def clause_values(plan: m.Plan, a: m.Analysis, roles: dict[str, tuple[m.Expr, ..
                    for role in ("treatment", "group") for e in roles.get(role, ())):
         out[r.TREATMENT_ARMS] = ClauseValue(tuple(arm.level for arm in trt.arms), trt.loc,
                                             "the treatment's arms")
+    est = plan.estimands.get(a.estimand or "")
+    if a.visit is not None:
+        out[r.ANALYSIS_VISIT] = ClauseValue(a.visit, a.visit_loc if a.visit_loc.line
+                                            else a.loc, f"'at week {m._num(a.visit)}'")
+    elif est is not None and est.visit is not None:
+        out[r.ANALYSIS_VISIT] = ClauseValue(est.visit, est.visit_loc if est.visit_loc.line
+                                            else est.loc,
+                                            f"the estimand's 'at week {m._num(est.visit)}'")
     for role, clause in (("variable", r.VARIABLE_LEVELS), ("row", r.ROW_LEVELS),
                          ("col", r.COL_LEVELS)):
         terms = roles.get(role, ())

@@ -220,6 +220,10 @@ def check_units(plan: m.Plan, error: Report) -> None:
                             "of a subject at once, but the plan schedules no visits: add a "
                             "'visits' block with 'scheduled' weeks",
                   a.method_loc if a.method_loc.line else a.loc)
+        method = registry.get(base.method or "")
+        if method is not None and any(o.clause == registry.ANALYSIS_VISIT
+                                      for o in method.options):
+            continue  # it analyses the visit itself (an option fed by `at week N`)
         est = plan.estimands.get(a.estimand or "")
         if a.visit is not None:
             loc = a.visit_loc if a.visit_loc.line else a.loc

@@ -203,6 +203,10 @@ class PlanToModel(ExpressionsToModel):
         value = c[1]
         return m.Option(str(c[0]), _plain(value), meta_loc(meta))
 
+    def negative_number(self, meta, c):
+        # An option value such as a tipping-point delta may be negative (`delta = [-2, 0]`).
+        return m.Num(-c[0].value, meta_loc(meta))
+
     def list_value(self, meta, c):
         return tuple(x for x in c if x is not None)
 

@@ -125,6 +125,13 @@ def _evaluate(sigma: np.ndarray, pats: tuple[Pattern, ...], n_obs: int, p: int) 
     return _Eval(m2ll, grad, beta, ainv)
 
 
+def m2ll_gradient(struct: Structure, pats: tuple[Pattern, ...], n_obs: int, p: int,
+                  theta: np.ndarray) -> np.ndarray:
+    """d(-2 log L_REML)/d theta at ``theta`` (the analytic gradient the fit descends)."""
+    ev = _evaluate(struct.sigma(theta), pats, n_obs, p)
+    return np.real(np.einsum("kab,ab->k", struct.d_sigma_theta(theta), ev.grad_sigma))
+
+
 def residual_products(pat: Pattern, beta: np.ndarray) -> np.ndarray:
     """sum_i r_i r_i' of the pattern at ``beta``."""
     xb = np.einsum("abp,p->ab", pat.xy, beta)

@@ -71,8 +71,13 @@ TREATMENT_ARMS = "treatment arms"  # the arms in plan order (when the treatment 
 VARIABLE_LEVELS = "variable category order"  # a cut's intervals or a labels block's values
 ROW_LEVELS = "row category order"  # the same for `crosstab ROW by COL`
 COL_LEVELS = "col category order"
+# The analysis' own visit (`at week N`, or its estimand's): a method of unit subject x visit
+# that declares an option fed by it receives every visit and analyses this one (a
+# multiple-imputation ANCOVA models the earlier visits to impute the analysed one).
+ANALYSIS_VISIT = "analysis visit"
 ANALYSIS_CLAUSES = (LSMEANS_WEIGHTS, CONTRAST, MODEL_INTERACTIONS)
-PLAN_CLAUSES = (TREATMENT_REFERENCE, TREATMENT_ARMS, VARIABLE_LEVELS, ROW_LEVELS, COL_LEVELS)
+PLAN_CLAUSES = (TREATMENT_REFERENCE, TREATMENT_ARMS, VARIABLE_LEVELS, ROW_LEVELS, COL_LEVELS,
+                ANALYSIS_VISIT)
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ FAMILIES = (
     "survival",
     "multiplicity",
     "mmrm",
+    "mi",
 )
 
 
