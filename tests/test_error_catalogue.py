@@ -69,6 +69,16 @@ TRIGGERED_BY = {
     "SAP495": "tests/methods/test_mmrm.py::test_constant_visit_is_not_modelled",
     "SAP496": "tests/methods/test_mmrm.py::test_undefined_df_are_refused",
     "SAP497": "tests/methods/test_mmrm.py::test_visits_option_takes_numbers",
+    "SAP601": "tests/methods/test_mi.py::test_a_flat_likelihood_is_refused",
+    "SAP602": "tests/methods/test_mi.py::test_intermittent_missingness_needs_mmrm_draws",
+    "SAP603": "tests/methods/test_mi.py::test_a_singular_regression_is_refused",
+    "SAP604": "tests/methods/test_mi.py::test_regression_draws_refuse_reference_based_imputation",
+    "SAP605": "tests/methods/test_mi.py::test_bad_options_are_refused",
+    "SAP606": "tests/methods/test_mi.py::test_bad_options_are_refused",
+    "SAP607": "tests/methods/test_mi.py::test_bad_options_are_refused",
+    "SAP608": "tests/methods/test_mi.py::test_a_covariate_that_varies_by_visit_is_refused",
+    "SAP609": "tests/methods/test_mi.py::test_an_arm_without_values_at_a_visit_is_refused",
+    "SAP610": "tests/methods/test_mi.py::test_bad_options_are_refused",
     "SAP502": "tests/test_hardening_outputs.py::"
               "test_out_naming_an_existing_file_is_refused_and_the_file_kept",
     "SAP503": "tests/test_hardening_outputs.py::"

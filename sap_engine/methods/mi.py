@@ -132,8 +132,9 @@ _T = "tests/methods/test_mi.py"
     ),
     stats=("n", "n_imputed", "lsmean", "lsmean_se", "lsmean_ci_lower", "lsmean_ci_upper",
            "df", "diff", "diff_se", "diff_ci_lower", "diff_ci_upper", "statistic", "p_value",
-           "fmi", "riv", "var_within", "var_between", "m", "tipping_point"),
-    nonfinite=("riv",),
+           "fmi", "riv", "var_within", "var_between", "m", "tipping_point", "alpha",
+           "delta_diff", "delta_p_value"),
+    nonfinite=("riv", "fmi"),
     unit=SUBJECT_VISIT, consumes=("visit",),
 )
 def mi_ancova(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
@@ -196,8 +197,7 @@ def _mi_ancova(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> l
                      "variance", groups=at),
                 Stat("var_between", float(pooled.var_between[j]), vl, "Between-imputation "
                      "variance", groups=at)]
-    out.append(Stat("m", float(m), "model", "Imputations"))
-    out.append(Stat("n", float(len(data.arm)), "model", "Subjects used"))
+    out.append(Stat("m", float(m), "model", "Imputations", groups=at))
     return out + _tipping(options, wide, y, imputed, big_l[len(arms):], pairs, at)
 
 
@@ -205,13 +205,10 @@ def _tipping(options: Mapping[str, Any], wide, y: np.ndarray, imputed: np.ndarra
              diff_rows: np.ndarray, pairs, at) -> list[Stat]:
     """The delta grid: diff and p-value of every contrast in every cell, and the tipping
     point of each reference-arm delta."""
-    active = [float(v) for v in options.get("delta") or ()]
+    active = _deltas(options, "delta")
     if not active:
         return []
-    ref_values = [float(v) for v in options.get("delta_reference") or ()] or [0.0]
-    for v in (*active, *ref_values):
-        if not np.isfinite(v):
-            raise MethodError("SAP605", "options delta: every delta must be a finite number")
+    ref_values = _deltas(options, "delta_reference") or [0.0]
     ref = wide.data.reference
     cells = []
     for dr in ref_values:
@@ -224,19 +221,32 @@ def _tipping(options: Mapping[str, Any], wide, y: np.ndarray, imputed: np.ndarra
     pooled = rubin(fits.estimate.reshape(len(diff_rows), g_count, m),
                    fits.variance.reshape(len(diff_rows), g_count, m), fits.df_resid)
     alpha = float(options.get("alpha", 0.05))
-    out: list[Stat] = []
+    out: list[Stat] = [Stat("alpha", alpha, "model", "Significance level of the tipping point",
+                            groups=at)]
     for j, (a, b) in enumerate(pairs):
         vl = f"{a} - {b}"
         for g, cell in enumerate(cells):
             grid = (*at, ("delta_active", _num(next(c for i, c in enumerate(cell)
                                                     if i != ref))),
                     ("delta_reference", _num(cell[ref])))
-            out += [Stat("diff", float(pooled.estimate[j, g]), vl, "Difference in LS means",
-                         groups=grid),
-                    Stat("p_value", float(pooled.p_value[j, g]), vl, "p-value", groups=grid)]
+            out += [Stat("delta_diff", float(pooled.estimate[j, g]), vl,
+                         "Difference in LS means (delta-adjusted)", groups=grid),
+                    Stat("delta_p_value", float(pooled.p_value[j, g]), vl,
+                         "p-value (delta-adjusted)", groups=grid)]
         for r_i, dr in enumerate(ref_values):
             block = pooled.p_value[j, r_i * len(active):(r_i + 1) * len(active)]
             point = tipping_points(active, block, alpha)
             out.append(Stat("tipping_point", point, vl, "Tipping point (delta)",
                             groups=(*at, ("delta_reference", _num(dr)))))
     return out
+
+
+def _deltas(options: Mapping[str, Any], name: str) -> list[float]:
+    values = list(options.get(name) or ())
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise MethodError("SAP605", f"options {name}: {v!r} is not a number (write the "
+                                        f"grid as numbers, e.g. {name} = [0, 1, 2])")
+    if len(set(values)) != len(values):
+        raise MethodError("SAP605", f"options {name} lists a value twice")
+    return [float(v) for v in values]

@@ -5,7 +5,10 @@ The kind of figure follows from the statistics of the analysis it shows:
 - percentages (``pct``) with ``visit`` groups: percentage of the first level (responders)
   over visits, one line per group;
 - means without visits: point estimates with 95% CIs per group;
-- a ``correlation`` matrix: a heat map with the coefficients written in the cells.
+- a ``correlation`` matrix: a heat map with the coefficients written in the cells;
+- a tipping-point grid (``tipping_point`` rows of a multiple-imputation analysis): a heat map
+  of the p-value over the two arms' deltas, the estimate written in each cell, the cells
+  where the result stays significant outlined apart, and the tipping point marked.
 A figure whose analysis produced no rows is not silently dropped: the document shows a note.
 """
 
@@ -84,10 +87,13 @@ def draw(frame, labels: dict[str, str], ylabel: str):
     from matplotlib.figure import Figure
 
     names = set(frame.stat_name)
-    size = (7.5, 6.2) if "correlation" in names else (7.0, 4.2)
+    square = "correlation" in names or "tipping_point" in names
+    size = (7.5, 6.2) if square else (7.0, 4.2)
     fig = Figure(figsize=size, dpi=100)
     ax = fig.subplots()
-    if "correlation" in names:
+    if "tipping_point" in names:
+        _tipping_map(fig, ax, frame, labels)
+    elif "correlation" in names:
         _heatmap(fig, ax, frame, labels)
     elif "survival" in names:
         _survival(ax, frame, labels)
@@ -104,7 +110,9 @@ def draw(frame, labels: dict[str, str], ylabel: str):
         ax.set_ylim(0, 100)
     # Fixed margins instead of tight_layout: tight_layout draws the figure once more just to
     # measure it, a third of the cost of a figure here.
-    if "correlation" in names:
+    if "tipping_point" in names:
+        fig.subplots_adjust(left=0.14, right=0.95, bottom=0.12, top=0.9)
+    elif "correlation" in names:
         fig.subplots_adjust(left=0.34, right=0.9, bottom=0.32, top=0.97)
     else:
         two_lines = "\n" in ax.get_ylabel()
@@ -200,6 +208,62 @@ def _heatmap(fig, ax, frame, labels) -> None:
                 ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if abs(mat[i, j]) > 0.6 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="correlation")
+
+
+def _grid_level(frame, name: str):
+    """The level of group ``name`` in each row (None where the row lacks that group)."""
+    out = [None] * len(frame)
+    for g in _groups(frame):
+        for k, (gn, lv) in enumerate(zip(frame[g], frame[f"{g}_level"])):
+            if gn == name:
+                out[k] = lv
+    return out
+
+
+def _tipping_map(fig, ax, frame, labels) -> None:
+    """p-values over the delta grid (first contrast), significant cells hatched apart,
+    the tipping point of each reference-arm delta marked with a black frame."""
+    import numpy as np
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Rectangle
+
+    frame = frame.assign(dact=_grid_level(frame, "delta_active"),
+                         dref=_grid_level(frame, "delta_reference"))
+    contrast = sorted(set(frame.loc[frame.stat_name == "tipping_point", "variable_level"]))[0]
+    cells = frame[frame.dact.notna() & (frame.variable_level == contrast)]
+    act = sorted({float(v) for v in cells.dact})
+    ref = sorted({float(v) for v in cells.dref})
+    p = np.full((len(ref), len(act)), np.nan)
+    est = np.full_like(p, np.nan)
+    for r in cells.itertuples():
+        i, j = ref.index(float(r.dref)), act.index(float(r.dact))
+        (p if r.stat_name == "delta_p_value" else est)[i, j] = r.stat
+    level = frame.loc[frame.stat_name == "alpha", "stat"]
+    alpha = float(level.iloc[0]) if len(level) else 0.05
+    bounds = [0, 0.001, 0.01, alpha, 0.1, 0.2, 1.0]
+    cmap = ListedColormap(["#08306b", "#2171b5", "#6baed6", "#fdd49e", "#fc8d59", "#d7301f"])
+    im = ax.imshow(p, cmap=cmap, norm=BoundaryNorm(bounds, cmap.N), origin="lower",
+                   aspect="auto")
+    ax.set_xticks(range(len(act)), [m._num(v) for v in act], fontsize=8)
+    ax.set_yticks(range(len(ref)), [m._num(v) for v in ref], fontsize=8)
+    ax.set_xlabel("Delta added to imputed values, active arm")
+    ax.set_ylabel("Delta added to imputed values, reference arm")
+    if len(act) * len(ref) <= 144:
+        for i in range(len(ref)):
+            for j in range(len(act)):
+                if not np.isnan(est[i, j]):
+                    ax.text(j, i, f"{est[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                            color="white" if p[i, j] < 0.01 else "black")
+    tips = frame[(frame.stat_name == "tipping_point") & (frame.variable_level == contrast)]
+    for r in tips.itertuples():
+        if r.stat is None or not np.isfinite(r.stat) or r.dref is None:
+            continue
+        i, j = ref.index(float(r.dref)), act.index(float(r.stat))
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.2, ec="black"))
+    ax.set_title(f"{contrast}: p-value by delta (framed: tipping point, first delta with "
+                 f"p >= {m._num(alpha)})", fontsize=9)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="p-value", ticks=bounds)
+    bar.set_ticklabels([m._num(b) for b in bounds])
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:

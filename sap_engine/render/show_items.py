@@ -44,6 +44,13 @@ COMPOSITES = {
               lambda d: "x.xx (x.xx, x.xx)"),
     "lsmean_ci_est": ("LS mean (95% CI)", ("lsmean", "lsmean_ci_lower", "lsmean_ci_upper"),
                       lambda d: "xx.xx (xx.xx, xx.xx)"),
+    # Multiple imputation (mi_ancova): subjects imputed at the analysis visit, the fraction
+    # of missing information, and the delta-adjusted (tipping-point) grid.
+    "n_imputed": ("Imputed at the visit, n", ("n_imputed",), lambda d: "xx"),
+    "fmi": ("Fraction of missing information", ("fmi",), lambda d: "x.xxx"),
+    "tipping_point": ("Tipping point (delta)", ("tipping_point",), lambda d: "xx.x"),
+    "delta_diff": ("Difference in LS means", ("delta_diff",), lambda d: "xx.x"),
+    "delta_p_value": ("p-value", ("delta_p_value",), None),
     "diff_ci_est": ("Difference in LS means (95% CI)", ("diff", "diff_ci_lower",
                                                          "diff_ci_upper"),
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
@@ -75,7 +82,8 @@ def _sig(value: float | None) -> str:
 
 
 # Items that show a contrast: with several comparators they repeat once per comparator.
-CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value")
+CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value", "fmi", "tipping_point",
+                  "delta_diff", "delta_p_value")
 
 
 def _x(decimals: int) -> str:

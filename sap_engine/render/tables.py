@@ -196,7 +196,10 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
             # Groups that are neither columns nor the arm (a parameter family's members,
             # visits): one row each for a binary result, else one section each.
             row_combos = [_combo(r, inner) for r in _records(vsub)]
-            combos = list(dict.fromkeys(row_combos))
+            # Only combinations holding a statistic shown get a section (a tipping-point
+            # grid's cells are not sections of the table of its pooled results).
+            held = {_combo(r, inner) for r in _records(shown)}
+            combos = [c for c in dict.fromkeys(row_combos) if c in held]
             binary = set(vsub.variable_level.dropna()) <= {"Y", "N"} and \
                 (vsub.stat_name == "pct").any()
             section = Section(vlabel)
@@ -474,9 +477,9 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
         if not got:
             cells.append("")
             continue
-        if item.name == "p_value" or stats == ("p_value",):
+        if stats in (("p_value",), ("delta_p_value",)):
             places = decimals_of(item.pattern) if item.pattern else 4
-            cells.append(fmt_p(got.get("p_value"), places))
+            cells.append(fmt_p(got.get(stats[0]), places))
             continue
         pattern = item.pattern or (pattern_of(decimals) if pattern_of else _x(decimals + 1))
         if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in got.values()):
