@@ -113,7 +113,8 @@ _T = "tests/methods/test_mi.py"
         "Tipping point (delta): delta_a is added to the imputed values of arm a at the "
         "analysis visit after imputation (rbmi's convention); for each reference-arm "
         "delta, `tipping_point` is the non-reference delta of smallest |delta| in the grid "
-        "at which p >= alpha.",
+        "at which p >= alpha (the delta closest to 0 when p >= alpha there already; none "
+        "when p < alpha over the whole grid).",
     ),
     evidence=(
         Evidence("Rubin's rules and Barnard-Rubin df on a hand-worked example (exact "
@@ -235,7 +236,11 @@ def _tipping(options: Mapping[str, Any], wide, y: np.ndarray, imputed: np.ndarra
                          "p-value (delta-adjusted)", groups=grid)]
         for r_i, dr in enumerate(ref_values):
             block = pooled.p_value[j, r_i * len(active):(r_i + 1) * len(active)]
-            point = tipping_points(active, block, alpha)
+            # Not significant already at the delta closest to 0: the tipping point is that
+            # delta (the table then says the comparison tipped without any active delta).
+            first = int(np.argmin(np.abs(active)))
+            point = active[first] if block[first] >= alpha else \
+                tipping_points(active, block, alpha)
             out.append(Stat("tipping_point", point, vl, "Tipping point (delta)",
                             groups=(*at, ("delta_reference", _num(dr)))))
     return out

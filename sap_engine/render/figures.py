@@ -263,7 +263,7 @@ def _tipping_map(fig, ax, frame, labels) -> None:
     ax.set_title(f"{contrast}: p-value by delta (framed: tipping point, first delta with "
                  f"p >= {m._num(alpha)})", fontsize=9)
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="p-value", ticks=bounds)
-    bar.set_ticklabels([m._num(b) for b in bounds])
+    bar.set_ticklabels([f"{b:g}" for b in bounds])
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:

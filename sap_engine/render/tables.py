@@ -205,7 +205,9 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
             section = Section(vlabel)
             for combo in combos:
                 mask = np.array([c == combo for c in row_combos])
-                text = ", ".join(_nice(v) for _, v in combo)
+                # A delta grid's levels are numbers: name them (tipping point tables).
+                text = ", ".join(f"{g.replace('_', ' ')} {_nice(v)}" if g.startswith("delta_")
+                                 else _nice(v) for g, v in combo)
                 if binary:
                     cells = _cells(vsub[mask & (vsub.variable_level == "Y")],
                                    m.ShowItem("n_pct"), cols, treatment_col, 0, level_filter="Y")
