@@ -362,3 +362,25 @@ def test_plan_matches_the_direct_call_with_any_number_of_workers(tmp_path):
                                  rel=1e-9)
     tipping = one[(one.analysis_id == "MI_J2R") & (one.stat_name == "tipping_point")]
     assert len(tipping) == 2
+
+
+@pytest.mark.parametrize(("change", "code", "where"), [
+    ("m = 1, seed = 4242", "SAP207", "mi.sap:33:11"),  # M < 2: located at check
+    ("m = 5, seed = 4242, reference = \"Active\"", "SAP610", "mi.sap:28:1"),
+])
+def test_bad_plans_are_located_errors_with_exit_2(tmp_path, change, code, where):
+    """Through the command line: M < 2 and a reference arm that does not exist are errors
+    naming the plan line, exit code 2, and nothing is written."""
+    import subprocess
+    import sys
+
+    for f in FIXTURE.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    plan = tmp_path / "mi.sap"
+    plan.write_text(plan.read_text().replace("m = 50, seed = 4242", change))
+    done = subprocess.run([sys.executable, "-m", "sap_engine.cli", "run", "mi.sap", "--out",
+                           "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert f"{where}: error[{code}]" in done.stderr
+    assert not (tmp_path / "out").exists()
