@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import stdtr, stdtrit
 
 from sap_engine.errors import MethodError
 
@@ -66,9 +65,13 @@ class Pooled:
 
     @property
     def p_value(self) -> np.ndarray:
+        from scipy.special import stdtr  # scipy only when a method runs (check stays light)
+
         return 2 * stdtr(self.df, -np.abs(self.statistic))
 
     def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.special import stdtrit
+
         half = stdtrit(self.df, 0.5 + level / 2) * self.se
         return self.estimate - half, self.estimate + half
 

@@ -107,6 +107,8 @@ class OptionSpec:
 
     def validate(self, value: Any) -> str | None:
         """None when ``value`` is acceptable, else a one-line reason."""
+        if value is None and self.default is None:
+            return None  # an option without a default is unset until a clause or plan sets it
         if self.kind == "choice" and value not in self.choices:
             return f"option '{self.name}' must be one of {', '.join(self.choices)}"
         if self.kind in ("number", "integer"):
