@@ -10,7 +10,7 @@ import pytest
 from conftest import MINI, write_plan
 
 from sap_engine import ard
-from sap_engine.api import check_plan, run_plan
+from sap_engine.api import check_plan, explain_plan, run_plan
 
 # The mini study with more switchers: S02 at week 0 (weeks 8 and 16 after it), S04 at week 0
 # (its week 8 is missing: a composite sets it all the same), S06 at 8 (week 16 after it),
@@ -58,6 +58,18 @@ analysis CV "Change by visit, composite" for E_comp {
   method descriptive
   variable chg_score
   by treatment, visit
+}
+
+estimand E_par "Switchers get a score of 50" {
+  population FAS
+  variable score at week 16
+  intercurrent switch composite with value 50
+}
+
+analysis CP "Score at week 16, composite on the parameter" for E_par {
+  method descriptive
+  variable score, chg_score
+  by treatment
 }
 
 analysis NR "Responders at week 16, switchers non-responders" for E_nr {
@@ -196,6 +208,8 @@ def test_sap254_principal_stratum_is_not_estimable(tmp_path, sap_run):
     assert warning.severity == "warning" and warning.code == "SAP254"
     assert warning.location.line == path.read_text().splitlines().index(
         'analysis P1 "Change at week 16, principal stratum" for E_ps {') + 1
+    explained = explain_plan(path)
+    assert "not run: P1 (not estimable" in explained and "step 1: P1 " not in explained
     done = sap_run("check", path.name, cwd=tmp_path)
     assert done.returncode == 0
     assert "warning[SAP254]" in done.stderr and "not estimable" in done.stderr
@@ -208,3 +222,22 @@ def test_sap254_principal_stratum_is_not_estimable(tmp_path, sap_run):
     for name in ("report.html", "report.md"):
         text = (tmp_path / "out" / name).read_text()
         assert "not estimable by the chosen method" in text
+
+
+@pytest.mark.parametrize("arm", ["Active", "Control"])
+def test_composite_on_a_parameter_sets_its_value_only(composite_ard, arm):
+    """With the parameter as the variable the score is set; the change (another variable
+    of the analysis) stays as observed."""
+    eff = pd.read_csv(MINI / "adeff.csv")
+    eff = eff[eff.PARAMCD == "SCORE"]
+    adsl = pd.read_csv(MINI / "adsl.csv")
+    ids = adsl.USUBJID[(adsl.TRT01P == arm) & (adsl.FASFL == "Y")]
+    at16 = eff[(eff.AVISITN == 16) & eff.USUBJID.isin(ids)].set_index("USUBJID").AVAL
+    base = eff[eff.AVISITN == 0].set_index("USUBJID").AVAL
+    observed_change = (at16 - base.reindex(at16.index)).dropna()
+    at16 = at16.copy()
+    at16[at16.index.map(SWITCH).to_numpy(dtype=float) < 16] = 50.0
+    assert _stat(composite_ard, "CP", arm, "mean", "score") == \
+        pytest.approx(at16.dropna().mean(), rel=1e-12)
+    assert _stat(composite_ard, "CP", arm, "mean", "chg_score") == \
+        pytest.approx(observed_change.mean(), rel=1e-12)
