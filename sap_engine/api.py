@@ -59,7 +59,12 @@ def explain_plan(path: str | Path, data_root: str | Path | None = None) -> str:
     from sap_engine.compile import compile_plan
     from sap_engine.explain import explain_steps
 
-    return explain_steps(compile_plan(check_plan(path, data_root)), str(path))
+    checked = check_plan(path, data_root)
+    text = explain_steps(compile_plan(checked), str(path))
+    # The analyses that get no step are named, not silently missing from the list.
+    for name in checked.not_estimable:
+        text += f"\nnot run: {name} (not estimable by the chosen method, SAP254)\n"
+    return text
 
 
 def execute_plan(checked: CheckedPlan, jobs: int = 1, while_waiting=None, steps=None):

@@ -8,7 +8,8 @@ This module checks the statements; the typing of the expressions they hold (name
 resolved, kinds) is :mod:`sap_engine.check_expressions`, which the checker extends.
 Checks that need no name resolution live beside this module: ``check_defs`` (names defined
 twice, cycles, cut intervals), ``check_outputs`` (display numbers, table columns, the
-reproduction map) and ``check_arms`` (treatment levels of a population that are not arms).
+reproduction map) and ``check_arms`` (treatment levels of a population that are not arms);
+``check_estimands`` checks the estimands' strategies against the data rules behind them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sap_engine import model as m
 from sap_engine.bind import Bound, bind_plan
 from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
+from sap_engine.check_estimands import check_estimand, not_estimable
 from sap_engine.check_expressions import ExpressionChecker
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.check_visits import check_visit_needs
@@ -45,6 +47,9 @@ class CheckedPlan:
     datasets: dict[str, Dataset]
     subjects: str  # name of the subject-level dataset
     bound: dict[str, Bound] = field(default_factory=dict)  # analysis name -> its binding
+    # Analyses checked but not run, each with its warning (SAP254: an estimand with a
+    # principal stratum strategy, which the engine cannot estimate).
+    not_estimable: dict[str, Diagnostic] = field(default_factory=dict)
 
     def analysis(self, name: str) -> m.Analysis:
         return self.plan.analyses[name]
@@ -102,8 +107,9 @@ class _Checker(ExpressionChecker):
                 self.error("SAP212", f"stratum '{ep.name}' must be categorical (use 'cut')",
                            ep.loc)
         for est in plan.estimands.values():
-            self.check_estimand(est)
+            check_estimand(self, est)
         bound = bind_plan(plan, self)
+        not_run = not_estimable(self)
         check_visit_needs(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
         for display in displays:
@@ -119,7 +125,7 @@ class _Checker(ExpressionChecker):
             check_arm_levels(self)
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=_position))
-        return CheckedPlan(plan, self.datasets, self.subjects or "", bound)
+        return CheckedPlan(plan, self.datasets, self.subjects or "", bound, not_run)
 
     def check_treatment(self) -> None:
         trt = self.plan.treatment
@@ -172,18 +178,6 @@ class _Checker(ExpressionChecker):
         self.error("SAP305" if bad else "SAP204",
                    f"{what} needs numeric values but column '{column}' of '{dataset}' is "
                    f"text{detail}", loc, data_location=where)
-
-    def check_estimand(self, est: m.Estimand) -> None:
-        if est.population:
-            self.check_population_use(est.population)
-        if est.variable is not None:
-            self.kind(est.variable, None)
-        for st in est.strategies:
-            if st.event not in self.plan.intercurrents:
-                self.error("SAP214", f"unknown intercurrent event '{st.event}'", st.loc,
-                           did_you_mean(st.event, list(self.plan.intercurrents)))
-        self.check_visit(est.visit, est.visit_loc if est.visit_loc.line else est.loc)
-        self.check_missing(est.missing, est.worst, est.missing_loc)
 
     def check_missing(self, missing: str | None, worst: str | None, loc: m.Loc) -> None:
         """SAP251: WOCF imputes the worst value, so the plan must say which one is worst;

@@ -104,6 +104,8 @@ def _cmd_check(args) -> int:
     plan = checked.plan
     print(f"{args.plan}: ok ({len(plan.analyses)} analyses, {len(plan.tables)} tables, "
           f"{len(checked.datasets)} datasets)")
+    if checked.not_estimable:  # warnings: the plan checks, but these analyses will not run
+        print(render_diagnostics(list(checked.not_estimable.values())), file=sys.stderr)
     return 0
 
 

@@ -107,11 +107,14 @@ def _step(plan: m.Plan, bound: dict[str, Bound], name: str) -> Step:
 
 
 def compile_plan(checked: CheckedPlan) -> list[Step]:
-    """Steps in dependency order (a base analysis before its `by` repetitions)."""
+    """Steps in dependency order (a base analysis before its `by` repetitions); none for
+    the analyses that are not estimable (``CheckedPlan.not_estimable``)."""
     missing = [name for name in checked.plan.analyses if name not in checked.bound]
     if missing:  # check binds every analysis of a plan it accepts
         raise AssertionError(f"analysis {missing[0]} was compiled unchecked")
-    steps = {name: _step(checked.plan, checked.bound, name) for name in checked.plan.analyses}
+    # An analysis the engine cannot estimate (SAP254) is not run: its warning says so.
+    steps = {name: _step(checked.plan, checked.bound, name) for name in checked.plan.analyses
+             if name not in checked.not_estimable}
     ordered: list[Step] = []
     done: set[str] = set()
 

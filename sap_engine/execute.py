@@ -53,7 +53,9 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
     work: list[AnyStep] = [*(steps if steps is not None else compile_plan(checked)),
                            *denominator_steps(checked.plan)]
     ev = Evaluator(checked)
-    results = Results()
+    # The analyses not run because they are not estimable are reported with the run's
+    # warnings, so that the ARD (and the document made from it) says so.
+    results = Results(notes=list(checked.not_estimable.values()))
     jobs = min(jobs, len(work))
     if jobs > 1:
         # Load once here what every worker would otherwise load for itself after the fork:

@@ -80,6 +80,14 @@ def _opt_value(v: object) -> str:
     return text if bare else quote(text)
 
 
+def handling(st: m.Strategy) -> str:
+    """A strategy's data handling as written after ``with``: ``value -1`` for a composite
+    value, else the rule's word."""
+    if st.handling == "value" and st.value is not None:
+        return f"value {m._num(st.value)}"
+    return st.handling or ""
+
+
 def _label(label: str | None) -> str:
     return f" {quote(label)}" if label else ""
 
@@ -230,9 +238,11 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
         if s.variable is not None:
             at = f" at week {m._num(s.visit)}" if s.visit is not None else ""
             items.append((s.variable.loc, f"variable {expr(s.variable)}{at}"))
+        if s.treatment is not None:
+            items.append((s.treatment_loc, f"treatment {quote(s.treatment)}"))
         for st in s.strategies:
             items.append((st.loc, f"intercurrent {st.event} {st.strategy}"
-                          + (f" with {st.handling}" if st.handling else "")))
+                          + (f" with {handling(st)}" if st.handling else "")))
         if s.missing:
             worst = f" worst {s.worst}" if s.worst else ""
             items.append((m.Loc(), f"missing {s.missing}{worst}"))

@@ -21,6 +21,7 @@ from typing import TypeVar
 # The declarations and expressions: re-exported (most unused here), so that the model is
 # one namespace for its users.
 from sap_engine.model_declarations import (  # noqa: F401
+    HANDLINGS,
     MAX_VISITS,
     Arm,
     DataBlock,

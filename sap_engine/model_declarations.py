@@ -13,7 +13,7 @@ and know nothing of analyses or displays. Users import them from ``sap_engine.mo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from functools import cached_property
 
@@ -179,23 +179,36 @@ class PopulationUse:
     loc: Loc = _loc()
 
 
+# The rules of data handling each strategy can take (``with ...``), its default first. A
+# strategy without an entry takes none: ``treatment_policy`` uses the data as observed, and
+# ``principal_stratum`` has no estimator in the engine (its analyses are not run, SAP254).
+# The checker refuses any other combination (SAP252): it would otherwise run silently as
+# another strategy.
+HANDLINGS: dict[str, tuple[str, ...]] = {
+    "hypothetical": ("missing", "last_before"),
+    "while_on_treatment": ("missing", "last_before"),
+    "composite": ("non_responder", "value"),
+}
+
+
 @dataclass(frozen=True)
 class Strategy:
     event: str
     strategy: str
-    handling: str | None = None
+    handling: str | None = None  # "last_before" | "missing" | "non_responder" | "value"
+    value: float | None = None  # of ``with value N`` (composite): the value after the event
     loc: Loc = _loc()
+    # The estimand's variable (an endpoint or parameter named by ``variable``) that a
+    # composite strategy sets after the event. Not written in the plan: :class:`Estimand`
+    # fills it from its ``variable``, so the strategy carries it into every analysis.
+    target: str | None = None
 
     @property
     def effective_handling(self) -> str | None:
         """The data handling a strategy implies when the plan does not say (documented)."""
         if self.handling:
             return self.handling
-        return {
-            "hypothetical": "missing",
-            "while_on_treatment": "missing",
-            "composite": "non_responder",
-        }.get(self.strategy)
+        return HANDLINGS.get(self.strategy, (None,))[0]
 
 
 @dataclass(frozen=True)
@@ -222,6 +235,22 @@ class Estimand:
     summary: str | None = None
     loc: Loc = _loc()
     visit_loc: Loc = _loc()  # of `at week N`
+    treatment: str | None = None  # the treatment condition, as the plan words it
+    treatment_loc: Loc = _loc()
+
+    def __post_init__(self) -> None:
+        # A strategy applies to the estimand's variable (a composite sets its value after
+        # the event); analyses receive the strategies alone, so each carries the name.
+        target = self.variable_name
+        if any(s.target != target for s in self.strategies):
+            object.__setattr__(self, "strategies", tuple(
+                replace(s, target=target) for s in self.strategies))
+
+    @property
+    def variable_name(self) -> str | None:
+        """The endpoint or parameter the ``variable`` names; None for an expression."""
+        v = self.variable
+        return v.name if isinstance(v, Col) and v.dataset is None else None
 
 
 @dataclass(frozen=True)

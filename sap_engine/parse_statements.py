@@ -186,9 +186,21 @@ class PlanToModel(ExpressionsToModel):
         at_week = c[1].sets if c[1] else {}
         return _Item("variable", meta_loc(meta), sets={"variable": c[0], **at_week})
 
+    def handling_value(self, meta, c):
+        return ("value", c[0].value)
+
+    def handling_negative(self, meta, c):
+        return ("value", -c[0].value)
+
     def est_intercurrent(self, meta, c):
-        strategy = m.Strategy(str(c[0]), str(c[1]), str(c[2]) if c[2] else None, meta_loc(meta))
+        how, value = c[2] if isinstance(c[2], tuple) else (c[2], None)
+        strategy = m.Strategy(str(c[0]), str(c[1]), str(how) if how else None, value,
+                              meta_loc(meta))
         return _Item("intercurrent", meta_loc(meta), adds={"strategies": (strategy,)})
+
+    def est_treatment(self, meta, c):
+        return _Item("treatment", meta_loc(meta),
+                     sets={"treatment": c[0].value, "treatment_loc": meta_loc(meta)})
 
     def est_summary(self, meta, c):
         return _Item("summary", meta_loc(meta), sets={"summary": c[0].value})

@@ -47,5 +47,6 @@ def test_browser_dom_has_the_tables(report, tmp_path):
     r = _chromium(tmp_path, "--dump-dom", report.as_uri())
     dom = r.stdout
     assert 'id="table-1"' in dom
+    assert 'id="estimand-E1"' in dom and "Population-level summary" in dom
     assert "Table 1 Change from baseline at week 16" in dom
     assert "-6.5 (4.80)" in dom

@@ -44,6 +44,7 @@ TRIGGERED_BY = {
     "SAP004": "tests/test_hardening_parser.py::test_an_unreadable_plan_is_a_plan_error",
     "SAP005": "tests/test_hardening_parser.py::test_a_50_mb_plan_is_refused_before_it_is_read",
     "SAP006": "tests/test_hardening_parser.py::test_fmt_that_cannot_write_is_a_plan_error",
+    "SAP254": "tests/test_estimands.py::test_sap254_principal_stratum_is_not_estimable",
     "SAP471": "tests/methods/test_hardening_methods.py::"
               "test_infinite_input_is_refused_naming_variable_and_subject",
     "SAP472": "tests/methods/test_hardening_methods.py::"

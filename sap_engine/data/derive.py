@@ -4,7 +4,9 @@ unit of analysis) on the data.
 Conventions (each stated in the plan language documentation):
 - change = value - baseline; percent_change = 100 * change / baseline, missing when the
   baseline is 0 (a percent change from nothing is undefined).
-- ``with non_responder`` makes a binary endpoint 0 after the intercurrent event.
+- A composite strategy sets the estimand's variable (the endpoint or parameter it names) at
+  the visits after the intercurrent event: to 0 (``with non_responder``, a binary endpoint)
+  or to the plan's value (``with value N``), whether or not a value was observed there.
 - An expression that makes present values infinite or NaN (``x / 0``, ``log(0)``) is an
   error naming the subjects, unless only subjects the analysis does not use are affected.
 
@@ -82,11 +84,12 @@ class Evaluator(ParameterValues):
         def column(col: m.Col) -> pd.Series:
             plan = self.plan
             if col.dataset is None and col.name in plan.parameters:
-                return self._param_value("value", col.name, visit, handling, scope)
+                result = self._param_value("value", col.name, visit, handling, scope)
+                return self._composite(result, col.name, visit, handling)
             if col.dataset is None and col.name in plan.endpoints:
                 ep = plan.endpoints[col.name]
                 result = self.subject_eval(ep.expr, visit, handling, scope)
-                return self._non_responder(result, ep, visit, handling)
+                return self._composite(result, ep.name, visit, handling)
             self._subject_column(col, "an analysis takes one value per subject: declare a "
                                       "parameter for the values of another dataset")
             if scope.unit is None:
@@ -193,19 +196,23 @@ class Evaluator(ParameterValues):
         with np.errstate(divide="ignore", invalid="ignore"):
             return (100.0 * change / at["base"]).where(at["base"] != 0)
 
-    def _non_responder(self, result: pd.Series, ep: m.Endpoint, visit: float | None,
-                       handling: Handling) -> pd.Series:
+    def _composite(self, result: pd.Series, name: str, visit, handling: Handling) -> pd.Series:
+        """``name``'s values with the composite strategies applied: a strategy whose target
+        is ``name`` (the estimand's variable, and nothing else the analysis evaluates) sets
+        the value at visits after the subject's event (``non_responder``: 0)."""
         for st in handling.strategies:
-            if st.effective_handling == "non_responder" and visit is not None:
-                times = self.event_times(st.event)
-                subjects = result.index.get_level_values(0)
-                if visit is EACH_VISIT:
-                    at = result.index.get_level_values("visit").to_numpy(dtype=float)
-                    hit = subjects.map(times).to_numpy(dtype=float) < at  # NaN: no event
-                else:
-                    hit = subjects.isin(times[times < visit].index)
-                result = result.copy()
-                result.loc[hit] = 0.0
+            how = st.effective_handling
+            if st.target != name or how not in ("non_responder", "value") or visit is None:
+                continue
+            times = self.event_times(st.event)
+            subjects = result.index.get_level_values(0)
+            if visit is EACH_VISIT:
+                at = result.index.get_level_values("visit").to_numpy(dtype=float)
+                hit = subjects.map(times).to_numpy(dtype=float) < at  # NaN: no event
+            else:
+                hit = subjects.isin(times[times < visit].index)
+            result = result.copy()
+            result.loc[hit] = 0.0 if how == "non_responder" else st.value
         return result
 
 

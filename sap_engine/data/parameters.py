@@ -8,8 +8,9 @@ Conventions (each stated in the plan language documentation):
 - Intercurrent events: ``with last_before`` replaces every value after the event visit by
   the last non-missing value at or before it (the ProDERM switch rule: the event is assessed
   at the switch visit, before the first dose of the other arm); ``with missing`` deletes
-  values after the event; ``with non_responder`` makes a binary endpoint 0 after the event
-  (applied to the endpoint by :mod:`~sap_engine.data.derive`).
+  values after the event; the composite rules (``with non_responder``: a binary endpoint is
+  0 after the event; ``with value N``) set the estimand's variable itself and are applied
+  where it is evaluated, by :mod:`~sap_engine.data.derive`.
 - Missing data: ``locf`` carries the last non-missing value (baseline included) forward over the
   scheduled visits; ``bocf`` imputes the baseline; ``wocf`` imputes the worst value
   (``worst highest`` or ``worst lowest``, as the plan says) observed at or before the

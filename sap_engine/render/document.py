@@ -25,9 +25,12 @@ from sap_engine.errors import OutputError, plan_diagnostic
 from sap_engine.render import options as resolved
 from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
+from sap_engine.render.estimands import NOT_ESTIMABLE, BuiltEstimand, build_estimands
 from sap_engine.render.format import ROUNDING
 from sap_engine.render.options import AnalysisOptions, method_lines
 from sap_engine.render.tables import BuiltTable, build_table
+
+NOT_ESTIMABLE_CODE = "SAP254"  # the warning of an analysis that was not run (check_estimands)
 
 
 @dataclass
@@ -46,6 +49,8 @@ class DocumentModel:
     steps: dict[str, dict] = field(default_factory=dict)
     # The appendix "Analysis options": every analysis with all its options and sources.
     analysis_options: list[AnalysisOptions] = field(default_factory=list)
+    # The section "Estimands": each estimand's attributes as a table (render/estimands.py).
+    estimands: list[BuiltEstimand] = field(default_factory=list)
 
 
 def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
@@ -68,7 +73,11 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
             labels.update({a.level: a.display for a in plan.treatment.arms})
         # Figures are drawn by workers (with jobs > 1) while the tables are built here.
         pending_figures = start_figures(plan, ard, out_dir, labels, jobs)
-    tables = [build_table(plan, spec, ard, trt_col)
+    # The analyses not run because they are not estimable, as the ARD records them: their
+    # rows and figures say so, and never show a number.
+    not_run = {d.analysis for d in notes_of_run
+               if d.code == NOT_ESTIMABLE_CODE and d.analysis is not None}
+    tables = [build_table(plan, spec, ard, trt_col, not_estimable=not_run)
               for spec in plan.tables if _included(plan, spec.number)]
     # Warnings about an analysis (an empty stratum) also go under every display of it.
     warned: dict[str, list[str]] = {}
@@ -109,6 +118,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
     figures = [replace(f, svg=Markup(f.svg)) for f in
                (pending_figures.result() if pending_figures is not None else [])]
     for fig_spec, fig in zip(plan.figures, figures):
+        if fig_spec.analysis in not_run:
+            fig.note = f"Analysis {fig_spec.analysis} is {NOT_ESTIMABLE} (see Estimands)."
         fig.footnotes.extend(warned.get(fig_spec.analysis, ()))
         fig.methods = method_lines(steps, [fig_spec.analysis])
     return DocumentModel(
@@ -118,7 +129,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
         failures=[d.render() for d in failures],
         warnings=[d.render() for d in notes_of_run], notes=notes,
         analyses=analyses, steps=steps,
-        analysis_options=resolved.analysis_options(steps))
+        analysis_options=resolved.analysis_options(steps),
+        estimands=build_estimands(plan, not_run))
 
 
 def _reproduction(plan: m.Plan, ard: ArdView) -> dict:

@@ -13,6 +13,7 @@ Placement rules (as CSR tables set them out):
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,7 +124,8 @@ def refuse_mixed_columns(plan: m.Plan, spec: m.Table) -> None:
     raise RuntimeError(f"table {spec.number}: 'columns {', '.join(names)}' cannot be laid out")
 
 
-def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None) -> BuiltTable:
+def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None,
+                not_estimable: Collection[str] = ()) -> BuiltTable:
     refuse_mixed_columns(plan, spec)
     pop_name = spec.population.name if spec.population else None
     pop_n = population_counts(ard, spec)
@@ -136,7 +138,8 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
     labels = plan.labels
     sections: list[Section] = []
     for rows_spec in spec.rows:
-        sections.extend(_sections(plan, rows_spec, ard, cols, treatment_col, labels))
+        sections.extend(_sections(plan, rows_spec, ard, cols, treatment_col, labels,
+                                  not_estimable))
     footnotes = list(spec.footnotes)
     footnotes += [n for n in dict.fromkeys(s.note for s in sections if s.note)
                   if n not in footnotes]
@@ -150,15 +153,16 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
 
 
 def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
-              labels) -> list[Section]:
+              labels, not_estimable: Collection[str] = ()) -> list[Section]:
     ids = (rows_spec.analysis, *rows_spec.also)
     frames = [ard.family(i) for i in ids]
     main = frames[0]
     analysis = plan.analyses[rows_spec.analysis]
     title = rows_spec.label or analysis.label or analysis.name
     if main.empty:
-        return [Section(title, [Row("(no results: the analysis produced no rows)",
-                                    [""] * len(cols))])]
+        why = "not estimable by the chosen method" if rows_spec.analysis in not_estimable \
+            else "(no results: the analysis produced no rows)"
+        return [Section(title, [Row(why, [""] * len(cols))])]
     strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
     out = []
     for sid in strata:
