@@ -118,7 +118,8 @@ _T = "tests/methods/test_mi.py"
     ),
     evidence=(
         Evidence("Rubin's rules and Barnard-Rubin df on a hand-worked example (exact "
-                 "rational arithmetic)", "1e-13", "tests/methods/test_mi_pool.py::test_rubin_hand_worked_example"),
+                 "rational arithmetic)", "1e-13",
+                 "tests/methods/test_mi_pool.py::test_rubin_hand_worked_example"),
         Evidence("MI under MCAR converges to the complete-data ANCOVA estimate as M grows",
                  "4 Monte Carlo SEs", f"{_T}::test_mcar_converges_to_complete_data"),
         Evidence("Reference-based imputation means vs their analytic conditional-mean "
