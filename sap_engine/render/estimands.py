@@ -59,7 +59,7 @@ def _build(plan: m.Plan, est: m.Estimand, not_estimable: Collection[str]) -> Bui
         EstimandRow("Intercurrent events and strategies",
                     tuple(_strategy(plan, est, st) for st in est.strategies)
                     or ("none stated",)),
-        EstimandRow("Missing data", (_missing(est),)),
+        EstimandRow("Missing data", (_missing(plan, est),)),
         EstimandRow("Population-level summary", (est.summary or NOT_STATED,)),
         EstimandRow("Analyses", _analyses(plan, est, not_estimable) or ("none",)),
     ]
@@ -129,7 +129,13 @@ def _handled(plan: m.Plan, est: m.Estimand, st: m.Strategy) -> str:
     return "no data rule"
 
 
-def _missing(est: m.Estimand) -> str:
+def _missing(plan: m.Plan, est: m.Estimand) -> str:
+    imputed = [a.name for a in plan.analyses.values()
+               if a.estimand == est.name and a.method == "mi_ancova"]
+    if imputed:
+        # The analyses impute what is missing themselves: the estimand's rule is not used.
+        return ("Multiple imputation in the analyses (" + ", ".join(imputed) + "); "
+                "Rubin's rules")
     if est.missing == "wocf":
         return f"WOCF: the worst ({est.worst or 'highest'}) value observed so far is " \
                "carried forward"
