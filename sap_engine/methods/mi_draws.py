@@ -96,13 +96,14 @@ def theta_covariance(fit: Fit) -> np.ndarray:
     struct, theta = fit.structure, fit.theta
     k = len(theta)
     h = np.empty((k, k))
+    # Forward differences of the analytic gradient (k + 1 evaluations): the posterior
+    # covariance needs a few significant digits, not the df's precision.
+    at = m2ll_gradient(struct, fit.patterns, fit.n_obs, fit.p, theta)
     for j in range(k):
-        step = 1e-4 * max(1.0, abs(theta[j]))
-        up, down = theta.copy(), theta.copy()
+        step = 1e-5 * max(1.0, abs(theta[j]))
+        up = theta.copy()
         up[j] += step
-        down[j] -= step
-        h[:, j] = (m2ll_gradient(struct, fit.patterns, fit.n_obs, fit.p, up)
-                   - m2ll_gradient(struct, fit.patterns, fit.n_obs, fit.p, down)) / (2 * step)
+        h[:, j] = (m2ll_gradient(struct, fit.patterns, fit.n_obs, fit.p, up) - at) / step
     h = 0.5 * (h + h.T)
     try:
         cov = 2 * np.linalg.inv(h)
@@ -120,7 +121,7 @@ def parameter_draws(fit: Fit, normals: np.ndarray) -> tuple[np.ndarray, np.ndarr
     struct, k, p = fit.structure, len(fit.theta), fit.p
     chol = np.linalg.cholesky(theta_covariance(fit))
     thetas = fit.theta[None, :] + normals[:, :k] @ chol.T
-    sigmas = np.stack([struct.sigma(th) for th in thetas])
+    sigmas = _sigmas(struct, thetas)
     m = len(thetas)
     a = np.zeros((m, p, p))
     b = np.zeros((m, p))
@@ -134,6 +135,20 @@ def parameter_draws(fit: Fit, normals: np.ndarray) -> tuple[np.ndarray, np.ndarr
     beta_hat = np.einsum("mpq,mq->mp", a_inv, b)
     beta = beta_hat + np.einsum("mpq,mq->mp", np.linalg.cholesky(a_inv), normals[:, k:k + p])
     return sigmas, beta
+
+
+def _sigmas(struct: Structure, thetas: np.ndarray) -> np.ndarray:
+    """Sigma(theta) for every draw: batched for UN (Sigma = L L', L lower triangular with
+    theta in row order and a log diagonal, as mmrm_cov's log-Cholesky), else one by one."""
+    t = struct.t
+    if struct.name != "unstructured":
+        return np.stack([struct.sigma(th) for th in thetas])
+    rows, cols = np.tril_indices(t)
+    chol = np.zeros((len(thetas), t, t))
+    chol[:, rows, cols] = thetas
+    d = np.arange(t)
+    chol[:, d, d] = np.exp(chol[:, d, d])
+    return chol @ chol.transpose(0, 2, 1)
 
 
 def strategy_means(data: Wide, beta: np.ndarray, strategy: str) -> np.ndarray:
@@ -200,8 +215,16 @@ def impute_mmrm(data: Wide, struct: Structure, strategy: str,
     n_cells = int((~data.observed).sum())
     normals = np.stack([g.standard_normal(k + p + n_cells) for g in gens])
     sigmas, beta = parameter_draws(fit, normals)
-    mu = strategy_means(data, beta, strategy)
-    return conditional_draws(data.y, mu, sigmas, normals[:, k + p:].T)
+    # Only subjects with a missing visit need means and draws (their cells are the only
+    # ones the normals number, so the subset keeps every cell's normal).
+    need = ~data.observed.all(axis=1)
+    out = np.repeat(data.y[:, :, None], len(gens), axis=2)
+    if need.any():
+        sub = Wide(data.y[need], data.arm[need], data.x_arm[:, need], data.z[need],
+                   data.reference)
+        mu = strategy_means(sub, beta, strategy)
+        out[need] = conditional_draws(sub.y, mu, sigmas, normals[:, k + p:].T)
+    return out
 
 
 # ---- the sequential regression route ---------------------------------------------------
