@@ -69,11 +69,13 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
         seen.add(item.name)
         if item.name in ("treatment", "total"):
             continue
-        if item.name not in strata and item.name not in family_keys:
+        if item.name not in strata and item.name not in family_keys and \
+                not _method_groups(plan, table, item.name):
             from sap_engine.errors import did_you_mean
 
             ch.error("SAP235", f"'columns {item.name}': a table's columns are 'treatment', "
-                               "'total', a stratum or a parameter family's 'by' column",
+                               "'total', a stratum, a parameter family's 'by' column or a "
+                               "grouping the analyses' method produces (delta_reference)",
                      loc, did_you_mean(item.name, ["treatment", "total", *strata]))
             continue
         groupings.append(item)
@@ -95,7 +97,8 @@ def check_columns(ch: _Checker, table: m.Table) -> None:
             ch.error("SAP235", f"'columns {first.name}' shows one value per {first.name} "
                                f"level, but analysis '{rows.analysis}' is also split by "
                                "treatment: the arms' values would share a cell", rows.loc)
-        elif first.name not in by and first.name not in _family_keys(plan, a):
+        elif first.name not in by and first.name not in _family_keys(plan, a) and \
+                first.name not in _groups_of(plan, a):
             ch.error("SAP235", f"'columns {first.name}': analysis '{rows.analysis}' is not "
                                f"split by {first.name}, so its rows would be empty", rows.loc)
 
@@ -119,6 +122,21 @@ def _family_keys(plan: m.Plan, a: m.Analysis) -> set[str]:
                 stack.append(plan.endpoints[node.name].expr)
         stack.extend(m.children(node))
     return keys
+
+
+def _groups_of(plan: m.Plan, a: m.Analysis) -> tuple[str, ...]:
+    """The groupings the method of ``a`` (or of the analysis it repeats) produces itself."""
+    from sap_engine.bind import analysis_chain
+    from sap_engine.methods import registry
+
+    method = registry.get(analysis_chain(plan, a).method or "")
+    return method.groups if method is not None else ()
+
+
+def _method_groups(plan: m.Plan, table: m.Table, name: str) -> bool:
+    """Whether the method of some row's analysis produces the grouping ``name``."""
+    return any(name in _groups_of(plan, a) for a in
+               (plan.analyses.get(r.analysis) for r in table.rows) if a is not None)
 
 
 def _by_names(plan: m.Plan, a: m.Analysis) -> set[str]:

@@ -32,6 +32,9 @@ def _method(m: Method) -> list[str]:
     if m.unit != SUBJECT or m.consumes:
         handles = f"; it handles `by {', '.join(m.consumes)}` itself" if m.consumes else ""
         out += [f"Unit of analysis: one frame row per {m.unit}{handles}.", ""]
+    if m.groups:
+        out += ["Groupings of its results a table may use as columns: "
+                + ", ".join(f"`{g}`" for g in m.groups) + ".", ""]
     if m.conventions:
         out += ["Conventions:", ""] + [f"- {c}" for c in m.conventions] + [""]
     if m.evidence:

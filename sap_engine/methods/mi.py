@@ -138,7 +138,7 @@ _T = "tests/methods/test_mi.py"
            "fmi", "riv", "var_within", "var_between", "m", "tipping_point", "alpha",
            "delta_diff", "delta_p_value"),
     nonfinite=("riv", "fmi"),
-    unit=SUBJECT_VISIT, consumes=("visit",),
+    unit=SUBJECT_VISIT, consumes=("visit",), groups=("delta_active", "delta_reference"),
 )
 def mi_ancova(frame, roles: Mapping[str, Any], options: Mapping[str, Any]) -> list[Stat]:
     from threadpoolctl import threadpool_limits

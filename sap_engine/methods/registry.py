@@ -159,6 +159,9 @@ class Method:
     consumes: tuple[str, ...] = field(default=())
     # How a reader knows the method ("ANCOVA"): the documents' method lines print it.
     label: str = ""
+    # Groupings the method's results carry themselves (a tipping-point grid's deltas): a
+    # table may lay its columns out by one of them (`columns delta_reference`).
+    groups: tuple[str, ...] = field(default=())
 
     def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
@@ -187,6 +190,7 @@ def register(
     unit: str = SUBJECT,
     consumes: Sequence[str] = (),
     label: str = "",
+    groups: Sequence[str] = (),
 ) -> Callable[[Callable[..., list[Stat]]], Callable[..., list[Stat]]]:
     """Decorator: register ``run`` under ``name`` (names are unique).
 
@@ -211,6 +215,7 @@ def register(
             unit=unit,
             consumes=tuple(consumes),
             label=label or name,
+            groups=tuple(groups),
         )
         return run
 

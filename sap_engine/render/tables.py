@@ -96,7 +96,10 @@ def columns_for(plan: m.Plan, spec: m.Table, population_n: dict[str, int],
             n = population_n.get("Total")
             cols.append(Column("Total", f"Total (N={n})" if n is not None else "Total", n))
         elif ard is not None:  # a grouping column of the data, e.g. the CDASI measure
-            cols += [Column(f"{item.name}={lev}", _nice(lev))
+            # A delta grid's levels are bare numbers: the header names the grouping.
+            named = item.name.startswith("delta_")
+            cols += [Column(f"{item.name}={lev}", f"{item.name.replace('_', ' ')} {lev}"
+                            if named else _nice(lev))
                      for lev in _grouping_levels(ard, spec, item.name)]
     return cols
 

@@ -399,3 +399,30 @@ def test_coverage_of_nominal_95_percent_intervals():
         lo, hi = pooled.ci(0.95)
         covered += bool(lo[2] <= -3.0 <= hi[2])
     assert 0.90 <= covered / reps <= 0.99
+
+
+def test_tipping_grid_table_has_a_column_per_reference_delta(tmp_path):
+    """`columns delta_reference` lays the grid out as a SAP shows it: one column per
+    reference-arm delta, one section per active-arm delta; every cell is the ARD's value."""
+    from sap_engine import ard
+    from sap_engine.api import run_plan
+    from sap_engine.render.format import fmt_p
+
+    for f in FIXTURE.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    run_plan(tmp_path / "mi.sap", tmp_path / "out", jobs=1)
+    md = (tmp_path / "out" / "report.md").read_text()
+    table = md[md.index("## Table 14.2.2"):md.index("## Figure 1")]
+    # In the plan's order of the deltas (delta_reference = [0, -2]).
+    assert "|  | delta reference 0 | delta reference -2 |" in table
+    rows = ard.read(tmp_path / "out" / "ard.parquet")
+    rows = rows[(rows.analysis_id == "MI_J2R") & (rows.stat_name == "delta_p_value")]
+    cell = {}
+    for r in rows.itertuples():
+        levels = {r.group2: r.group2_level, r.group3: r.group3_level}
+        cell[(levels["delta_active"], levels["delta_reference"])] = r.stat
+    section = table[table.index("delta active 4**"):]
+    p_line = next(line for line in section.splitlines() if "p-value" in line)
+    assert p_line.split("|")[2:4] == [f" {fmt_p(cell[('4', '0')], 4)} ",
+                                      f" {fmt_p(cell[('4', '-2')], 4)} "]
