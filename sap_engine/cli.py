@@ -106,6 +106,8 @@ def _cmd_check(args) -> int:
           f"{len(checked.datasets)} datasets)")
     if checked.not_estimable:  # warnings: the plan checks, but these analyses will not run
         print(render_diagnostics(list(checked.not_estimable.values())), file=sys.stderr)
+    if checked.warnings:
+        print(render_diagnostics(checked.warnings), file=sys.stderr)
     return 0
 
 

@@ -70,6 +70,8 @@ TRIGGERED_BY = {
     "SAP495": "tests/methods/test_mmrm.py::test_constant_visit_is_not_modelled",
     "SAP496": "tests/methods/test_mmrm.py::test_undefined_df_are_refused",
     "SAP497": "tests/methods/test_mmrm.py::test_visits_option_takes_numbers",
+    "SAP255": "tests/test_document_quality.py::"
+              "test_tables_out_of_document_order_are_warning_sap255",
     "SAP601": "tests/methods/test_mi.py::test_a_flat_likelihood_is_refused",
     "SAP602": "tests/methods/test_mi.py::test_intermittent_missingness_needs_mmrm_draws",
     "SAP603": "tests/methods/test_mi.py::test_a_singular_regression_is_refused",

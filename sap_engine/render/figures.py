@@ -22,6 +22,7 @@ from pathlib import Path
 from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.render.ard_view import ArdView
+from sap_engine.render.figure_frame import DPI, Heading, framed_png
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
 COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
@@ -87,8 +88,8 @@ def draw(frame, labels: dict[str, str], ylabel: str):
     from matplotlib.figure import Figure
 
     names = set(frame.stat_name)
-    square = "correlation" in names or "tipping_point" in names
-    size = (7.5, 6.2) if square else (7.0, 4.2)
+    size = (7.5, 6.2) if "tipping_point" in names else (7.5, 5.4) if "correlation" in names \
+        else (7.0, 4.2)
     fig = Figure(figsize=size, dpi=100)
     ax = fig.subplots()
     if "tipping_point" in names:
@@ -99,21 +100,24 @@ def draw(frame, labels: dict[str, str], ylabel: str):
         _survival(ax, frame, labels)
     elif "mean" in names:
         data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
-        _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"))
+        _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"),
+               _legend_title(frame, labels))
         ax.set_ylabel(_fit_axis_label(f"{ylabel}, mean (95% CI)"))
     elif "pct" in names:
         level = "Y" if "Y" in set(frame.variable_level) else sorted(
             set(frame.variable_level.dropna()))[0]
         data = _long(frame, ("pct",), level)
-        _lines(ax, data, labels, "pct", None)
+        _lines(ax, data, labels, "pct", None, _legend_title(frame, labels))
         ax.set_ylabel(_fit_axis_label(f"{ylabel}, % of patients"))
-        ax.set_ylim(0, 100)
+        # Headroom beyond 0 and 100 %, so points there are drawn whole, not cut by the frame.
+        ax.set_ylim(-3, 104)
+        ax.set_yticks(range(0, 101, 20))
     # Fixed margins instead of tight_layout: tight_layout draws the figure once more just to
     # measure it, a third of the cost of a figure here.
     if "tipping_point" in names:
         fig.subplots_adjust(left=0.14, right=0.95, bottom=0.12, top=0.9)
     elif "correlation" in names:
-        fig.subplots_adjust(left=0.34, right=0.9, bottom=0.32, top=0.97)
+        fig.subplots_adjust(left=0.34, right=0.9, bottom=0.27, top=0.97)
     else:
         two_lines = "\n" in ax.get_ylabel()
         fig.subplots_adjust(left=0.15 if two_lines else 0.11, right=0.98, bottom=0.13, top=0.96)
@@ -129,7 +133,19 @@ def _fit_axis_label(text: str) -> str:
     return textwrap.fill(text, _Y_LABEL_CHARS)
 
 
-def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
+def _legend_title(frame, labels: dict[str, str]) -> str:
+    """What the lines are: the names of the groups that make the series (the arms, a
+    stratum), read as their labels."""
+    names = []
+    for g in _groups(frame):
+        for name in frame[g].dropna().unique():
+            if isinstance(name, str) and name not in ("visit", "time") and name not in names:
+                names.append(name)
+    return ", ".join(labels.get(n, n) for n in names)
+
+
+def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None,
+           title: str = "") -> None:
     xs_all = sorted({x for s in data.values() for x in s if x is not None})
     categorical = not xs_all
     n = len(data)
@@ -155,7 +171,7 @@ def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
     else:
         ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
         ax.set_xlabel("Week")
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False, fontsize=8, title=title or None, title_fontsize=8)
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -183,7 +199,8 @@ def _survival(ax, frame, labels) -> None:
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("Time")
     ax.set_ylabel("Survival probability (95% CI)")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, title=_legend_title(frame, labels) or None,
+              title_fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -266,7 +283,8 @@ def _tipping_map(fig, ax, frame, labels) -> None:
     bar.set_ticklabels([f"{b:g}" for b in bounds])
 
 
-def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
+def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str,
+               heading: Heading | None = None) -> str:
     """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined).
 
     Both are byte-reproducible: the SVG's element ids are hashes salted with the figure's
@@ -277,10 +295,20 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
 
     # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
     # label would be mathtext, and a malformed one would make the figure fail to draw.
+    # The document's serif face (Times-like where installed, else DejaVu Serif).
     with matplotlib.rc_context({"text.parse_math": False,
-                                "svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+                                "svg.hashsalt": f"sap-engine {Path(png_path).name}",
+                                "font.family": "serif",
+                                "font.serif": ["Times New Roman", "Liberation Serif",
+                                               "DejaVu Serif"]}):
         fig = draw(rows, labels, ylabel)
-        fig.savefig(png_path, format="png", dpi=120)
+        plain = io.BytesIO()
+        fig.savefig(plain, format="png", dpi=DPI)
+        if heading is None:
+            Path(png_path).write_bytes(plain.getvalue())
+        else:
+            # The file stands alone (a submission's figure): number, title, footnotes.
+            framed_png(plain.getvalue(), heading, png_path)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
@@ -320,6 +348,8 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
     text for the document. With ``jobs`` > 1 forked workers draw them."""
     built, tasks = [], []
     fig_dir = out_dir / "figures"
+    if plan.treatment:  # a legend titled by the arms' variable reads "Treatment"
+        labels = {plan.treatment.column.name: "Treatment", **labels}
     for spec in plan.figures:
         anchor = "figure-" + spec.number
         rows = ard.family(spec.analysis)
@@ -335,9 +365,10 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
                                      note=f"Analysis {spec.analysis} produced no results."))
             continue
         fig_dir.mkdir(exist_ok=True)
-        tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png)))
-        built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png,
-                                 [*spec.footnotes, *_pair_counts(rows)], anchor))
+        notes = [*spec.footnotes, *_pair_counts(rows)]
+        tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png),
+                      Heading(spec.number, spec.title, subtitle, tuple(notes))))
+        built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png, notes, anchor))
     jobs = min(jobs, len(tasks))
     if jobs > 1:
         preload()  # before forking, so that the workers inherit the modules

@@ -157,6 +157,8 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
 
 def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
               labels, not_estimable: Collection[str] = ()) -> list[Section]:
+    import pandas as pd
+
     ids = (rows_spec.analysis, *rows_spec.also)
     frames = [ard.family(i) for i in ids]
     main = frames[0]
@@ -176,6 +178,11 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         names = variable_labels(plan)
         for variable in dict.fromkeys(sub.variable):
             vsub = sub[sub.variable == variable]
+            # One precision per variable (its data's decimals over every stratum, visit and
+            # arm), so a by-visit table does not change decimals from visit to visit.
+            every = pd.concat([main, *frames[1:]])
+            decimals = default_decimals(every[(every.variable == variable) & every.stat_name
+                                              .isin(["min", "max"])].stat.tolist())
             vlabel = label if sub.variable.nunique() == 1 else \
                 f"{label}: {names.get(variable, variable)}"
             vextra = [f[f.variable == variable] for f in extra]
@@ -198,7 +205,7 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
                 vsub = shown
             if not inner:
                 out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
-                                    value_labels, _arm_labels(plan)))
+                                    value_labels, _arm_labels(plan), decimals))
                 continue
             # Groups that are neither columns nor the arm (a parameter family's members,
             # visits): one row each for a binary result, else one section each.
@@ -221,7 +228,8 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
                     section.rows.append(Row(text, cells))
                 else:
                     out.append(_section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
-                                        cols, treatment_col, value_labels, _arm_labels(plan)))
+                                        cols, treatment_col, value_labels, _arm_labels(plan),
+                                        decimals))
             if section.rows:
                 out.append(section)
     return out
@@ -341,12 +349,13 @@ def _arm_labels(plan: m.Plan) -> dict[str, str]:
 
 
 def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
-             arm_labels=None) -> Section:
+             arm_labels=None, decimals: int | None = None) -> Section:
     import pandas as pd
 
     data = pd.concat([sub, *extra]) if extra else sub
     show = list(rows_spec.show or _default_show(sub))
-    decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
+    if decimals is None:
+        decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
     section = Section(label)
     categorical = (sub.stat_name == "pct").any()
     contrasts = [v for v in dict.fromkeys(sub.variable_level.dropna()) if " - " in str(v)]
@@ -429,7 +438,10 @@ def _own_denominators(section: Section, sub, cols: list[Column],
 def _item_label(item: m.ShowItem) -> str:
     if item.name in TEST_ITEMS:
         return TEST_ITEMS[item.name][0]
-    return COMPOSITES.get(item.name, (item.name, (), None))[0]
+    if item.name in COMPOSITES:
+        return COMPOSITES[item.name][0]
+    # A statistic without a reader label of its own: never print the raw stat name.
+    return item.name.replace("_", " ").capitalize()
 
 
 def _default_show(sub) -> tuple[m.ShowItem, ...]:
