@@ -116,3 +116,55 @@ def test_standalone_png_carries_number_title_and_footnotes(tmp_path, sap_run):
     offsets = [k for k in range(framed.shape[0] - h + 1)
                if np.array_equal(framed[k:k + h, :, :3], bare[:, :, :3])]
     assert offsets
+
+
+def _ard_frame(stats, variable: str):
+    """Method Stats as ARD rows (group1.. columns), as the executor writes them."""
+    import pandas as pd
+
+    rows = []
+    for s in stats:
+        row = {"stat_name": s.stat_name, "stat": s.stat, "variable": variable,
+               "variable_level": s.variable_level}
+        for i, (g, lv) in enumerate(s.groups, start=1):
+            row[f"group{i}"], row[f"group{i}_level"] = g, lv
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for i in (1, 2):
+        for c in (f"group{i}", f"group{i}_level"):
+            if c not in frame:
+                frame[c] = None
+    return frame
+
+
+def test_km_figure_numbers_at_risk_and_censor_marks_match_the_data():
+    """Numbers at risk under the axis equal a direct count of subjects with follow-up >= x
+    (pandas on the raw data), and every censoring time is marked on its curve."""
+    import numpy as np
+    import pandas as pd
+
+    from sap_engine.methods.registry import get
+    from sap_engine.render.figure_km import _at_risk, _curves
+    from sap_engine.render.figures import _groups, _series_key, draw
+
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"t": rng.integers(1, 60, 80).astype(float),
+                         "cnsr": rng.integers(0, 2, 80), "arm": np.repeat(["A", "B"], 40)})
+    method = get("kaplan_meier")
+    stats = method.run(data, {"time": "t", "event": "cnsr", "group": "arm"},
+                       method.resolve_options({}))
+    frame = _ard_frame(stats, "t")
+    curves = _curves(frame, _groups(frame), _series_key)
+    for x in (0, 10, 25.5, 40, 59, 70):
+        for arm in ("A", "B"):
+            want = int((data[data.arm == arm].t >= x).sum())
+            assert _at_risk(curves[(arm,)], x) == want, (arm, x)
+    fig = draw(frame, {"t": "Time (days)"}, "")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Time (days)"
+    marks = [ln for ln in ax.get_lines() if ln.get_marker() == "+" and len(ln.get_xdata())]
+    censored = sorted(set(data[data.cnsr == 1].t))
+    got = sorted({float(x) for ln in marks for x in ln.get_xdata()})
+    assert got == censored
+    texts = {t.get_text() for t in ax.texts}
+    assert "Number at risk" in texts and "40" in texts

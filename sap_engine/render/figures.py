@@ -89,15 +89,16 @@ def draw(frame, labels: dict[str, str], ylabel: str):
 
     names = set(frame.stat_name)
     size = (7.5, 6.2) if "tipping_point" in names else (7.5, 5.4) if "correlation" in names \
-        else (7.0, 4.2)
+        else (7.0, 5.0) if "survival" in names else (7.0, 4.2)
     fig = Figure(figsize=size, dpi=100)
     ax = fig.subplots()
+    risk_rows = 0
     if "tipping_point" in names:
         _tipping_map(fig, ax, frame, labels)
     elif "correlation" in names:
         _heatmap(fig, ax, frame, labels)
     elif "survival" in names:
-        _survival(ax, frame, labels)
+        risk_rows = _survival(ax, frame, labels)
     elif "mean" in names:
         data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
         _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"),
@@ -118,6 +119,9 @@ def draw(frame, labels: dict[str, str], ylabel: str):
         fig.subplots_adjust(left=0.14, right=0.95, bottom=0.12, top=0.9)
     elif "correlation" in names:
         fig.subplots_adjust(left=0.34, right=0.9, bottom=0.27, top=0.97)
+    elif "survival" in names:  # room for the numbers at risk under the axis
+        fig.subplots_adjust(left=0.2, right=0.98, bottom=0.12 + 0.045 * risk_rows,
+                            top=0.96)
     else:
         two_lines = "\n" in ax.get_ylabel()
         fig.subplots_adjust(left=0.15 if two_lines else 0.11, right=0.98, bottom=0.13, top=0.96)
@@ -176,32 +180,12 @@ def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None,
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _survival(ax, frame, labels) -> None:
-    """Kaplan-Meier curves as steps, censoring not marked, CIs as light bands."""
-    group_cols = _groups(frame)
-    rows = frame[frame.stat_name.isin(("survival", "survival_ci_lower", "survival_ci_upper"))]
-    curves: dict[tuple, dict[float, dict[str, float]]] = {}
-    for row in rows.to_dict("records"):
-        t = next((float(row[f"{g}_level"]) for g in group_cols if row[g] == "time"), None)
-        if t is None:
-            continue
-        key = _series_key(row, group_cols, "time")
-        curves.setdefault(key, {}).setdefault(t, {})[row["stat_name"]] = row["stat"]
-    for i, (key, points) in enumerate(curves.items()):
-        times = [0.0, *sorted(points)]
-        surv = [1.0, *[points[t].get("survival", float("nan")) for t in times[1:]]]
-        lo = [1.0, *[points[t].get("survival_ci_lower", float("nan")) for t in times[1:]]]
-        hi = [1.0, *[points[t].get("survival_ci_upper", float("nan")) for t in times[1:]]]
-        colour = COLOURS[i % len(COLOURS)]
-        ax.step(times, surv, where="post", color=colour, linewidth=1.5,
-                label=", ".join(labels.get(p, p) for p in key))
-        ax.fill_between(times, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("Time")
-    ax.set_ylabel("Survival probability (95% CI)")
-    ax.legend(frameon=False, fontsize=8, title=_legend_title(frame, labels) or None,
-              title_fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
+def _survival(ax, frame, labels) -> int:
+    """Kaplan-Meier curves as steps with censoring marked (+), CIs as light bands, and the
+    numbers at risk under the time axis (see figure_km)."""
+    from sap_engine.render.figure_km import draw_km
+
+    return draw_km(ax, frame, labels, _groups(frame), _series_key, COLOURS, _legend_title)
 
 
 def _heatmap(fig, ax, frame, labels) -> None:
