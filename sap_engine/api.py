@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,10 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     meta = {**ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
                              command=command, created=created),
             **ard.outcome_metadata(results.failures, results.notes, steps)}
+    # Only when a data file has labels: the ARD of a plan on unlabelled data is unchanged.
+    labels = ard.variable_labels(checked.plan, checked.datasets)
+    if labels:
+        meta["variable_labels"] = json.dumps(labels, sort_keys=True)
     table = ard.to_table(results.rows, meta)
 
     def produce(staging: Path) -> list[Path]:
