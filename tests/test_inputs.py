@@ -279,3 +279,28 @@ def test_parquet_field_labels_are_used_and_plain_data_adds_no_metadata(capsys, t
     assert b"sap_engine.variable_labels" not in pq.read_schema(
         tmp_path / "plain" / "ard.parquet").metadata
     assert "Demographics: AGE" in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_which_plan_names_take_a_column_label():
+    """A whole-column parameter and a column endpoint take the file's label when the plan
+    gives none; a parameter filtered from a column of many parameters does not; a plan
+    label always wins."""
+    from sap_engine.parse import parse_text
+    from sap_engine.render.tables import variable_labels
+
+    plan = parse_text(MINI_TEXT.replace('document "Mini results"', '''
+parameter bmi = adsl.BMIBL
+parameter aval = adeff.AVAL where PARAMCD == "SCORE"
+endpoint age = adsl.AGE
+endpoint sex "Sex at birth" = adsl.SEX
+document "Mini results"'''))
+    data = {"BMIBL": "Baseline BMI (kg/m^2)", "AVAL": "Analysis Value", "AGE": AGE_LABEL,
+            "SEX": "Sex"}
+    names = variable_labels(plan, data)
+    assert names["bmi"] == "Baseline BMI (kg/m^2)"
+    assert names["change_bmi"] == "Change in Baseline BMI (kg/m^2)"
+    assert names["aval"] == "aval"
+    assert names["age"] == AGE_LABEL
+    assert names["sex"] == "Sex at birth"
+    assert names["score"] == "Disease score"  # labelled in the plan
+    assert variable_labels(plan)["bmi"] == "bmi"  # unlabelled data: the name, as before

@@ -58,7 +58,9 @@ __all__ = ["DATA_TYPES", "TARGET_TYPES", "read_dataset_json", "write_dataset_jso
 
 def _fail(code: str, path: Path, message: str, row: int | None = None,
           column: str | None = None) -> DataError:
-    return DataError(Diagnostic(code, f"{path.name}: {message}",
+    # "adeff.json is not valid JSON", "adeff.json: row 3 has 4 values for 5 columns"
+    sep = " " if message.startswith(("is ", "has ")) else ": "
+    return DataError(Diagnostic(code, f"{path.name}{sep}{message}",
                                 data_location=DataLocation(str(path), row, column)))
 
 

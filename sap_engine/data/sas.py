@@ -42,7 +42,8 @@ def read_sas(path: Path, kind: str) -> pa.Table:
     except Exception as exc:  # pyreadstat raises ReadstatError, PyreadstatError, OSError
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(Diagnostic(
-            "SAP302", f"cannot read {path.name} as {_NAMES[kind]}: {text}",
+            "SAP302", f"cannot read {path.name} as {_NAMES[kind]}: {text} (the file is "
+                      "damaged, cut short, or of another format)",
             data_location=DataLocation(str(path)))) from None
     labels = meta.column_names_to_labels or {}
     types = meta.readstat_variable_types or {}
