@@ -304,3 +304,20 @@ document "Mini results"'''))
     assert names["sex"] == "Sex at birth"
     assert names["score"] == "Disease score"  # labelled in the plan
     assert variable_labels(plan)["bmi"] == "bmi"  # unlabelled data: the name, as before
+
+
+def test_a_transport_file_in_windows_1252_is_read(tmp_path):
+    """XPORT records no encoding; SAS on Windows writes WLATIN1 (Windows-1252) text. The
+    file is made UTF-8 by pyreadstat, then its UTF-8 bytes replaced by the cp1252 ones."""
+    utf8 = tmp_path / "utf8.xpt"
+    pyreadstat.write_xport(pd.DataFrame({"USUBJID": ["S1"], "SITE": ["Zürich ‘A’"]}),
+                           str(utf8), column_labels={"SITE": "Site (Zürich)"})
+    data = utf8.read_bytes()
+    for text in ("Zürich ‘A’", "Site (Zürich)"):
+        encoded, narrow = text.encode("utf-8"), text.encode("cp1252")
+        data = data.replace(encoded, narrow + b" " * (len(encoded) - len(narrow)))
+    latin = tmp_path / "cp1252.xpt"
+    latin.write_bytes(data)
+    table = read_sas(latin, "xpt")
+    assert table.column("SITE").to_pylist() == ["Zürich ‘A’"]
+    assert field_labels(table.schema) == {"SITE": "Site (Zürich)"}

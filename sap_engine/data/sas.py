@@ -3,6 +3,8 @@ data sets (``.sas7bdat``), read with pyreadstat (the ReadStat C library).
 
 What a SAS file holds is mapped to what the other readers give:
 
+- Text is UTF-8; a transport file whose text is not (it records no encoding) is read as
+  Windows-1252, SAS's WLATIN1. A SAS7BDAT file records its encoding, and pyreadstat uses it.
 - A character value that is blank is a missing value (SAS has no other missing text, and
   the CSV reader treats an empty cell the same way).
 - A numeric value is a double (SAS stores no other number); a missing value, ``.`` or a
@@ -36,9 +38,16 @@ def read_sas(path: Path, kind: str) -> pa.Table:
 
     reader = pyreadstat.read_xport if kind == "xpt" else pyreadstat.read_sas7bdat
     try:
-        # "dict": Python lists per column; the pandas frame pyreadstat would otherwise build
-        # costs a `check` the ~1 s import of pandas that the other readers avoid.
-        data, meta = reader(str(path), output_format="dict")
+        try:
+            # "dict": Python lists per column; the pandas frame pyreadstat would otherwise
+            # build costs a `check` the ~1 s import of pandas that the other readers avoid.
+            data, meta = reader(str(path), output_format="dict")
+        except UnicodeDecodeError:
+            if kind != "xpt":  # a SAS7BDAT file records its encoding: a real fault
+                raise
+            # A transport file records no encoding: text that is not UTF-8 is, in practice,
+            # SAS's WLATIN1 (Windows-1252), the encoding of SAS sessions on Windows.
+            data, meta = reader(str(path), output_format="dict", encoding="WINDOWS-1252")
     except Exception as exc:  # pyreadstat raises ReadstatError, PyreadstatError, OSError
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(Diagnostic(
