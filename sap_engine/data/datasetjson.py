@@ -175,8 +175,9 @@ def _columns(path: Path, meta: dict) -> list:
 
 def write_dataset_json(table: pa.Table, path: str | Path, *, name: str, label: str = "",
                        keys: tuple[str, ...] = (), study_oid: str | None = None,
-                       created: datetime | None = None) -> Path:
-    """Write ``table`` as Dataset-JSON v1.1 (NDJSON when ``path`` ends in ``.ndjson``).
+                       created: datetime | None = None, ndjson: bool | None = None) -> Path:
+    """Write ``table`` as Dataset-JSON v1.1 (NDJSON when ``ndjson``, by default when
+    ``path`` ends in ``.ndjson``).
 
     ``name`` is the dataset's name (``ADSL``), ``label`` its description, ``keys`` its key
     columns (``keySequence``); each column's label is its field metadata ``label``.
@@ -206,7 +207,7 @@ def write_dataset_json(table: pa.Table, path: str | Path, *, name: str, label: s
                  "label": label, "columns": columns})
     values = [json_column(table.column(i), f) for i, f in enumerate(table.schema)]
     rows = [list(r) for r in zip(*values)] if values else []
-    if path.suffix.lower() == ".ndjson":
+    if path.suffix.lower() == ".ndjson" if ndjson is None else ndjson:
         text = "\n".join([json.dumps(meta, ensure_ascii=False),
                           *(json.dumps(r, ensure_ascii=False) for r in rows)]) + "\n"
     else:
