@@ -154,6 +154,28 @@ def provenance(plan_path: str, plan_text: str, datasets: dict, seeds: list[int] 
     }
 
 
+def variable_labels(plan: m.Plan, datasets: dict) -> dict[str, str]:
+    """Column -> label, as the data files give them (SAS and Dataset-JSON files, Parquet
+    field metadata), for the columns the plan reads: the document shows them where the plan
+    gives no label of its own (``variable adsl.AGE`` shown as "Age"). A column read from two
+    datasets takes the label of its first mention. Empty when no file has labels."""
+    from sap_engine import model as m
+
+    labels = {name: ds.labels() for name, ds in datasets.items()}
+    subject_first = sorted(labels, key=lambda n: not datasets[n].source.subjects)
+    out: dict[str, str] = {}
+    for node in m.walk(plan.statements):
+        if not isinstance(node, m.Col) or node.name in out:
+            continue
+        found = [labels[node.dataset]] if node.dataset in labels else \
+            [labels[n] for n in subject_first] if node.dataset is None else []
+        for given in found:
+            if node.name in given:
+                out[node.name] = given[node.name]
+                break
+    return out
+
+
 def write(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
@@ -291,6 +313,9 @@ def load(path: str | Path) -> StoredArd:
                 raise ValueError(key)
         if not isinstance(steps, dict):
             raise ValueError("steps")
+        labels = json.loads(meta.get("variable_labels", "{}"))
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ValueError("variable_labels")
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise _unusable(path, f"its metadata is damaged ({type(exc).__name__}: {exc})") from None
     return StoredArd(Path(path), data, table, meta, failures, warnings, steps)

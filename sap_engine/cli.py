@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
-    for command in (c, r, e, d, f):
+    v = _convert_parser(sub)
+    for command in (c, r, e, d, f, v):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -79,6 +80,20 @@ def _render_parser(sub) -> argparse.ArgumentParser:
     d.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
                    help="worker processes for the figures (default: one per available core)")
     return d
+
+
+def _convert_parser(sub) -> argparse.ArgumentParser:
+    v = sub.add_parser("convert", help="write a data file (CSV, Parquet, SAS XPORT, SAS7BDAT, "
+                                       "Dataset-JSON) as CDISC Dataset-JSON v1.1 or Parquet")
+    v.add_argument("source", type=Path, help="the data file to read")
+    v.add_argument("target", type=Path, help="the file to write: .json, .ndjson (Dataset-JSON) "
+                                             "or .parquet")
+    v.add_argument("--name", default=None, help="the dataset's name (default: the source "
+                                                "file's name in capitals)")
+    v.add_argument("--label", default="", help="the dataset's label (description)")
+    v.add_argument("--key", default="", metavar="COLS",
+                   help="its key columns, comma-separated (Dataset-JSON keySequence)")
+    return v
 
 
 def _data_root_option(p: argparse.ArgumentParser) -> None:
@@ -155,6 +170,15 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    from sap_engine.api import convert_data
+
+    keys = tuple(k.strip() for k in args.key.split(",") if k.strip())
+    path = convert_data(args.source, args.target, args.name, args.label, keys)
+    print(f"{args.source}: written as {path}")
+    return 0
+
+
 def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
@@ -201,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
-               "render": _cmd_render,
+               "render": _cmd_render, "convert": _cmd_convert,
                "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)

@@ -38,6 +38,16 @@ TRIGGERED_BY = {
     "SAP221": f"{HERE}::test_sap221_change_of_a_parameter_without_visits",
     "SAP304": f"{HERE}::test_sap304_two_values_for_one_subject_and_visit",
     "SAP401": f"{HERE}::test_sap401_empty_population",
+    "SAP320": "tests/test_inputs_errors.py::test_json_that_is_not_dataset_json_is_sap320",
+    "SAP321": "tests/test_inputs_errors.py::"
+              "test_row_with_too_few_values_is_sap321_naming_file_and_row",
+    "SAP322": "tests/test_inputs_errors.py::test_unknown_data_type_is_sap322_naming_the_column",
+    "SAP323": "tests/test_inputs_errors.py::test_value_not_of_its_column_type_is_sap323",
+    "SAP324": "tests/test_inputs_errors.py::test_records_count_that_is_not_the_rows_is_sap324",
+    "SAP325": "tests/test_convert.py::"
+              "test_a_target_it_cannot_write_is_sap325_and_nothing_is_written",
+    "SAP326": "tests/test_convert.py::"
+              "test_data_dataset_json_cannot_hold_is_sap326_and_nothing_is_written",
     "SAP405": f"{HERE}::test_sap405_stratum_level_without_subjects",
     "SAP501": f"{HERE}::test_sap501_outputs_cannot_be_written",
     "SAP003": "tests/test_hardening_parser.py::test_a_plan_path_that_is_a_folder_is_a_plan_error",

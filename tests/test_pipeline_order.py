@@ -28,7 +28,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
-    ("sources", ("data", "data.sources")),
+    ("sources", ("data", "data.sources", "data.sas", "data.datasetjson",
+                 "data.datasetjson_values")),
     ("check", ("check", "check_*", "bind", "bind_options")),
     # Derivations evaluated on the data, and the data preflight of check.
     ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",

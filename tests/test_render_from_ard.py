@@ -220,6 +220,8 @@ def _without_counts(table):
      "sap_engine.failures, sap_engine.steps); an sap-engine older"),
     (lambda src, p: _rewritten(src, p, {"warnings": "[{\"code\": 1}]"}), "metadata is damaged"),
     (lambda src, p: _rewritten(src, p, {"steps": "{not json"}), "metadata is damaged"),
+    (lambda src, p: _rewritten(src, p, {"variable_labels": '{"AGE": 1}'}),
+     "metadata is damaged (ValueError: variable_labels)"),
     (lambda src, p: _rewritten(src, p, table=pq.read_table(src).drop_columns(["stat"])),
      "columns are not those of an sap-engine ARD (stat)"),
     (lambda src, p: None, "No such file"),
@@ -227,7 +229,8 @@ def _without_counts(table):
      "of its rows repeat a key (analysis D1, n): the file was changed after the run"),
     (lambda src, p: _rewritten(src, p, table=_without_counts(pq.read_table(src))),
      "its rows do not fit the plan's displays (ValueError: cannot convert float NaN"),
-], ids=["garbage", "truncated", "foreign", "old", "bad-diagnostic", "bad-json", "columns",
+], ids=["garbage", "truncated", "foreign", "old", "bad-diagnostic", "bad-json", "bad-labels",
+        "columns",
         "missing", "duplicated", "edited"])
 def test_a_file_that_is_not_an_sap_engine_ard_is_sap510(sap_run, tmp_path, mini_ard, make,
                                                          fragment):

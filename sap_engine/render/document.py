@@ -57,8 +57,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
                    jobs: int = 1) -> DocumentModel:
     """Everything a template needs, computed from the ARD table (rows and metadata) and
     the plan's display specs."""
-    ard = ArdView(table.to_pandas())
     meta = ard_file.metadata(table)
+    ard = ArdView(table.to_pandas(), json.loads(meta.get("variable_labels", "{}")))
     failures = ard_file.diagnostics(meta, "failures")
     notes_of_run = ard_file.diagnostics(meta, "warnings")
     steps = json.loads(meta["steps"])
@@ -68,7 +68,7 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
         from sap_engine.render.figures import start_figures
         from sap_engine.render.tables import variable_labels
 
-        labels = variable_labels(plan)
+        labels = variable_labels(plan, ard.data_labels)
         if plan.treatment:
             labels.update({a.level: a.display for a in plan.treatment.arms})
         # Figures are drawn by workers (with jobs > 1) while the tables are built here.

@@ -163,7 +163,7 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
     frames = [ard.family(i) for i in ids]
     main = frames[0]
     analysis = plan.analyses[rows_spec.analysis]
-    title = rows_spec.label or analysis.label or analysis.name
+    title = rows_spec.label or analysis.label or _column_label(analysis, ard) or analysis.name
     if main.empty:
         why = "not estimable by the chosen method" if rows_spec.analysis in not_estimable \
             else "(no results: the analysis produced no rows)"
@@ -175,7 +175,7 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         extra = [f[f.analysis_id == sid] if sid != rows_spec.analysis else f
                  for f in frames[1:]]
         label = title if sid == rows_spec.analysis else f"{title}: {_stratum_text(plan, sid)}"
-        names = variable_labels(plan)
+        names = variable_labels(plan, ard.data_labels)
         for variable in dict.fromkeys(sub.variable):
             vsub = sub[sub.variable == variable]
             # One precision per variable (its data's decimals over every stratum, visit and
@@ -302,19 +302,36 @@ def _stratum_text(plan: m.Plan, analysis_id: str) -> str:
     return ", ".join(parts)
 
 
-def variable_labels(plan: m.Plan) -> dict[str, str]:
-    """Display names of ARD variables: endpoint and parameter labels, derived ones named."""
-    out: dict[str, str] = {}
+def variable_labels(plan: m.Plan, data_labels: dict[str, str] | None = None
+                    ) -> dict[str, str]:
+    """Display names of ARD variables: endpoint and parameter labels, derived ones named.
+
+    Where the plan gives no label, the data file's label of the column (``data_labels``,
+    the ARD's ``variable_labels``): for a column analysed as it is (``variable adsl.AGE``),
+    a parameter that is a whole column (no ``where``, no ``by``: a column that holds many
+    parameters, as AVAL, is labelled for none of them) and an endpoint that is a column."""
+    given = data_labels or {}
+    out: dict[str, str] = dict(given)
     for name, p in plan.parameters.items():
-        label = p.label or name
+        whole = p.where is None and not p.by
+        label = p.label or (given.get(p.source.name) if whole else None) or name
         out[name] = label
         out[f"baseline_{name}"] = label
         out[f"change_{name}"] = f"Change in {label}"
         out[f"percent_change_{name}"] = f"Percent change in {label}"
         out[f"value_{name}"] = label
     for name, e in plan.endpoints.items():
-        out[name] = e.label or name
+        column = e.expr.name if isinstance(e.expr, m.Col) else None
+        out[name] = e.label or (given.get(column) if column else None) or name
     return out
+
+
+def _column_label(analysis: m.Analysis, ard: ArdView) -> str | None:
+    """The data file's label of an unlabelled analysis' one column (``variable adsl.AGE``)."""
+    variables = analysis.variables
+    if len(variables) == 1 and isinstance(variables[0], m.Col) and variables[0].dataset:
+        return ard.data_labels.get(variables[0].name)
+    return None
 
 
 def _group_level(row, name: str) -> str | None:
