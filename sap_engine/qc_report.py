@@ -91,11 +91,11 @@ def html(c: Comparison, compared: datetime) -> bytes:
     for label, ard in (("A", c.a), ("B", c.b)):
         meta = ard.meta
         sides.append({"label": label, "path": str(ard.path), "n": len(ard.values),
-                      "facts": [(name, meta[key]) for name, key in
-                                (("Plan", "plan_path"), ("Plan SHA-256", "plan_sha256"),
-                                 ("ARD rows SHA-256", "rows_sha256"),
-                                 ("Engine", "engine_version"),
-                                 ("Produced (UTC)", "created_utc")) if meta.get(key)],
+                      "facts": [(name, f"{prefix}{meta[key]}") for name, key, prefix in
+                                (("Plan", "plan_path", ""), ("Plan SHA-256", "plan_sha256", ""),
+                                 ("ARD rows SHA-256 (recorded)", "rows_sha256", ""),
+                                 ("Engine", "engine_version", "sap-engine "),
+                                 ("Produced (UTC)", "created_utc", "")) if meta.get(key)],
                       "notes": [d.render() for d in ard.notes]})
     page = template.render(sides=sides, rule=rule(c.tol), summary=summary(c),
                            verdict=verdict(c), identical=c.identical, header=HEADER,
