@@ -23,7 +23,7 @@ from sap_engine.errors import Diagnostic, SapError, render_diagnostics
 EXIT_CODES = """exit codes:
   0  success (diff: the ARDs agree within the tolerance)
   1  fmt --check: a file would be reformatted; diff: the ARDs differ
-  2  an error in the plan, its data or an analysis (code SAPnnn, file:line:col)
+  2  an error in the plan, its data, an analysis or an input file (code SAPnnn, located)
   3  an internal error: a bug in sap-engine (rerun with --debug and report it)"""
 
 
@@ -86,11 +86,11 @@ def _render_parser(sub) -> argparse.ArgumentParser:
 def _diff_parser(sub) -> argparse.ArgumentParser:
     q = sub.add_parser("diff", help="compare two ARDs statistic by statistic (QC, double "
                                     "programming); exit 1 if they differ")
-    q.add_argument("a", type=Path, help="the reference ARD (production)")
-    q.add_argument("b", type=Path, help="the ARD compared with it (QC)")
-    q.add_argument("--tol", type=_tolerance, default=1e-8,
+    q.add_argument("a", type=Path, metavar="A", help="the reference ARD (production)")
+    q.add_argument("b", type=Path, metavar="B", help="the ARD compared with it (QC)")
+    q.add_argument("--tol", type=_tolerance, default=1e-8, metavar="TOL",
                    help="values agree when |A - B| <= TOL * max(1, |A|, |B|) (default 1e-8)")
-    q.add_argument("--out", type=Path, default=None,
+    q.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for diff.html, the comparison as a page (written whole)")
     return q
 

@@ -110,8 +110,7 @@ def _key_columns(path: Path, table: pa.Table) -> tuple[str, ...]:
             raise _not_an_ard(path, f"it has no column {name} (an ARD has the columns of "
                                     "docs/ard.md)", name)
     for name in (*KEY_HEAD, *groups, *KEY_TAIL, "stat_text"):
-        if name in names and not pa.types.is_string(table.schema.field(name).type) and \
-                not pa.types.is_large_string(table.schema.field(name).type):
+        if name in names and not _is_text(table.schema.field(name).type):
             raise _not_an_ard(path, f"its column {name} holds {table.schema.field(name).type}"
                                     ", not text", name)
     if not pa.types.is_floating(table.schema.field("stat").type) and \
@@ -119,6 +118,14 @@ def _key_columns(path: Path, table: pa.Table) -> tuple[str, ...]:
         raise _not_an_ard(path, f"its column stat holds {table.schema.field('stat').type}, "
                                 "not numbers", "stat")
     return (*KEY_HEAD, *groups, *KEY_TAIL)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    """Text as any Arrow writer stores it: R's arrow writes factors as dictionaries."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
+        pa.types.is_string_view(kind)
 
 
 def load(path: str | Path) -> Ard:

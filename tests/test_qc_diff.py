@@ -165,6 +165,21 @@ def test_nan_equals_nan_and_null_differs_from_a_number(mini_ard, tmp_path):
     assert len(found) == 2 and found[1].a == (None, None) and math.isnan(found[1].b[0])
 
 
+def test_a_changed_text_differs_and_text_columns_may_be_dictionaries(mini_ard, tmp_path):
+    """An ARD another program wrote (R's arrow stores factors as dictionaries) compares the
+    same; a stat_text of B that is not A's differs even where the stat is the same."""
+    table = pq.read_table(mini_ard)
+    texts = table.column("stat_text").to_pylist()
+    texts[0] = "a note"
+    b = table.set_column(table.column_names.index("stat_text"), "stat_text",
+                         pa.array(texts, pa.string()).dictionary_encode())
+    b = b.set_column(0, "analysis_id", b.column(0).dictionary_encode())
+    found = diff_ards(mini_ard, _write_table(b, tmp_path / "b.parquet")).comparison
+    assert [(d.kind, d.a[1], d.b[1]) for d in found.differences] == \
+        [("differs", None, "a note")]
+    assert found.in_both == table.num_rows
+
+
 # ---- bad input: exit 2, the file and the place named, nothing written
 
 
