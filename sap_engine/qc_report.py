@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import sap_engine
 from sap_engine.qc_diff import Ard, Comparison, Difference, Value, groups_text
 
 HEADER = ("", "analysis_id", "groups", "variable", "variable_level", "stat_name", "A", "B",
@@ -101,5 +102,6 @@ def html(c: Comparison, compared: datetime) -> bytes:
                            verdict=verdict(c), identical=c.identical, header=HEADER,
                            rows=[cells(c, d) for d in c.differences],
                            kinds=[d.kind for d in c.differences],
-                           compared=compared.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                           compared=compared.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           engine=sap_engine.__version__)
     return page.encode("utf-8")

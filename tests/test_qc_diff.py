@@ -252,4 +252,4 @@ def test_the_page_is_byte_identical_with_source_date_epoch(mini_ard, tmp_path, m
     diff_ards(mini_ard, b, out=tmp_path / "two")
     page = (tmp_path / "one" / "diff.html").read_bytes()
     assert page == (tmp_path / "two" / "diff.html").read_bytes()
-    assert b"Compared 2023-11-14T22:13:20Z (UTC)" in page
+    assert b"Compared 2023-11-14T22:13:20Z (UTC) by sap-engine " in page
