@@ -109,6 +109,13 @@ TRIGGERED_BY = {
               "test_a_file_that_is_not_an_sap_engine_ard_is_sap510",
     "SAP511": "tests/test_render_from_ard.py::"
               "test_an_ard_of_another_engine_version_renders_with_warning_sap511",
+    "SAP530": "tests/test_provenance.py::"
+              "test_a_render_of_an_edited_ard_is_refused_with_sap530",
+    "SAP531": "tests/test_qc_diff.py::test_a_file_that_is_not_an_ard_is_sap531",
+    "SAP532": "tests/test_qc_diff.py::test_ards_with_other_key_columns_are_sap532",
+    "SAP533": "tests/test_qc_diff.py::test_a_repeated_key_is_sap533_with_its_rows",
+    "SAP534": "tests/test_qc_diff.py::test_the_cli_prints_the_table_and_exits_1",
+    "SAP535": "tests/test_qc_diff.py::test_a_runs_folder_is_not_replaced_by_a_diff_sap535",
 }
 
 

@@ -38,8 +38,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("execute", ("execute_frames", "execute")),
     # The preflight over compiled steps (check's last pass, run from api.check).
     ("analysis preflight", ("analysis_preflight",)),
-    ("ard", ("ard",)),
+    ("ard", ("ard", "provenance")),
     ("render", ("render", "render.*", "outputs")),
+    # sap-run diff: two ARD files compared (its page uses the render stage's escaping).
+    ("qc", ("qc_diff", "qc_report")),
     ("api", ("api", "cli")),
 )
 # What the renderers must not import, whatever the order allows.

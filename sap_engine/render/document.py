@@ -22,6 +22,7 @@ from sap_engine import ard as ard_file
 from sap_engine import model as m
 from sap_engine import template_sandbox
 from sap_engine.errors import OutputError, plan_diagnostic
+from sap_engine.provenance import Provenance
 from sap_engine.render import options as resolved
 from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
@@ -37,7 +38,7 @@ NOT_ESTIMABLE_CODE = "SAP254"  # the warning of an analysis that was not run (ch
 class DocumentModel:
     title: str
     study: dict
-    provenance: dict
+    provenance: Provenance  # templates print provenance.lines (every format the same)
     tables: list[BuiltTable]
     figures: list
     failures: list[str]
@@ -95,13 +96,7 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
                                   else int(v)) for k, v in (study.attributes if study else ())]}
-    provenance = {
-        "plan_path": meta.get("plan_path", ""), "plan_sha256": meta.get("plan_sha256", ""),
-        "data_sha256": json.loads(meta.get("data_sha256", "{}")),
-        "engine_version": meta.get("engine_version", ""),
-        "created_utc": meta.get("created_utc", ""),
-        "dependency_versions": json.loads(meta.get("dependency_versions", "{}")),
-    }
+    provenance = Provenance.of(meta)
     analyses = [{"id": a.name, "label": a.label or "", "method": a.method or
                  f"= {a.base} by {', '.join(b.name for b in a.by)}", "line": a.loc.line,
                  "options": steps.get(a.name, {}).get("options", {})}
