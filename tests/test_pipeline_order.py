@@ -24,7 +24,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("", "location", "errors", "model", "model_expr", "model_declarations",
                     "resources", "workers", "functions", "figure_path", "template_sandbox")),
     ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
-               "fmt")),
+               "fmt", "ars_map")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
@@ -39,7 +39,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analysis preflight", ("analysis_preflight",)),
     ("ard", ("ard",)),
     ("render", ("render", "render.*", "outputs")),
-    ("api", ("api", "cli")),
+    ("api", ("api", "cli", "ars_import")),
 )
 # What the renderers must not import, whatever the order allows.
 RENDER_FORBIDDEN = ("check", "check_*", "bind", "bind_options", "explain", "compile", "data",
