@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
-    for command in (c, r, e, d, f):
+    i = _import_parser(sub)
+    for command in (c, r, e, d, f, i):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -79,6 +80,15 @@ def _render_parser(sub) -> argparse.ArgumentParser:
     d.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
                    help="worker processes for the figures (default: one per available core)")
     return d
+
+
+def _import_parser(sub) -> argparse.ArgumentParser:
+    i = sub.add_parser("import-ars", help="write a plan from a CDISC ARS v1.0 ReportingEvent "
+                                          "(JSON); lists the analyses it cannot express")
+    i.add_argument("file", type=Path, help="the ARS ReportingEvent (.json)")
+    i.add_argument("--out", type=Path, default=None, metavar="PLAN.sap",
+                   help="the plan to write (default: <file name>.sap here; never overwritten)")
+    return i
 
 
 def _data_root_option(p: argparse.ArgumentParser) -> None:
@@ -153,6 +163,21 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_import_ars(args) -> int:
+    from sap_engine.ars_import import import_file
+
+    result = import_file(args.file, args.out)
+    t = result.translation
+    print(f"{args.file}: {len(t.mapped)} analyses imported into {result.path}; "
+          f"{len(t.unsupported)} not imported")
+    for s in t.unsupported:
+        print(f"  not imported: {s.ars_id} \"{s.name}\": {s.reason}")
+    if not result.schema_checked:
+        print("note: the ARS JSON Schema was not checked (jsonschema is not installed: "
+              "pip install jsonschema)", file=sys.stderr)
+    return 0
+
+
 def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
@@ -199,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
-               "render": _cmd_render,
+               "render": _cmd_render, "import-ars": _cmd_import_ars,
                "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)

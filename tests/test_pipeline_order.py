@@ -39,7 +39,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analysis preflight", ("analysis_preflight",)),
     ("ard", ("ard",)),
     ("render", ("render", "render.*", "outputs")),
-    ("api", ("api", "cli", "ars_import")),
+    ("api", ("api", "cli", "ars_import", "ars_translate", "ars_outputs")),
 )
 # What the renderers must not import, whatever the order allows.
 RENDER_FORBIDDEN = ("check", "check_*", "bind", "bind_options", "explain", "compile", "data",
