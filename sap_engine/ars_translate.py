@@ -63,10 +63,11 @@ def name_of(ars_id: str) -> str:
     return text if re.match(r"[A-Za-z]", text) else "X" + text
 
 
-def method_kind(method: dict[str, Any]) -> str | None:
-    """What an AnalysisMethod computes, from its operations and its words."""
+def method_kind(method: dict[str, Any], used: set[str] | None = None) -> str | None:
+    """What an AnalysisMethod computes, from its operations (those in ``used``, the ones an
+    analysis' results refer to, when it has results) and its words."""
     ops = {str(o.get(k, "")).strip().lower() for o in method.get("operations", [])
-           for k in ("label", "name")}
+           for k in ("label", "name") if not used or o.get("id") in used}
     words = " ".join(str(method.get(k, "")) for k in ("name", "label", "description")).lower()
     if ops & {"mean", "sd", "median", "standard deviation"}:
         return "continuous"
@@ -119,13 +120,21 @@ class _Translator:
     def _simple_groups(self, grouping: dict[str, Any]) -> list[tuple[str, str]] | None:
         """(value, name) of each predefined group selecting one value of the grouping
         variable; None when a group merges values or has no simple condition."""
-        out = []
+        out, merged = [], []
         for g in grouping.get("groups", []):
             cond = g.get("condition", {})
-            if cond.get("comparator") != "EQ" or len(cond.get("value", [])) != 1 or \
-                    cond.get("variable") != grouping.get("groupingVariable"):
+            if cond.get("variable") != grouping.get("groupingVariable"):
                 return None
-            out.append((str(cond["value"][0]), str(g.get("name", cond["value"][0]))))
+            if cond.get("comparator") == "IN":
+                merged.append({str(v) for v in cond.get("value", [])})
+            elif cond.get("comparator") != "EQ" or len(cond.get("value", [])) != 1:
+                return None
+            else:
+                out.append((str(cond["value"][0]), str(g.get("name", cond["value"][0]))))
+        # A group of all the other values is the total (as sap-run's export writes it):
+        # the plan's `total` column, not a category.
+        if any(values != {v for v, _ in out} for values in merged):
+            return None
         return out or None
 
     def _treatment(self) -> dict[str, Any] | None:
@@ -186,7 +195,10 @@ class _Translator:
             raise _SkipError("it is not grouped by a treatment variable")
         return [self.groupings[i] for i in ids if i != self.treatment["id"]]
 
-    def categorical_variable(self, grouping: dict[str, Any]) -> str:
+    def categorical_variable(self, grouping: dict[str, Any], own: str = "") -> str:
+        if grouping.get("dataDriven") and own and \
+                grouping.get("groupingVariable") in (None, own):
+            return f"adsl.{own}"  # the levels of the analysed variable itself
         if grouping.get("dataDriven"):
             raise _SkipError(f"it is grouped by the data's own values of "
                         f"{grouping.get('groupingVariable')} (a data-driven grouping)")
@@ -204,11 +216,15 @@ class _Translator:
 
     def analysis(self, a: dict[str, Any]) -> tuple[str, str]:
         method = self.methods[a["methodId"]]
-        kind = method_kind(method)
+        kind = method_kind(method, {r.get("operationId") for r in a.get("results", [])})
         if kind is None:
             raise _SkipError(f"its method {a['methodId']} ({method.get('name')}) has no engine "
                         "equivalent")
         dataset = str(a.get("dataset", "")).upper()
+        variable = str(a.get("variable", ""))
+        if variable != variable.upper():  # ADaM names are upper case; sap-run's derived not
+            raise _SkipError(f"its variable {variable} is derived, not a variable of "
+                             f"{dataset or 'a dataset'} (the analysis' description says how)")
         pop = self.population(a)
         others = self.by_treatment(a)
         parts = self.subset_parts(a)
@@ -224,7 +240,7 @@ class _Translator:
             body, engine = f"method descriptive\n  variable adsl.{var}", "descriptive"
             self.plan.shows[name] = "n, mean_sd, median, q1_q3, min_max"
         elif kind == "categorical" and len(others) == 1:
-            body = f"method descriptive\n  variable {self.categorical_variable(others[0])}"
+            body = f"method descriptive\n  variable {self.categorical_variable(others[0], var)}"
             engine = "descriptive"
         elif kind == "anova" and not others:
             body, engine = f"method ancova\n  model adsl.{var} ~ treatment", "ancova"

