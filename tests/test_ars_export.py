@@ -75,6 +75,12 @@ def test_ars_json_validates_against_the_official_schema(which, request):
 
 
 def _ids(event: dict) -> dict[str, set[str]]:
+    lists = [event["analysisSets"], event["dataSubsets"], event["analysisGroupings"],
+             [g for f in event["analysisGroupings"] for g in f.get("groups", [])],
+             event["methods"], [o for m in event["methods"] for o in m["operations"]],
+             event["analyses"], event["outputs"]]
+    for items in lists:  # an id names one thing of its class
+        assert len({i["id"] for i in items}) == len(items)
     return {
         "set": {s["id"] for s in event["analysisSets"]},
         "subset": {s["id"] for s in event["dataSubsets"]},
@@ -187,7 +193,7 @@ def test_plan_concepts_map_to_their_ars_classes(pilot):
     assert {"descriptive", "ancova", "dose_response", "kaplan_meier", "logrank", "cox",
             "population_count"} == set(methods)
     assert {"lsmean", "diff", "p_value"} <= {o["name"] for o in methods["ancova"]["operations"]}
-    out = next(o for o in event["outputs"] if o["id"] == "Out_14-3.01")
+    out = next(o for o in event["outputs"] if o["id"] == "Out_Table_14-3.01")
     title = out["displays"][0]["display"]["displaySections"][0]["orderedSubSections"]
     assert [t["subSection"]["text"] for t in title][0] == "Table 14-3.01"
     ancova = next(a for a in event["analyses"] if a["id"] == "ADAS_ancova")
@@ -213,3 +219,15 @@ def test_formatting_follows_the_plans_rounding_rule():
         ROUNDING.reset(token)
     assert formatted("p_value", 0.00001, 0, None) == "<0.0001"
     assert formatted("pct", 61.627906976744185, 0, None) == "61.6"
+
+
+def test_a_table_and_a_figure_of_one_number_are_two_outputs(tmp_path):
+    from conftest import MINI, write_plan
+
+    text = (MINI / "mini.sap").read_text(encoding="utf-8").replace(
+        'document "Mini results"',
+        'figure "1" "Change by arm" = D1 {\n  population FAS\n}\n\ndocument "Mini results"')
+    event, _ = _run(write_plan(tmp_path, text), tmp_path / "out")
+    assert [o["id"] for o in event["outputs"]] == ["Out_Table_1", "Out_Figure_1"]
+    _ids(event)  # every id unique in its class
+    assert not list(jsonschema.Draft7Validator(_official_schema()).iter_errors(event))

@@ -265,6 +265,8 @@ class _Subsets:
         if len(parts) == 1 and "subClauseId" in parts[0]:
             return parts[0]["subClauseId"], notes
         sid = ident("Dss", name)
+        while sid in self.entries:  # an analysis named like a parameter
+            sid += "_rows"
         entry = {"id": sid, "name": f"Rows analysed by {name}", "level": 1,
                  "order": len(self.entries) + 1, **amap.and_clauses(parts)}
         self.entries[sid] = entry

@@ -31,12 +31,12 @@ def outputs(plan: m.Plan) -> list[dict]:
         for section, texts in (("Title", titles), ("Footnote", list(spec.footnotes))):
             if texts:
                 sections.append({"sectionType": section, "orderedSubSections": [
-                    {"order": i, "subSection": {"id": ident("Disp", spec.number, section, str(i)),
-                                                "text": text}}
+                    {"order": i, "subSection": {
+                        "id": ident("Disp", kind, spec.number, section, str(i)), "text": text}}
                     for i, text in enumerate(texts, 1)]})
-        display = {"id": ident("Disp", spec.number), "name": f"{kind} {spec.number}",
+        display = {"id": ident("Disp", kind, spec.number), "name": f"{kind} {spec.number}",
                    "displayTitle": spec.title, "displaySections": sections}
-        out.append({"id": ident("Out", spec.number), "name": f"{kind} {spec.number}",
+        out.append({"id": ident("Out", kind, spec.number), "name": f"{kind} {spec.number}",
                     "label": spec.title, "displays": [{"order": 1, "display": display}]})
     return out
 
@@ -49,7 +49,7 @@ def contents(plan: m.Plan, analyses: list[dict]) -> dict:
         ids = ([denominators] if denominators in names else []) + [ident(i) for i in ids]
         shown.update(ids)
         items.append({"name": f"{kind} {spec.number}: {spec.title}", "level": 1,
-                      "order": order, "outputId": ident("Out", spec.number), "sublist": {
+                      "order": order, "outputId": ident("Out", kind, spec.number), "sublist": {
                           "listItems": [{"name": names.get(i, i), "level": 2, "order": j,
                                          "analysisId": i} for j, i in enumerate(ids, 1)]}})
     rest = [a["id"] for a in analyses if a["id"] not in shown]
