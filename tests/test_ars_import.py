@@ -196,3 +196,26 @@ def test_an_exported_plan_imports_back(tmp_path):
     assert back.treatment == original.treatment
     skipped = {s.ars_id: s.reason for s in result.translation.unsupported}
     assert "is derived" in skipped["ADAS_chg"] and "no engine equivalent" in skipped["ADAS_ancova"]
+
+
+def test_findings_by_parameter_and_visit_become_a_parameter_family(example, tmp_path):
+    """The vital-sign summaries, once their visit grouping has only scheduled weeks (the
+    example's "End of Treatment" removed): a family by PARAMCD analysed by arm and visit."""
+    visits = next(g for g in example["analysisGroupings"] if g["id"] == "AnlsGrouping_09_Visit")
+    visits["groups"] = [g for g in visits["groups"] if g["name"] != "End of Treatment"]
+    edited = tmp_path / "csd.json"
+    edited.write_text(json.dumps(example), encoding="utf-8")
+    result = import_file(edited, tmp_path / "csd.sap")
+    plan = parse_file(result.path)
+    change = plan.analyses["An08_02_ChgBl_Summ_ByTrt"]
+    assert [b.name for b in change.by] == ["treatment", "visit"]
+    (variable,) = change.variables
+    param = plan.parameters[variable.name]
+    assert (param.source, param.by) == (m.Col("CHG", "advs"), ("PARAMCD",))
+    # Dss10_VS_NonBl_AnRec (ANL01FL EQ Y and AVISIT NE Baseline) and the four parameters
+    # of AnlsGrouping_08_Param select the rows.
+    assert param.where == m.BinOp("and", m.BinOp("and", m.BinOp(
+        "==", m.Col("ANL01FL"), m.Str("Y")), m.BinOp("!=", m.Col("AVISIT"), m.Str("Baseline"))),
+        m.InSet(m.Col("PARAMCD"), tuple(m.Str(v) for v in ("SYSBP", "DIABP", "PULSE", "TEMP"))))
+    assert plan.visits is not None and plan.visits.weeks == (0, 2, 4, 6, 8, 12, 16, 20, 24, 26)
+    assert {t.number for t in plan.tables} == {"14.1.1", "14.3.3.1a", "14.3.3.1b"}
