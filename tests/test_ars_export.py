@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT
 
 from sap_engine import ard
+from sap_engine import model as m
 from sap_engine.ars_map import SCHEMA_PATH
 from sap_engine.render.ars_results import formatted
 from sap_engine.render.format import ROUNDING
@@ -231,3 +232,18 @@ def test_a_table_and_a_figure_of_one_number_are_two_outputs(tmp_path):
     assert [o["id"] for o in event["outputs"]] == ["Out_Table_1", "Out_Figure_1"]
     _ids(event)  # every id unique in its class
     assert not list(jsonschema.Draft7Validator(_official_schema()).iter_errors(event))
+
+
+def test_shared_endpoints_are_followed_once():
+    """e44 = e43 + e43 = ...: 2^44 uses of change(p), each endpoint read once (it hung)."""
+    from sap_engine.parse import parse_text
+    from sap_engine.render.ars_build import _dataset, _Subsets
+
+    lines = ['data { dataset adsl from "a.csv" key USUBJID subjects '
+             'dataset adeff from "b.csv" key USUBJID, AVISITN }',
+             'parameter p "P" = adeff.AVAL where PARAMCD == "X"', 'endpoint e0 "e" = change(p)']
+    lines += [f'endpoint e{i} "e" = e{i - 1} + e{i - 1}' for i in range(1, 45)]
+    plan = parse_text("\n".join(lines) + "\n")
+    found = _Subsets(plan).parameters([m.Call("abs", (m.Col("e44"),))])
+    assert [(p.name, plain) for p, plain in found] == [("p", False)]  # through change()
+    assert _dataset(plan, [m.Col("e44")]) == "adeff"

@@ -215,20 +215,23 @@ class _Subsets:
         """The parameters the expressions read, each with whether its value alone is read
         (not through baseline(), change() or percent_change())."""
         found: dict[str, bool] = {}
-
-        def visit(e: object, through: bool) -> None:
-            for node in m.walk(e):
-                if isinstance(node, m.Call) and node.function != "value":
-                    for arg in node.args:
-                        visit(arg, True)
-                elif isinstance(node, m.Col) and node.dataset is None:
-                    if node.name in self.plan.parameters:
-                        found[node.name] = found.get(node.name, True) and not through
-                    elif node.name in self.plan.endpoints:
-                        visit(self.plan.endpoints[node.name].expr, through)
-
-        for e in exprs:
-            visit(e, False)
+        # Without recursion, each endpoint once per mode: an expression may nest a hundred
+        # levels and endpoints may share endpoints (walking each use again is exponential).
+        stack: list[tuple[object, bool]] = [(e, False) for e in reversed(exprs)]
+        seen: set[tuple[str, bool]] = set()
+        while stack:
+            node, through = stack.pop()
+            if isinstance(node, m.Call):
+                inner = through or node.function != "value"
+                stack.extend((arg, inner) for arg in reversed(node.args))
+            elif isinstance(node, m.Col) and node.dataset is None:
+                if node.name in self.plan.parameters:
+                    found[node.name] = found.get(node.name, True) and not through
+                elif node.name in self.plan.endpoints and (node.name, through) not in seen:
+                    seen.add((node.name, through))
+                    stack.append((self.plan.endpoints[node.name].expr, through))
+            else:
+                stack.extend((child, through) for child in reversed(m.children(node)))
         return [(self.plan.parameters[n], plain) for n, plain in found.items()]
 
     def for_analysis(self, name: str, pop: m.PopulationUse | None, exprs: list[m.Expr],
@@ -283,16 +286,22 @@ def _exprs(a: m.Analysis, plan: m.Plan) -> list[m.Expr]:
 
 
 def _dataset(plan: m.Plan, exprs: list[m.Expr]) -> str | None:
-    for e in exprs:
-        for node in m.walk(e):
-            if isinstance(node, m.Col) and node.dataset:
-                return node.dataset
-            if isinstance(node, m.Col) and node.name in plan.parameters:
-                return plan.parameters[node.name].source.dataset
-            if isinstance(node, m.Col) and node.name in plan.endpoints:
-                got = _dataset(plan, [plan.endpoints[node.name].expr])
-                if got:
-                    return got
+    """The dataset the analysed expressions read first (through parameters and endpoints,
+    each endpoint once); the subject dataset when they read none."""
+    stack: list[object] = list(reversed(exprs))
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, m.Col) and node.dataset:
+            return node.dataset
+        if isinstance(node, m.Col) and node.name in plan.parameters:
+            return plan.parameters[node.name].source.dataset
+        if isinstance(node, m.Col) and node.name in plan.endpoints:
+            if node.name not in seen:
+                seen.add(node.name)
+                stack.append(plan.endpoints[node.name].expr)
+        else:
+            stack.extend(reversed(m.children(node)))
     return next((s.name for s in plan.sources if s.subjects), None)
 
 
