@@ -55,14 +55,19 @@ def load(path: Path) -> tuple[dict[str, Any], bool]:
         raise _error("SAP520", f"cannot read the ARS file: {reason}", path) from None
     try:
         event = json.loads(text)
+    except RecursionError:  # a hostile file: JSON nested thousands of levels
+        raise _error("SAP520", "the ARS file nests too deeply to be read", path) from None
     except json.JSONDecodeError as exc:
         lines = source_lines(text)
         quoted = lines[exc.lineno - 1] if 0 < exc.lineno <= len(lines) else None
         raise _error("SAP520", f"the ARS file is not JSON: {exc.msg}", path,
                      loc=Loc(exc.lineno, exc.colno, exc.lineno, exc.colno + 1,
                              file=str(path)), line=quoted) from None
-    checked = _schema_check(event, path)
-    _structure_check(event, path)
+    try:
+        checked = _schema_check(event, path)
+        _structure_check(event, path)
+    except RecursionError:
+        raise _error("SAP522", "the ARS file nests too deeply to be read", path, "/") from None
     return event, checked
 
 
@@ -133,7 +138,11 @@ def import_file(path: Path, out: Path | None = None) -> ImportResult:
     directory. An existing file is not overwritten (SAP523)."""
     event, checked = load(path)
     target = out if out is not None else Path(path.stem + ".sap")
-    translation = translate(event, path.name)
+    try:
+        translation = translate(event, path.name)
+    except RecursionError:  # where clauses nested beyond any display's need
+        raise _error("SAP522", "the ARS file's where clauses nest too deeply", path,
+                     "/") from None
     if target.exists() or target.is_symlink():
         raise _error("SAP523", f"cannot write the plan {target}: it exists (remove it or "
                                "name another --out)", target)

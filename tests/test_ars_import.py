@@ -219,3 +219,11 @@ def test_findings_by_parameter_and_visit_become_a_parameter_family(example, tmp_
         m.InSet(m.Col("PARAMCD"), tuple(m.Str(v) for v in ("SYSBP", "DIABP", "PULSE", "TEMP"))))
     assert plan.visits is not None and plan.visits.weeks == (0, 2, 4, 6, 8, 12, 16, 20, 24, 26)
     assert {t.number for t in plan.tables} == {"14.1.1", "14.3.3.1a", "14.3.3.1b"}
+
+
+def test_json_nested_beyond_reading_is_sap520(tmp_path, sap_run):
+    bad = tmp_path / "deep.json"
+    bad.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    r = sap_run("import-ars", bad, "--out", tmp_path / "p.sap")
+    assert r.returncode == 2 and "error[SAP520]: the ARS file nests too deeply" in r.stderr
+    assert not (tmp_path / "p.sap").exists()
