@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
     v = _convert_parser(sub)
-    for command in (c, r, e, d, q, f, v):
+    i = _import_parser(sub)
+    for command in (c, r, e, d, q, f, v, i):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -116,6 +117,15 @@ def _tolerance(text: str) -> float:
     if not (0 <= value < float("inf")):
         raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
     return value
+
+
+def _import_parser(sub) -> argparse.ArgumentParser:
+    i = sub.add_parser("import-ars", help="write a plan from a CDISC ARS v1.0 ReportingEvent "
+                                          "(JSON); lists the analyses it cannot express")
+    i.add_argument("file", type=Path, help="the ARS ReportingEvent (.json)")
+    i.add_argument("--out", type=Path, default=None, metavar="PLAN.sap",
+                   help="the plan to write (default: <file name>.sap here; never overwritten)")
+    return i
 
 
 def _data_root_option(p: argparse.ArgumentParser) -> None:
@@ -212,6 +222,21 @@ def _cmd_diff(args) -> int:
     return 0 if result.comparison.identical else 1
 
 
+def _cmd_import_ars(args) -> int:
+    from sap_engine.ars_import import import_file
+
+    result = import_file(args.file, args.out)
+    t = result.translation
+    print(f"{args.file}: {len(t.mapped)} analyses imported into {result.path}; "
+          f"{len(t.unsupported)} not imported")
+    for s in t.unsupported:
+        print(f"  not imported: {s.ars_id} \"{s.name}\": {s.reason}")
+    if not result.schema_checked:
+        print("note: the ARS JSON Schema was not checked (jsonschema is not installed: "
+              "pip install jsonschema)", file=sys.stderr)
+    return 0
+
+
 def _cmd_fmt(args) -> int:
     from sap_engine.fmt import format_plan
     from sap_engine.parse import parse_file, parse_text
@@ -259,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
                "render": _cmd_render, "convert": _cmd_convert, "diff": _cmd_diff,
+               "import-ars": _cmd_import_ars,
                "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)

@@ -50,6 +50,11 @@ TRIGGERED_BY = {
               "test_data_dataset_json_cannot_hold_is_sap326_and_nothing_is_written",
     "SAP405": f"{HERE}::test_sap405_stratum_level_without_subjects",
     "SAP501": f"{HERE}::test_sap501_outputs_cannot_be_written",
+    "SAP520": "tests/test_ars_import.py::test_sap520_a_file_that_is_not_json",
+    "SAP521": "tests/test_ars_import.py::test_sap521_a_file_that_fails_the_schema",
+    "SAP522": "tests/test_ars_import.py::"
+              "test_sap522_a_reference_to_no_entry_also_without_jsonschema",
+    "SAP523": "tests/test_ars_import.py::test_sap523_an_existing_plan_is_not_overwritten",
     "SAP003": "tests/test_hardening_parser.py::test_a_plan_path_that_is_a_folder_is_a_plan_error",
     "SAP004": "tests/test_hardening_parser.py::test_an_unreadable_plan_is_a_plan_error",
     "SAP005": "tests/test_hardening_parser.py::test_a_50_mb_plan_is_refused_before_it_is_read",

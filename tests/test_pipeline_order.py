@@ -24,7 +24,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("", "location", "errors", "model", "model_expr", "model_declarations",
                     "resources", "workers", "functions", "figure_path", "template_sandbox")),
     ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
-               "fmt")),
+               "fmt", "ars_map")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
@@ -42,7 +42,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("render", ("render", "render.*", "outputs")),
     # sap-run diff: two ARD files compared (its page uses the render stage's escaping).
     ("qc", ("qc_diff", "qc_report")),
-    ("api", ("api", "cli")),
+    ("api", ("api", "cli", "ars_import", "ars_translate", "ars_outputs")),
 )
 # What the renderers must not import, whatever the order allows.
 RENDER_FORBIDDEN = ("check", "check_*", "bind", "bind_options", "explain", "compile", "data",

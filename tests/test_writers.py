@@ -51,8 +51,8 @@ def test_a_registered_format_is_written_by_run_and_by_render(tmp_path, csv_write
     result = run_plan(plan, tmp_path / "out", jobs=1)
     summary = tmp_path / "out" / "report.csv"
     assert summary in result.files
-    assert [p.name for p in result.files[:4]] == ["ard.parquet", "report.html", "report.md",
-                                                  "report.csv"]
+    assert [p.name for p in result.files[:5]] == ["ard.parquet", "report.html", "report.md",
+                                                  "ars.json", "report.csv"]
     rows = list(csv.reader(summary.read_text(encoding="utf-8").splitlines()))
     assert rows == [["kind", "number", "title", "rows"],
                     ["table", "1", "Change from baseline at week 16", "7"],
@@ -67,13 +67,15 @@ def test_an_unregistered_format_is_no_longer_written(tmp_path):
     writers.unregister("csv_summary")
     result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
     assert not (tmp_path / "out" / "report.csv").exists()
-    assert [p.name for p in result.files] == ["ard.parquet", "report.html", "report.md"]
+    assert [p.name for p in result.files] == ["ard.parquet", "report.html", "report.md",
+                                              "ars.json"]
 
 
 def test_html_and_markdown_are_the_first_two_writers():
     builtin = [(w.name, w.file_name, w.escaping) for w in writers.registered()]
     assert builtin == [("html", "report.html", environment.HTML),
-                       ("markdown", "report.md", environment.MARKDOWN)]
+                       ("markdown", "report.md", environment.MARKDOWN),
+                       ("ars", "ars.json", environment.NONE)]
     assert environment.HTML.autoescape and not environment.MARKDOWN.autoescape
     assert environment.MARKDOWN.finalize is not None
     assert environment.MARKDOWN.finalize("<b> <0.0001") == "&lt;b> <0.0001"
@@ -89,7 +91,7 @@ def test_html_and_markdown_are_the_first_two_writers():
 def test_a_writer_that_would_overwrite_or_misname_a_file_is_refused(name, suffix, problem):
     with pytest.raises(ValueError, match=problem):
         writers.register(writers.Writer(name, suffix, environment.NONE, _csv_summary))
-    assert [w.name for w in writers.registered()] == ["html", "markdown"]
+    assert [w.name for w in writers.registered()] == ["html", "markdown", "ars"]
 
 
 def test_a_writer_failing_leaves_no_outputs(tmp_path):

@@ -174,7 +174,7 @@ def render_documents(plan: m.Plan, table: pa.Table, out_dir: Path,
         model = build_document(plan, table, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
-    document = writers.Document(model, plan)
+    document = writers.Document(model, plan, table)
     written = []
     for writer in chosen:
         path = out_dir / writer.file_name

@@ -19,6 +19,8 @@ from sap_engine import model as m
 from sap_engine.render.environment import Escaping
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from sap_engine.render.document import DocumentModel
 
 STEM = "report"  # every format's file is report<suffix>
@@ -31,6 +33,8 @@ class Document:
 
     model: DocumentModel
     plan: m.Plan
+    # The ARD itself (rows and metadata), for a format that states every result (ARS).
+    ard: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,11 @@ class Writer:
     escaping: Escaping
     write: Callable[[Document, BinaryIO], None]
     prepare: Callable[[m.Plan], None] | None = None
+    stem: str = STEM  # the file's name before the suffix: "ars" for ars.json
 
     @property
     def file_name(self) -> str:
-        return f"{STEM}{self.suffix}"
+        return f"{self.stem}{self.suffix}"
 
 
 _WRITERS: dict[str, Writer] = {}
@@ -65,7 +70,7 @@ def register(writer: Writer) -> Writer:
     if not re.fullmatch(r"(\.[a-z0-9]+)+", writer.suffix):
         raise ValueError(f"writer {writer.name}: suffix {writer.suffix!r} must be like '.html'")
     for other in _WRITERS.values():
-        if writer.name == other.name or writer.suffix == other.suffix:
+        if writer.name == other.name or writer.file_name == other.file_name:
             raise ValueError(f"writer {writer.name} ({writer.suffix}) clashes with the "
                              f"registered writer {other.name} ({other.suffix})")
     _WRITERS[writer.name] = writer
