@@ -247,3 +247,21 @@ def test_shared_endpoints_are_followed_once():
     found = _Subsets(plan).parameters([m.Call("abs", (m.Col("e44"),))])
     assert [(p.name, plain) for p, plain in found] == [("p", False)]  # through change()
     assert _dataset(plan, [m.Col("e44")]) == "adeff"
+
+
+def test_the_reporting_event_carries_the_provenance(prodrem):
+    """As every output: the plan's and each input's SHA-256 (checked against hashlib on
+    the files), the engine and dependency versions, the seeds and the ARD rows' SHA-256."""
+    import hashlib
+
+    event, out = prodrem
+    text = event["description"]
+    root = Path(__file__).parents[1]
+    plan_hash = hashlib.sha256((root / "plans" / "prodrem.sap").read_bytes()).hexdigest()
+    adsl_hash = hashlib.sha256((root / "data" / "proderm" / "adsl.parquet")
+                               .read_bytes()).hexdigest()
+    assert f"Plan SHA-256: {plan_hash}" in text
+    assert f"Data adsl SHA-256: {adsl_hash}" in text
+    assert "Dependencies: " in text and "numpy " in text
+    assert "Seeds: MI_cdasi_a 20161116" in text
+    assert "ARD rows SHA-256: " in text and "not recorded" not in text

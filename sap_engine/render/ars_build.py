@@ -142,7 +142,7 @@ def build(plan: m.Plan, frame: pd.DataFrame, meta: dict[str, str]) -> dict[str, 
         or (study.title if study else "Results"),
         "description": f"Analyses of the plan {meta.get('plan_path', plan.path)} (SHA-256 "
                        f"{meta.get('plan_sha256', '')}), run by sap-engine "
-                       f"{meta.get('engine_version', '')}.",
+                       f"{meta.get('engine_version', '')}. " + _provenance_text(meta),
         "version": 1,
         "mainListOfContents": contents(plan, analyses),
         "terminologyExtensions": amap.TERMINOLOGY,
@@ -154,6 +154,18 @@ def build(plan: m.Plan, frame: pd.DataFrame, meta: dict[str, str]) -> dict[str, 
         "outputs": outputs(plan),
     }
     return event
+
+
+def _provenance_text(meta) -> str:
+    """The provenance block every output carries (inputs' SHA-256, versions, seeds, the
+    rows' SHA-256, time of the run), as one sentence of the ReportingEvent's description."""
+    from sap_engine.provenance import Provenance
+
+    try:
+        lines = Provenance.of(meta).lines
+    except ValueError:  # a damaged entry: the ARD loader refuses those before this
+        return ""
+    return "Provenance: " + "; ".join(f"{k}: {v}" for k, v in lines if v) + "."
 
 
 def _method(plan: m.Plan, a: m.Analysis, rows: pd.DataFrame) -> str:
