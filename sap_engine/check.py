@@ -23,6 +23,7 @@ from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
 from sap_engine.check_estimands import check_estimand, not_estimable
 from sap_engine.check_expressions import ExpressionChecker
+from sap_engine.check_incidence import check_incidence, check_occurrence
 from sap_engine.check_order import display_order_warnings
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.check_visits import check_visit_needs
@@ -101,6 +102,8 @@ class _Checker(ExpressionChecker):
                 self.kind(pop.where, pop.dataset)
         for p in plan.parameters.values():
             self.check_parameter(p)
+        for occ in plan.occurrences.values():
+            check_occurrence(self, occ)
         for ie in plan.intercurrents.values():
             self.kind(ie.condition, self.subjects)
             self.expect_numeric(ie.time, self.subjects)
@@ -113,6 +116,7 @@ class _Checker(ExpressionChecker):
         for est in plan.estimands.values():
             check_estimand(self, est)
         bound = bind_plan(plan, self)
+        check_incidence(self, bound)
         not_run = not_estimable(self)
         check_visit_needs(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]

@@ -41,14 +41,15 @@ def _kind_word(s: object) -> str:
     return {m.Population: "population", m.Parameter: "parameter",
             m.Intercurrent: "intercurrent event", m.Estimand: "estimand",
             m.Analysis: "analysis", m.Table: "table", m.Figure: "figure",
-            m.Labels: "labels for", m.Source: "dataset"}[type(s)]
+            m.Labels: "labels for", m.Source: "dataset",
+            m.Occurrence: "occurrence set"}[type(s)]
 
 
 def _key(s: object) -> tuple[str, str] | None:
     """(namespace, name) of a definition; None for statements that define no name."""
     if isinstance(s, (m.Parameter, m.Endpoint)):
         return ("value", s.name)
-    if isinstance(s, (m.Population, m.Intercurrent, m.Estimand, m.Analysis)):
+    if isinstance(s, (m.Population, m.Intercurrent, m.Estimand, m.Analysis, m.Occurrence)):
         return (type(s).__name__, s.name)
     if isinstance(s, (m.Table, m.Figure)):
         return (type(s).__name__, s.number)

@@ -263,6 +263,9 @@ def _baseline_note(step: Step, ev: Evaluator, pairs: tuple, subset: pd.DataFrame
 
 
 def _variable_name(step: Step, roles: dict) -> str:
+    method = registry.get(step.method)
+    if method is not None and method.unit == registry.OCCURRENCE:
+        return str(step.option_map.get("events"))  # the occurrence set counted
     for role in ("response", "variable"):
         if role in roles and isinstance(roles[role], str):
             return roles[role]

@@ -18,6 +18,7 @@ from sap_engine import model as m
 from sap_engine.bind import Term
 from sap_engine.compile import Step, category_levels
 from sap_engine.data.derive import EACH_VISIT, Evaluator, Scope
+from sap_engine.data.occurrences import occurrence_frame
 from sap_engine.errors import DataError, Diagnostic
 from sap_engine.functions import FAMILY, OVER_VISITS
 from sap_engine.methods import registry
@@ -49,6 +50,9 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     visit; per visit too with `by visit`, per member of a parameter family), one column
     per term used."""
     plan = ev.plan
+    method = registry.get(step.method)
+    if method is not None and method.unit == registry.OCCURRENCE:
+        return _occurrence_frame(step, ev)
     used = set().union(*(_parameters_in(t.expr, plan) for _, terms in step.roles
                          for t in terms))
     families = sorted(p for p in used if plan.parameters[p].by)
@@ -70,6 +74,24 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
         frame = _subject_frame(step, ev, family=family)
     frame.attrs["family"] = list(plan.parameters[family].by)
     return frame
+
+
+def _occurrence_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
+    """Unit occurrence: the records of the occurrence set the step's ``events`` option
+    names, for the population's subjects, and a row per subject without a record (the
+    denominators); the columns its options read (hierarchy, severity) and the treatment."""
+    ids = ev.population(step.population, step.handling)
+    if len(ids) == 0:
+        raise DataError(Diagnostic("SAP401", f"population '{step.population.name}' is empty"
+                                   + (" after its 'where' filter" if step.population.where
+                                      else "")))
+    _refuse_undeclared_arms(ev, step.population, ids)
+    options = step.option_map
+    columns = [str(c) for c in options.get("hierarchy") or ()]  # type: ignore[attr-defined]
+    if options.get("severity"):
+        columns.append(str(options["severity"]))
+    trt = ev.plan.treatment.column.name if ev.plan.treatment else None
+    return occurrence_frame(ev, str(options["events"]), ids, columns, trt)
 
 
 def each_visit(step: Step) -> bool:

@@ -226,6 +226,9 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
         if s.by:
             text += " by " + ", ".join(s.by)
         return text
+    if isinstance(s, m.Occurrence):
+        where = f" where {expr(s.where)}" if s.where else ""
+        return f"occurrence {s.name}{_label(s.label)} = {s.dataset}{where}"
     if isinstance(s, m.Endpoint):
         return f"{s.kind} {s.name}{_label(s.label)} = {expr(s.expr)}"
     if isinstance(s, m.Intercurrent):

@@ -30,6 +30,7 @@ from sap_engine.model_declarations import (  # noqa: F401
     Handling,
     Intercurrent,
     Labels,
+    Occurrence,
     Parameter,
     Population,
     PopulationUse,
@@ -219,6 +220,10 @@ class Plan:
     @cached_property
     def parameters(self) -> dict[str, Parameter]:
         return self.named(Parameter)
+
+    @cached_property
+    def occurrences(self) -> dict[str, Occurrence]:
+        return self.named(Occurrence)
 
     @cached_property
     def endpoints(self) -> dict[str, Endpoint]:

@@ -155,6 +155,18 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Occurrence:
+    """An occurrence set: the event records (one row each, e.g. ADAE) of ``dataset`` that
+    ``where`` keeps; an ``incidence`` analysis counts the subjects with at least one."""
+
+    name: str
+    label: str | None
+    dataset: str
+    where: Expr | None = None
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     label: str | None

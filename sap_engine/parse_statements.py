@@ -160,6 +160,11 @@ class PlanToModel(ExpressionsToModel):
         return m.Parameter(str(name), label.value if label else None, source, where, base,
                            by or (), meta_loc(meta))
 
+    def occurrence(self, meta, c):
+        name, label, dataset, where = c
+        return m.Occurrence(str(name), label.value if label else None, str(dataset), where,
+                            meta_loc(meta))
+
     def endpoint(self, meta, c):
         return m.Endpoint(str(c[0]), c[1].value if c[1] else None, c[2], "endpoint", meta_loc(meta))
 

@@ -17,9 +17,11 @@ A registered function has the signature::
 ``frame`` holds only the analysis population's rows, one per *unit of analysis* the method
 declares (``unit``): one row per subject (``SUBJECT``, the default), or one per subject and
 scheduled visit (``SUBJECT_VISIT``: every visit of a subject in one frame, with a ``visit``
-column, as a repeated-measures model needs). Grouping by arm, visit or stratum (``by``) is
-done by the executor, which calls the method once per group, except for the ``by`` items
-the method declares it ``consumes``: it then gets them in its frame and handles them itself
+column, as a repeated-measures model needs), or one per event record of an occurrence set
+(``OCCURRENCE``: indexed by subject, with a row for each subject without a record).
+Grouping by arm, visit or stratum (``by``) is done by the executor, which calls the method
+once per group, except for the ``by`` items the method declares it ``consumes``: it then gets
+them in its frame and handles them itself
 (a per-visit model given ``by visit`` gets every visit at once). See docs/architecture.md.
 A method raises :class:`sap_engine.errors.MethodError` for input it cannot analyse.
 A statistic without a value is ``None``; a NaN or infinite value is accepted by the
@@ -37,7 +39,11 @@ from sap_engine.model import RoleKind
 # Units of analysis: what one row of the frame a method receives stands for.
 SUBJECT = "subject"
 SUBJECT_VISIT = "subject x visit"
-UNITS = (SUBJECT, SUBJECT_VISIT)
+# One row per event record of an occurrence set (ADAE) for the population's subjects, plus one
+# row (column ``record`` False, event columns missing) per population subject without any, so
+# the method has the denominators and counts subjects, not records (``incidence``).
+OCCURRENCE = "occurrence"
+UNITS = (SUBJECT, SUBJECT_VISIT, OCCURRENCE)
 # The `by` items a method may consume (handle itself instead of the executor splitting):
 # the visit, which needs the subject x visit unit to reach the method whole.
 CONSUMABLE = ("visit",)
@@ -251,6 +257,7 @@ FAMILIES = (
     "multiplicity",
     "mmrm",
     "mi",
+    "incidence",
 )
 
 
