@@ -29,6 +29,7 @@ class Row:
     label: str
     cells: list[str]
     indent: int = 1
+    bold: bool = False  # a heading row among data rows (an incidence table's SOC)
 
 
 @dataclass
@@ -168,6 +169,10 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         why = "not estimable by the chosen method" if rows_spec.analysis in not_estimable \
             else "(no results: the analysis produced no rows)"
         return [Section(title, [Row(why, [""] * len(cols))])]
+    if set(main.method) == {"incidence"}:  # SOC > PT rows: their own layout
+        from sap_engine.render.incidence_table import incidence_section
+
+        return [incidence_section(title, main, cols, treatment_col, _column_of, _records)]
     strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
     out = []
     for sid in strata:

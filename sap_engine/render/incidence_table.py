@@ -1,0 +1,93 @@
+"""The layout of an incidence analysis in a table, as reviewers know it from CSR safety
+tables: the "any event" row, each system organ class in bold with its preferred terms
+indented beneath, ``n (%)`` cells under arm headers carrying their N, and footnotes that
+state the counting rule, the "Uncoded" terms and the subjects left out.
+
+Built from the ARD alone (the analysis' rows, in the order the method wrote them: that
+order is the display order, by frequency or alphabetically), so a document rebuilt from the
+ARD is the same. The SOC > PT nesting is read from the row's groups (one group per level of
+the hierarchy), never parsed from a label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from sap_engine.render.format import fmt_pattern
+from sap_engine.render.tables import Column, Row, Section
+
+COUNTING_RULE = "A subject is counted once per SOC and once per PT."
+UNCODED = "Uncoded"
+
+
+def _cell(got: dict[str, float]) -> str:
+    n, pct, events = got.get("n"), got.get("pct"), got.get("events")
+    if n is None:
+        return ""
+    text = fmt_pattern("xx", n)
+    if n == 0:
+        return text  # as CSR tables print a zero count: no "(0.0)"
+    if pct is not None and not (isinstance(pct, float) and math.isnan(pct)):
+        text += f" ({fmt_pattern('xx.x', pct)})"
+    if events is not None and not (isinstance(events, float) and math.isnan(events)):
+        text += f" [{fmt_pattern('xx', events)}]"
+    return text
+
+
+def incidence_section(title: str, frame, cols: list[Column], treatment_col: str | None,
+                      column_of: Callable, records: Callable) -> Section:
+    """One section: a row per hierarchy path (the overall row first), a row per worst grade
+    beneath each when the analysis counted severity."""
+    keys = [c.key for c in cols]
+    cells: dict[tuple, dict[str, dict[str, float]]] = {}
+    outside = 0.0
+    events = False
+    for row in records(frame):
+        if row.stat_name == "n_outside_population":
+            outside = row.stat or 0.0
+            continue
+        if row.stat_name not in ("n", "pct", "events"):
+            continue  # N is in the column header; risk differences stay in the ARD
+        path: list[tuple[str, str]] = []
+        i = 1
+        while f"group{i}" in row.index:
+            name, level = row[f"group{i}"], row[f"group{i}_level"]
+            if isinstance(name, str) and name != treatment_col:
+                path.append((name, str(level)))
+            i += 1
+        grade = row.variable_level if isinstance(row.variable_level, str) else None
+        col = column_of(row, cols, treatment_col)
+        if col is None:
+            continue
+        events = events or row.stat_name == "events"
+        cells.setdefault((tuple(path), grade), {}).setdefault(col, {})[row.stat_name] = row.stat
+    section = Section(title)
+    uncoded = False
+    for (path, grade), by_col in cells.items():
+        values = [_cell(by_col.get(k, {})) for k in keys]
+        if grade is not None:
+            section.rows.append(Row(grade.capitalize(), values, indent=len(path) + 2))
+            continue
+        if not path:
+            section.rows.append(Row("Subjects with at least one event", values, indent=1))
+            continue
+        uncoded = uncoded or path[-1][1] == UNCODED
+        # The SOC in bold at the first indent; a PT one step in.
+        section.rows.append(Row(path[-1][1], values, indent=len(path),
+                                bold=len(path) == 1 and _nested(cells)))
+    notes = [COUNTING_RULE if _nested(cells) else
+             "A subject is counted once per term, whatever its number of events."]
+    notes.append("Cells: n (%) of the subjects in the column's population N"
+                 + (", [number of events]" if events else "") + ".")
+    if uncoded:
+        notes.append(f"Events without a coded term are counted under '{UNCODED}'.")
+    if outside:
+        notes.append(f"{int(outside)} subject(s) with events outside the analysis population "
+                     "are not counted.")
+    section.note = " ".join(notes)
+    return section
+
+
+def _nested(cells: dict) -> bool:
+    return any(len(path) > 1 for path, _ in cells)
