@@ -121,6 +121,14 @@ TRIGGERED_BY = {
     "SAP533": "tests/test_qc_diff.py::test_a_repeated_key_is_sap533_with_its_rows",
     "SAP534": "tests/test_qc_diff.py::test_the_cli_prints_the_table_and_exits_1",
     "SAP535": "tests/test_qc_diff.py::test_a_runs_folder_is_not_replaced_by_a_diff_sap535",
+    "SAP256": "tests/test_incidence.py::test_sap256_occurrence_dataset_without_the_subject_key",
+    "SAP257": "tests/test_incidence.py::"
+              "test_sap257_unknown_occurrence_set_located_at_the_option_with_did_you_mean",
+    "SAP258": "tests/test_incidence.py::test_sap258_hierarchy_column_not_in_the_dataset",
+    "SAP259": "tests/test_incidence.py::test_sap259_contradicting_options_and_by_are_refused",
+    "SAP611": "tests/test_incidence.py::test_sap611_at_run_is_located_at_the_analysis",
+    "SAP612": "tests/test_incidence.py::"
+              "test_sap611_a_severity_outside_its_levels_and_sap612_no_reference",
 }
 
 

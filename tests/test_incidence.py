@@ -351,6 +351,37 @@ def test_incidence_options_are_checked_where_written(sap_run, tmp_path, old, new
     assert "Traceback" not in got.stderr
 
 
+def _line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def test_sap257_unknown_occurrence_set_located_at_the_option_with_did_you_mean(sap_run, tmp_path):
+    text = HAND_PLAN.replace("events = teae", "events = teea")
+    got = _check(sap_run, tmp_path, text)
+    assert got.returncode == 2
+    assert "SAP257" in got.stderr and "unknown occurrence set 'teea'" in got.stderr
+    assert f"plan.sap:{_line_of(text, 'events = teea')}:" in got.stderr
+    assert "teae" in got.stderr.split("teea'", 1)[1]  # did you mean
+
+
+def test_sap258_hierarchy_column_not_in_the_dataset(sap_run, tmp_path):
+    text = HAND_PLAN.replace("AEDECOD]", "AEDECODE]")
+    got = _check(sap_run, tmp_path, text)
+    assert got.returncode == 2
+    assert "SAP258" in got.stderr and "'AEDECODE' is not in dataset 'adae'" in got.stderr
+    assert f"plan.sap:{_line_of(text, 'AEDECODE')}:" in got.stderr
+
+
+def test_sap259_contradicting_options_and_by_are_refused(sap_run, tmp_path):
+    text = HAND_PLAN.replace("severity = AESEV, ", "")
+    got = _check(sap_run, tmp_path, text)
+    assert got.returncode == 2 and "SAP259" in got.stderr and "go together" in got.stderr
+    text = HAND_PLAN.replace("  method incidence\n", "  method incidence\n  by treatment\n")
+    got = _check(sap_run, tmp_path, text)
+    assert got.returncode == 2 and "SAP259" in got.stderr
+    assert f"plan.sap:{_line_of(text, 'by treatment')}:" in got.stderr
+
+
 def test_sap256_occurrence_dataset_without_the_subject_key(sap_run, tmp_path):
     text = HAND_PLAN.replace('key USUBJID, AESEQ', 'key SUBJ, AESEQ')
     (tmp_path / "adsl.csv").write_text(ADSL)
