@@ -426,3 +426,26 @@ def test_sap611_at_run_is_located_at_the_analysis(sap_run, tmp_path):
     assert got.returncode == 2, got.stderr
     assert "SAP611" in got.stderr and "SEVERE" in got.stderr
     assert not (tmp_path / "out" / "ard.parquet").exists()  # nothing half written
+
+
+def test_one_level_hierarchy_and_an_empty_occurrence_set(tmp_path):
+    (tmp_path / "adsl.csv").write_text(ADSL)
+    (tmp_path / "adae.csv").write_text(ADAE)
+    text = HAND_PLAN.replace("hierarchy = [AEBODSYS, AEDECOD]", "hierarchy = [AEBODSYS]") \
+        .replace("risk_difference = true", "min_pct = 50")
+    (tmp_path / "plan.sap").write_text(text)
+    run_plan(tmp_path / "plan.sap", tmp_path / "out", jobs=1)
+    f = ard.read(tmp_path / "out" / "ard.parquet")
+    assert "group3" not in f.columns or f.group3.isna().all()
+    # SOCs reaching 50 % in an arm: SKIN (A: 2 of 3), GI (B: 1 of 2), Uncoded (B: 1 of 2).
+    socs = list(dict.fromkeys(f[f.group2_level.notna()].group2_level))
+    assert socs == ["GI", "SKIN", "Uncoded"]
+    text = text.replace('where TRTEMFL == "Y"', 'where TRTEMFL == "Y" and AESEQ > 10')
+    (tmp_path / "plan.sap").write_text(text)
+    run_plan(tmp_path / "plan.sap", tmp_path / "out2", jobs=1)
+    f = ard.read(tmp_path / "out2" / "ard.parquet")
+    n = f[(f.stat_name == "n") & f.variable_level.isna()]
+    # No SOC rows at all (no "Uncoded" row of nothing): the ARD has no second group.
+    assert "group2" not in f.columns
+    assert n.stat.tolist() == [0.0, 0.0, 0.0]  # A, B, Total
+    assert f[(f.analysis_id == "AE") & (f.stat_name == "N")].stat.tolist() == [3.0, 2.0, 5.0]

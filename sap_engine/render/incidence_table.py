@@ -36,7 +36,7 @@ def _cell(got: dict[str, float]) -> str:
 
 
 def incidence_section(title: str, frame, cols: list[Column], treatment_col: str | None,
-                      column_of: Callable, records: Callable) -> Section:
+                      column_of: Callable, records: Callable, nested: bool = True) -> Section:
     """One section: a row per hierarchy path (the overall row first), a row per worst grade
     beneath each when the analysis counted severity."""
     keys = [c.key for c in cols]
@@ -75,8 +75,8 @@ def incidence_section(title: str, frame, cols: list[Column], treatment_col: str 
         uncoded = uncoded or path[-1][1] == UNCODED
         # The SOC in bold at the first indent; a PT one step in.
         section.rows.append(Row(path[-1][1], values, indent=len(path),
-                                bold=len(path) == 1 and _nested(cells)))
-    notes = [COUNTING_RULE if _nested(cells) else
+                                bold=len(path) == 1 and nested))
+    notes = [COUNTING_RULE if nested else
              "A subject is counted once per term, whatever its number of events."]
     notes.append("Cells: n (%) of the subjects in the column's population N"
                  + (", [number of events]" if events else "") + ".")
@@ -88,6 +88,3 @@ def incidence_section(title: str, frame, cols: list[Column], treatment_col: str 
     section.note = " ".join(notes)
     return section
 
-
-def _nested(cells: dict) -> bool:
-    return any(len(path) > 1 for path, _ in cells)

@@ -172,7 +172,9 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
     if set(main.method) == {"incidence"}:  # SOC > PT rows: their own layout
         from sap_engine.render.incidence_table import incidence_section
 
-        return [incidence_section(title, main, cols, treatment_col, _column_of, _records)]
+        hierarchy = next((o.value for o in analysis.options if o.name == "hierarchy"), ())
+        return [incidence_section(title, main, cols, treatment_col, _column_of, _records,
+                                  nested=isinstance(hierarchy, tuple) and len(hierarchy) > 1)]
     strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
     out = []
     for sid in strata:
