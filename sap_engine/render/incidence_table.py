@@ -25,9 +25,8 @@ def _cell(got: dict[str, float]) -> str:
     n, pct, events = got.get("n"), got.get("pct"), got.get("events")
     if n is None:
         return ""
+    # A zero count prints as "0 (0.0)", as every other n (%) cell of the document does.
     text = fmt_pattern("xx", n)
-    if n == 0:
-        return text  # as CSR tables print a zero count: no "(0.0)"
     if pct is not None and not (isinstance(pct, float) and math.isnan(pct)):
         text += f" ({fmt_pattern('xx.x', pct)})"
     if events is not None and not (isinstance(events, float) and math.isnan(events)):
