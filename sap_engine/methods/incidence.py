@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads the registry
+    import pandas as pd
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.registry import (
@@ -56,6 +58,8 @@ def _terms(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Hierarchy values as codes and names, a missing or blank term as "Uncoded".
 
     Factorised first, so the text work is on the distinct terms, not on every record."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(values)  # a missing value: code -1
     names = [UNCODED if str(u).strip() == "" else str(u) for u in uniques]
     if (codes < 0).any():
@@ -68,6 +72,8 @@ def _terms(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
 def _count(keys: np.ndarray, n_keys: int, subj: np.ndarray, arm_of: np.ndarray, n_arms: int,
            n_subjects: int, grade: np.ndarray | None, n_grades: int) -> _Counts:
     """Distinct subjects and records per (term key, arm) for records ``keys``/``subj``."""
+    import pandas as pd
+
     arms = arm_of[subj]
     events = np.bincount(keys * n_arms + arms, minlength=n_keys * n_arms) \
         .reshape(n_keys, n_arms)
@@ -117,6 +123,8 @@ def _wald(n1: float, n1_big: float, n0: float, n0_big: float) -> tuple[float, fl
 
 def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[str, Any]
                   ) -> list[Stat]:
+    import pandas as pd
+
     trt = str(roles["treatment"])
     hierarchy = [str(h) for h in options["hierarchy"]]
     arms = [str(a) for a in (options.get("arms") or sorted(frame[trt].dropna().unique()))]
