@@ -99,6 +99,7 @@ def test_switchers_listing_in_the_document(switchers):
     header = "| Treatment | USUBJID | SWITCHWK | CDASI activity score, baseline | " \
              "CDASI activity score, week 16 |"
     assert header in md
+    assert 'Full analysis set, where adsl.SWITCHFL == "Y": 5 subjects listed' in md
     html = (out / "report.html").read_text()
     assert "Listing 16.2.1 Patients who switched arm" in html
 

@@ -12,6 +12,7 @@ a text as it is, an arm by its display label, a missing value blank.
 from __future__ import annotations
 
 from sap_engine import model as m
+from sap_engine.fmt import expr
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import default_decimals, fmt_pattern
 from sap_engine.render.tables import BuiltTable, Row, Section, variable_labels
@@ -61,6 +62,18 @@ def _header(plan: m.Plan, analysis: m.Analysis, column: str, names: dict[str, st
     return label
 
 
+def _subtitle(plan: m.Plan, spec: m.Table, n_subjects: int) -> str:
+    """The population listed: the analysis' own (with its ``where``, which chose the
+    subjects) when the table has one listing, else the table's; and how many are listed."""
+    uses = [plan.analyses[r.analysis].population for r in spec.rows]
+    use = uses[0] if len(uses) == 1 and uses[0] is not None else spec.population
+    pop = plan.populations.get(use.name) if use else None
+    if use is None or pop is None:
+        return f"{n_subjects} subjects listed"
+    where = f", where {expr(use.where)}" if use.where is not None else ""
+    return f"{pop.label or pop.name}{where}: {n_subjects} subjects listed"
+
+
 def build_listing(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None
                   ) -> BuiltTable:
     """The listing table: the first column the treatment (the row label), a row per subject
@@ -100,8 +113,7 @@ def build_listing(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str 
             label = title if start == 0 else f"{title} (continued)"
             sections.append(Section(f"{label}: subjects {start + 1}-{start + len(block)} "
                                     f"of {len(rows)}", block))
-    pop = plan.populations.get(spec.population.name) if spec.population else None
-    subtitle = (pop.label or pop.name) if pop else ""
+    subtitle = _subtitle(plan, spec, n_subjects)
     footnotes = list(spec.footnotes)
     footnotes.append("One row per subject of the analysis population; a blank cell is a "
                      "missing value.")
