@@ -24,6 +24,7 @@ from sap_engine.check_defs import check_definitions
 from sap_engine.check_estimands import check_estimand, not_estimable
 from sap_engine.check_expressions import ExpressionChecker
 from sap_engine.check_incidence import check_incidence, check_occurrence
+from sap_engine.check_listing import check_listing
 from sap_engine.check_order import display_order_warnings
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.check_visits import check_visit_needs
@@ -117,6 +118,7 @@ class _Checker(ExpressionChecker):
             check_estimand(self, est)
         bound = bind_plan(plan, self)
         check_incidence(self, bound)
+        check_listing(self, bound)
         not_run = not_estimable(self)
         check_visit_needs(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]

@@ -129,6 +129,9 @@ TRIGGERED_BY = {
     "SAP611": "tests/test_incidence.py::test_sap611_at_run_is_located_at_the_analysis",
     "SAP612": "tests/test_incidence.py::"
               "test_sap611_a_severity_outside_its_levels_and_sap612_no_reference",
+    "SAP613": "tests/test_listing.py::test_sap613_sort_by_a_column_that_is_not_listed",
+    "SAP614": "tests/test_listing.py::test_sap614_more_subjects_than_max_subjects",
+    "SAP615": "tests/test_listing.py::test_sap615_a_listing_split_by",
 }
 
 

@@ -49,6 +49,8 @@ class BuiltTable:
     footnotes: list[str]
     anchor: str = ""
     methods: list[str] = field(default_factory=list)  # how its analyses were computed
+    kind: str = "Table"  # the caption's word: "Listing" for a subject listing
+    repeat_header: bool = False  # the column header again under each section (a listing)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,10 @@ def refuse_mixed_columns(plan: m.Plan, spec: m.Table) -> None:
 
 def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None,
                 not_estimable: Collection[str] = ()) -> BuiltTable:
+    from sap_engine.render.listing_table import build_listing, is_listing
+
+    if is_listing(plan, spec):  # subjects as rows, the listed variables as columns
+        return build_listing(plan, spec, ard, treatment_col)
     refuse_mixed_columns(plan, spec)
     pop_name = spec.population.name if spec.population else None
     pop_n = population_counts(ard, spec)
