@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads the registry
+    import pandas as pd
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.inputs import refuse_infinite_columns
@@ -62,11 +65,15 @@ def sort_keys(names: list[str], columns: list[str], key: str) -> list[str]:
 
 
 def _is_number(series: pd.Series) -> bool:
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def run_listing(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[str, Any]
                 ) -> list[Stat]:
+    import pandas as pd
+
     columns = listing_columns(frame, roles)
     key = columns[1] if roles.get("treatment") else columns[0]
     table = frame.reset_index()
