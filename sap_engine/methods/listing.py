@@ -24,9 +24,7 @@ values, and one convention for numbers and text is easier to state (see the conv
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads the registry
     import pandas as pd
