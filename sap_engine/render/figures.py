@@ -1,4 +1,5 @@
-"""Figures drawn from the ARD with matplotlib: SVG for the HTML document, PNG files beside.
+"""Figures drawn from the ARD with matplotlib: SVG for the HTML document; PNG, SVG and PDF
+files beside (``figures/figure-<number>.*``).
 
 The kind of figure follows from the statistics of the analysis it shows:
 - means with ``visit`` groups: mean and 95% CI over visits, one line per arm (or stratum);
@@ -39,6 +40,15 @@ class BuiltFigure:
     anchor: str
     note: str = ""
     methods: list[str] = field(default_factory=list)  # how its analysis was computed
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The figure's files relative to the output folder: PNG, SVG and PDF (none for a
+        figure whose analysis produced no rows)."""
+        if not self.png:
+            return ()
+        stem = self.png.removesuffix(".png")
+        return (self.png, f"{stem}.svg", f"{stem}.pdf")
 
 
 def _groups(frame) -> list[str]:
@@ -267,12 +277,13 @@ def _tipping_map(fig, ax, frame, labels) -> None:
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
-    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined).
+    """Draw one figure: write its PNG, SVG and PDF files, return its SVG without the XML
+    prolog (inlined in the HTML).
 
-    Both are byte-reproducible: the SVG's element ids are hashes salted with the figure's
+    All are byte-reproducible: the SVG's element ids are hashes salted with the figure's
     file name (matplotlib salts them with a random UUID by default), so they are the same on
-    every run and differ between the figures of one document; the SVG carries no date (the
-    document has its time of production) and the PNG no time either."""
+    every run and differ between the figures of one document; the SVG and the PDF carry no
+    date (the document has its time of production) and the PNG no time either."""
     import matplotlib
 
     # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
@@ -283,7 +294,10 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
         fig.savefig(png_path, format="png", dpi=120)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
+        fig.savefig(png_path.removesuffix(".png") + ".pdf", format="pdf",
+                    metadata={"CreationDate": None})
     svg = buffer.getvalue()
+    Path(png_path.removesuffix(".png") + ".svg").write_text(svg, encoding="utf-8")
     return svg[svg.index("<svg"):]
 
 

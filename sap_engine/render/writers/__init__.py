@@ -5,12 +5,21 @@ files a run lists.
 """
 
 from sap_engine.render.writers import html, markdown  # noqa: F401  (they register)
+
+# isort: split
+from sap_engine.render.writers import rtf  # noqa: F401  (registered third: RTF after Markdown)
+
+# isort: split
+from sap_engine.render.writers import word  # noqa: F401  (the DOCX report, last)
+
+# isort: split
 from sap_engine.render.writers.registry import (
     Document,
+    Part,
     Writer,
     register,
     registered,
     unregister,
 )
 
-__all__ = ["Document", "Writer", "register", "registered", "unregister"]
+__all__ = ["Document", "Part", "Writer", "register", "registered", "unregister"]

@@ -1,0 +1,202 @@
+"""``report.rtf`` and ``rtf/<display>.rtf``: the tables and figures as regulatory TLFs.
+
+Each display is one RTF section on its own page(s), portrait or landscape
+(:mod:`sap_engine.render.page_layout`): a page header with the study and "Page x of y"
+(fields), the numbered title and the population line, the column headers with each arm's
+N (title and headers are table header rows, repeated on every page), the rows in groups
+kept together, the footnotes, and a page footer naming the plan file, its SHA-256, the
+engine and the run's time (the ARD's ``created_utc``: ``SOURCE_DATE_EPOCH`` when set, so
+the files are byte-reproducible). ``report.rtf`` has a cover page and every display;
+``rtf/t-14-2-1.rtf``, ``rtf/f-2a.rtf`` one display each. Built from the same document
+model as the HTML and Markdown (the ARD and the plan only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO
+
+from sap_engine.render import rtf
+from sap_engine.render.environment import Escaping
+from sap_engine.render.figures import BuiltFigure
+from sap_engine.render.page_layout import (
+    display_stem,
+    figure_page,
+    header_lines,
+    kept_with_next,
+    table_layout,
+)
+from sap_engine.render.tables import BuiltTable
+from sap_engine.render.writers.registry import Document, Part, Writer, register
+
+ESCAPING = Escaping("rtf", autoescape=False, finalize=rtf.escape)
+SHORT_SHA = 12  # hex digits of the plan's SHA-256 in the page footer
+FIGURE_ROOM = 2880  # twips of a figure page kept for its titles and footnotes
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What every page of every display repeats: the study line and the footer text."""
+
+    study: str
+    study_title: str
+    footer: str
+    created: tuple[int, ...] | None
+
+
+def _frame(document: Document) -> _Frame:
+    model = document.model
+    study, prov = model.study, model.provenance
+    attrs = dict(study.get("attributes", ()))
+    ident = attrs.get("protocol") or attrs.get("registry")
+    line = study.get("name", "") + (f" ({ident})" if ident else "")
+    if attrs.get("sponsor"):
+        line = f"{attrs['sponsor']}: {line}"
+    plan = Path(prov.get("plan_path", "")).name or "plan"
+    sha = prov.get("plan_sha256", "")[:SHORT_SHA]
+    created = prov.get("created_utc", "")
+    footer = (f"Plan {plan} (SHA-256 {sha}); program sap-run, sap-engine "
+              f"{prov.get('engine_version', '')}; data as of the run {created}")
+    stamp = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):\d\dZ", created)
+    return _Frame(line, study.get("title", ""), footer,
+                  tuple(int(g) for g in stamp.groups()) if stamp else None)
+
+
+def _section(frame: _Frame, page: rtf.Page, body: str, first: bool) -> str:
+    """One display's section: page settings, header and footer, then its content."""
+    width = page.text_width
+    header = rtf.header_footer("header", [
+        rtf.tab_paragraph(rtf.escape(frame.study), rtf.PAGE_X_OF_Y, width),
+        rtf.tab_paragraph(rtf.escape(frame.study_title), "", width, bottom_rule=True)])
+    footer = rtf.header_footer("footer", [
+        rtf.tab_paragraph(rtf.escape(frame.footer), "", width, top_rule=True)])
+    return ("" if first else "\\sect") + "\\sectd" + page.section() + "\n" + header + \
+        footer + body
+
+
+def _title_rows(kind: str, number: str, title: str, subtitle: str, width: int) -> str:
+    lines = [rtf.Cell(f"{kind} {number}", bold=True), rtf.Cell(title, bold=True)]
+    if subtitle:
+        lines.append(rtf.Cell(subtitle))
+    return "".join(rtf.row([cell], [width], header=True, keepn=True) for cell in lines)
+
+
+def _table_body(table: BuiltTable) -> tuple[rtf.Page, str]:
+    layout = table_layout(table)
+    widths, full, size = layout.widths, layout.page.text_width, layout.font_size
+    row = partial(rtf.row, size=size)
+    parts = [_title_rows("Table", table.number, table.title, table.subtitle, full)]
+    heads = [rtf.Cell(table.header[0] if table.header else "", align="l", raw=False)]
+    heads += [rtf.Cell("\\line ".join(rtf.escape(line) for line in header_lines(h)),
+                       raw=True) for h in table.header[1:]]
+    parts.append(row(heads, widths, header=True, keepn=True, top=True, bottom=True))
+    sections = [s for s in table.sections if s.rows or s.label]
+    if not sections:
+        parts.append(row([rtf.Cell("No results.", align="l")], [full], bottom=True))
+    for k, section in enumerate(sections):
+        last_section = k == len(sections) - 1
+        if section.label:
+            parts.append(row([rtf.Cell(section.label, align="l", bold=True)], [full],
+                             keepn=True, bottom=last_section and not section.rows))
+        for i, r in enumerate(section.rows):
+            cells = [rtf.Cell(r.label, align="l", indent=rtf.INDENT * r.indent)]
+            cells += [rtf.Cell(c) for c in r.cells]
+            cells += [rtf.Cell("")] * (len(widths) - len(cells))
+            parts.append(row(cells, widths, keepn=kept_with_next(len(section.rows), i),
+                             bottom=last_section and i == len(section.rows) - 1))
+    parts.append(_notes([*table.footnotes, *table.methods]))
+    return layout.page, "".join(parts)
+
+
+def _notes(notes: Sequence[str]) -> str:
+    out = rtf.paragraph("", size=rtf.SMALL)  # ends the table, a blank line before notes
+    return out + "".join(rtf.paragraph(n, size=rtf.SMALL) for n in notes)
+
+
+def _figure_body(figure: BuiltFigure, folder: Path | None) -> tuple[rtf.Page, str]:
+    data = (folder / figure.png).read_bytes() if figure.png and folder is not None else b""
+    if data:
+        px_w, px_h = rtf.png_size(data)
+        page = figure_page(px_w, px_h)
+    else:
+        page = rtf.Page(landscape=False)
+    parts = [rtf.paragraph(f"Figure {figure.number}", align="c", bold=True, keepn=True),
+             rtf.paragraph(figure.title, align="c", bold=True, keepn=True)]
+    if figure.subtitle:
+        parts.append(rtf.paragraph(figure.subtitle, align="c", keepn=True))
+    parts.append(rtf.paragraph("", keepn=True))
+    if data:
+        scale = min(page.text_width / px_w, (page.text_height - FIGURE_ROOM) / px_h)
+        picture = rtf.picture(data, int(px_w * scale), int(px_h * scale))
+        parts.append(rtf.paragraph(picture, align="c", raw=True))
+    else:
+        parts.append(rtf.paragraph(figure.note or "Figure not drawn.", align="c"))
+    parts.append(_notes([*figure.footnotes, *figure.methods]))
+    return page, "".join(parts)
+
+
+def _cover(document: Document) -> str:
+    model = document.model
+    prov = model.provenance
+    lines = [rtf.paragraph(model.title, align="c", bold=True, space_after=240),
+             rtf.paragraph(f"{model.study.get('name', '')}: {model.study.get('title', '')}",
+                           align="c", space_after=240)]
+    for key, value in model.study.get("attributes", ()):
+        lines.append(rtf.paragraph(f"{str(key).capitalize()}: {value}"))
+    lines.append(rtf.paragraph(f"Plan: {prov.get('plan_path', '')} (SHA-256 "
+                               f"{prov.get('plan_sha256', '')})"))
+    for name, digest in prov.get("data_sha256", {}).items():
+        lines.append(rtf.paragraph(f"Data {name}: SHA-256 {digest}"))
+    lines.append(rtf.paragraph(f"Engine: sap-engine {prov.get('engine_version', '')}, "
+                               f"produced {prov.get('created_utc', '')} (UTC)",
+                               space_after=240))
+    if model.failures:
+        lines.append(rtf.paragraph("Analyses that could not be computed", bold=True))
+        lines += [rtf.paragraph(f, size=rtf.SMALL) for f in model.failures]
+    if model.warnings:
+        lines.append(rtf.paragraph("Notes on the results", bold=True))
+        lines += [rtf.paragraph(w, size=rtf.SMALL) for w in model.warnings]
+    lines.append(rtf.paragraph("Displays", bold=True))
+    lines += [rtf.paragraph(f"Table {t.number} {t.title}") for t in model.tables]
+    lines += [rtf.paragraph(f"Figure {f.number} {f.title}") for f in model.figures]
+    lines.append(rtf.paragraph("", space_after=120))
+    lines += [rtf.paragraph(n, size=rtf.SMALL) for n in model.notes]
+    return "".join(lines)
+
+
+def _displays(document: Document) -> list[tuple[str, rtf.Page, str]]:
+    """Each display: its file stem, its page and its body."""
+    out = [(display_stem("table", t.number), *_table_body(t)) for t in document.model.tables]
+    out += [(display_stem("figure", f.number), *_figure_body(f, document.folder))
+            for f in document.model.figures]
+    seen: dict[str, int] = {}
+    for i, (stem, page, body) in enumerate(out):  # "14.2.1" and "14-2-1" both give t-14-2-1
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:
+            out[i] = (f"{stem}-{seen[stem]}", page, body)
+    return out
+
+
+def _write_file(document: Document, sections: list[tuple[rtf.Page, str]],
+                out: BinaryIO) -> None:
+    frame = _frame(document)
+    body = "".join(_section(frame, page, text, first=i == 0)
+                   for i, (page, text) in enumerate(sections))
+    out.write(rtf.document(body, document.model.title, frame.created).encode("ascii"))
+
+
+def write(document: Document, out: BinaryIO) -> None:
+    cover = (rtf.Page(landscape=False), _cover(document))
+    _write_file(document, [cover, *((p, b) for _, p, b in _displays(document))], out)
+
+
+def parts(document: Document) -> list[Part]:
+    return [Part(stem, partial(_write_file, document, [(page, body)]))
+            for stem, page, body in _displays(document)]
+
+
+WRITER = register(Writer("rtf", ".rtf", ESCAPING, write, parts=parts))

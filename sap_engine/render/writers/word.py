@@ -1,0 +1,302 @@
+"""``report.docx``: the tables and figures as a Word document (python-docx).
+
+The same displays as ``report.rtf`` (:mod:`.rtf`), from the same document model and page
+layout (:mod:`sap_engine.render.page_layout`): a cover page, then each display in a
+section of its own, portrait or landscape, with a page header (study, "Page x of y" as
+PAGE and NUMPAGES fields) and footer (plan file and SHA-256, engine, run time). Tables are
+real Word tables: the title rows and the column header row are marked as header rows
+(``w:tblHeader``: Word repeats them on every page), group rows keep with the next row.
+Figures are the PNG files of ``figures/``.
+
+The file is byte-reproducible: python-docx stamps the document properties and every zip
+member with the clock, so the properties are set to the run's time (the ARD's
+``created_utc``) and the package is rewritten with that time on every member.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+from sap_engine.render import rtf
+from sap_engine.render.environment import Escaping
+from sap_engine.render.figures import BuiltFigure
+from sap_engine.render.page_layout import figure_page, header_lines, kept_with_next, table_layout
+from sap_engine.render.tables import BuiltTable
+from sap_engine.render.writers.registry import Document, Writer, register
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML text
+
+
+def _text(value: object) -> str:
+    return _CONTROL.sub("", str(value))
+
+
+ESCAPING = Escaping("docx", autoescape=False, finalize=_text)  # python-docx escapes XML
+
+
+def _twips(value: int):
+    from docx.shared import Twips
+
+    return Twips(value)
+
+
+def _field(paragraph, instruction: str) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    simple = OxmlElement("w:fldSimple")
+    simple.set(qn("w:instr"), instruction)
+    run, text = OxmlElement("w:r"), OxmlElement("w:t")
+    text.text = "1"
+    run.append(text)
+    simple.append(run)
+    paragraph._p.append(simple)
+
+
+def _mark_header(row) -> None:
+    """Repeat the row at the top of every page (``w:tblHeader``), never split it."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    props = row._tr.get_or_add_trPr()
+    for tag in ("w:cantSplit", "w:tblHeader"):
+        props.append(OxmlElement(tag))
+
+
+def _rule(cell, *edges: str) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    props = cell._tc.get_or_add_tcPr()
+    borders = OxmlElement("w:tcBorders")
+    for edge in edges:
+        line = OxmlElement(f"w:{edge}")
+        for key, value in (("val", "single"), ("sz", "6"), ("space", "0"), ("color", "000000")):
+            line.set(qn(f"w:{key}"), value)
+        borders.append(line)
+    props.append(borders)
+
+
+def _write_cell(cell, text: str, align: str = "c", bold: bool = False, size: float = 9,
+                keep: bool = False, indent: int = 0) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    para = cell.paragraphs[0]
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        run = para.add_run(_text(line))
+        run.bold = bold or None
+        run.font.size = Pt(size)
+        if i < len(lines) - 1:
+            run.add_break()
+    para.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "c": WD_ALIGN_PARAGRAPH.CENTER,
+                      "r": WD_ALIGN_PARAGRAPH.RIGHT}[align]
+    para.paragraph_format.keep_with_next = keep or None
+    if indent:
+        para.paragraph_format.left_indent = _twips(indent)
+
+
+def _paragraph(container, text: str, align: str = "l", bold: bool = False,
+               size: float = 9, keep: bool = False):
+    from docx.shared import Pt
+
+    para = container.add_paragraph()
+    run = para.add_run(_text(text))
+    run.bold = bold or None
+    run.font.size = Pt(size)
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    para.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "c": WD_ALIGN_PARAGRAPH.CENTER}[align]
+    para.paragraph_format.keep_with_next = keep or None
+    para.paragraph_format.space_after = Pt(0)
+    return para
+
+
+def _page(section, page: rtf.Page, model, normal) -> None:
+    """Page size, orientation, margins, and the header and footer of one section."""
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.text import WD_TAB_ALIGNMENT
+
+    width, height = page.size
+    section.orientation = WD_ORIENT.LANDSCAPE if page.landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = _twips(width), _twips(height)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, _twips(rtf.MARGIN))
+    section.header.is_linked_to_previous = False
+    section.footer.is_linked_to_previous = False
+    head = section.header.paragraphs[0]
+    head.style = normal  # not the style "Header": its centre tab stop would take the tab
+    head.paragraph_format.tab_stops.add_tab_stop(_twips(page.text_width),
+                                                 WD_TAB_ALIGNMENT.RIGHT)
+    study = model.study
+    attrs = dict(study.get("attributes", ()))
+    ident = attrs.get("protocol") or attrs.get("registry")
+    line = study.get("name", "") + (f" ({ident})" if ident else "")
+    head.add_run(_text(f"{attrs['sponsor']}: {line}" if attrs.get("sponsor") else line))
+    head.add_run("\tPage ")
+    _field(head, "PAGE")
+    head.add_run(" of ")
+    _field(head, "NUMPAGES")
+    _paragraph(section.header, study.get("title", ""), size=8)
+    prov = model.provenance
+    foot = section.footer.paragraphs[0]
+    foot.add_run(_text(
+        f"Plan {Path(prov.get('plan_path', '')).name} (SHA-256 "
+        f"{prov.get('plan_sha256', '')[:12]}); program sap-run, sap-engine "
+        f"{prov.get('engine_version', '')}; data as of the run {prov.get('created_utc', '')}"))
+
+
+def _table(doc, table: BuiltTable) -> rtf.Page:
+    layout = table_layout(table)
+    widths, size = layout.widths, layout.font_size / 2
+    grid = doc.add_table(rows=0, cols=len(widths))
+    grid.autofit = False
+    for column, width in zip(grid.columns, widths):  # the grid LibreOffice lays out by
+        column.width = _twips(width)
+
+    def add(texts, header=False, keep=False, span=False, bold=False, rules=(), indent=0):
+        row = grid.add_row()
+        cells = row.cells
+        if span:
+            cells = [cells[0].merge(cells[-1])] if len(cells) > 1 else cells
+        for k, (cell, text) in enumerate(zip(cells, texts)):
+            cell.width = _twips(sum(widths) if span else widths[k])
+            _write_cell(cell, text, "l" if k == 0 and not header or span and not header
+                        else "c", bold, size, keep, indent if k == 0 else 0)
+            if rules:
+                _rule(cell, *rules)
+        if header:
+            _mark_header(row)
+
+    add([f"Table {table.number}"], header=True, span=True, bold=True, keep=True)
+    add([table.title], header=True, span=True, bold=True, keep=True)
+    if table.subtitle:
+        add([table.subtitle], header=True, span=True, keep=True)
+    heads = [table.header[0] if table.header else ""]
+    heads += ["\n".join(header_lines(h)) for h in table.header[1:]]
+    add(heads, header=True, keep=True, rules=("top", "bottom"))
+    sections = [s for s in table.sections if s.rows or s.label]
+    for k, section in enumerate(sections):
+        last = k == len(sections) - 1
+        if section.label:
+            add([section.label], span=True, bold=True, keep=True,
+                rules=("bottom",) if last and not section.rows else ())
+        for i, r in enumerate(section.rows):
+            texts = [r.label, *r.cells, *[""] * (len(widths) - 1 - len(r.cells))]
+            add(texts, keep=kept_with_next(len(section.rows), i), indent=rtf.INDENT * r.indent,
+                rules=("bottom",) if last and i == len(section.rows) - 1 else ())
+    _paragraph(doc, "")
+    for note in (*table.footnotes, *table.methods):
+        _paragraph(doc, note, size=8)
+    return layout.page
+
+
+def _figure(doc, figure: BuiltFigure, folder: Path | None) -> rtf.Page:
+    path = folder / figure.png if figure.png and folder is not None else None
+    if path is not None:
+        px_w, px_h = rtf.png_size(path.read_bytes()[:32])
+        page = figure_page(px_w, px_h)
+    else:
+        page = rtf.Page(landscape=False)
+    _paragraph(doc, f"Figure {figure.number}", "c", bold=True, keep=True)
+    _paragraph(doc, figure.title, "c", bold=True, keep=True)
+    if figure.subtitle:
+        _paragraph(doc, figure.subtitle, "c", keep=True)
+    if path is not None:
+        scale = min(page.text_width / px_w, (page.text_height - 2880) / px_h)
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+        doc.add_picture(str(path), width=_twips(int(px_w * scale)))
+        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    else:
+        _paragraph(doc, figure.note or "Figure not drawn.", "c")
+    for note in (*figure.footnotes, *figure.methods):
+        _paragraph(doc, note, size=8)
+    return page
+
+
+def _cover(doc, model) -> None:
+    prov = model.provenance
+    _paragraph(doc, model.title, "c", bold=True, size=12)
+    _paragraph(doc, f"{model.study.get('name', '')}: {model.study.get('title', '')}", "c")
+    _paragraph(doc, "")
+    for key, value in model.study.get("attributes", ()):
+        _paragraph(doc, f"{str(key).capitalize()}: {value}")
+    _paragraph(doc, f"Plan: {prov.get('plan_path', '')} (SHA-256 {prov.get('plan_sha256')})")
+    for name, digest in prov.get("data_sha256", {}).items():
+        _paragraph(doc, f"Data {name}: SHA-256 {digest}")
+    _paragraph(doc, f"Engine: sap-engine {prov.get('engine_version', '')}, produced "
+               f"{prov.get('created_utc', '')} (UTC)")
+    for heading, lines in (("Analyses that could not be computed", model.failures),
+                           ("Notes on the results", model.warnings)):
+        if lines:
+            _paragraph(doc, heading, bold=True)
+            for line in lines:
+                _paragraph(doc, line, size=8)
+    _paragraph(doc, "Displays", bold=True)
+    for t in model.tables:
+        _paragraph(doc, f"Table {t.number} {t.title}")
+    for f in model.figures:
+        _paragraph(doc, f"Figure {f.number} {f.title}")
+    for note in model.notes:
+        _paragraph(doc, note, size=8)
+
+
+def _created(model) -> dt.datetime:
+    stamp = model.provenance.get("created_utc", "")
+    try:
+        return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def write(document: Document, out: BinaryIO) -> None:
+    import docx
+    from docx.enum.section import WD_SECTION
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    model = document.model
+    doc = docx.Document()
+    normal = doc.styles["Normal"]
+    normal.font.name, normal.font.size = "Courier New", Pt(9)
+    normal.element.rPr.rFonts.set(qn("w:eastAsia"), "Courier New")
+    normal.paragraph_format.space_after, normal.paragraph_format.line_spacing = Pt(0), 1.0
+    _page(doc.sections[0], rtf.Page(landscape=False), model, normal)
+    _cover(doc, model)
+    displays = [(_table, t, ()) for t in model.tables]
+    displays += [(_figure, f, (document.folder,)) for f in model.figures]
+    for build, item, extra in displays:
+        section = doc.add_section(WD_SECTION.NEW_PAGE)
+        page = build(doc, item, *extra)  # type: ignore[operator]
+        _page(section, page, model, normal)
+    created = _created(model)
+    props = doc.core_properties
+    props.title, props.author, props.last_modified_by = _text(model.title), "sap-run", "sap-run"
+    props.created = props.modified = created
+    props.revision = 1
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    out.write(_stable_zip(buffer.getvalue(), created))
+
+
+def _stable_zip(data: bytes, when: dt.datetime) -> bytes:
+    """The package again, every member stamped ``when`` (zip keeps no time zone)."""
+    stamp = max(when, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            member = zipfile.ZipInfo(info.filename, date_time=stamp)
+            member.compress_type, member.external_attr = zipfile.ZIP_DEFLATED, 0o600 << 16
+            target.writestr(member, source.read(info.filename))
+    return buffer.getvalue()
+
+
+WRITER = register(Writer("docx", ".docx", ESCAPING, write))
