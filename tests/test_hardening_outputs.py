@@ -129,7 +129,8 @@ def test_a_folder_the_engine_wrote_is_replaced_unless_files_were_added(sap_run, 
     assert sap_run("run", MINI / "mini.sap", "--out", target).returncode == 0
     marker = json.loads((target / outputs.MARKER).read_text())
     assert marker["signature"] == outputs.SIGNATURE and "pid" not in marker
-    assert sorted(marker["files"]) == ["ard.parquet", "report.html", "report.md"]
+    assert sorted(marker["files"]) == ["ard.parquet", "report.docx", "report.html", "report.md",
+                                       "report.rtf", "rtf/t-1.rtf"]
     (target / "report.md").write_text("edited")  # an engine file: replaced by the next run
     assert sap_run("run", MINI / "mini.sap", "--out", target).returncode == 0
     assert (target / "report.md").read_text() != "edited"

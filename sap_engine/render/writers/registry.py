@@ -93,6 +93,8 @@ def register(writer: Writer) -> Writer:
     """Add an output format; ValueError for a malformed name or suffix, or one taken."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", writer.name):
         raise ValueError(f"writer name {writer.name!r} must be a lowercase word")
+    if writer.name in RESERVED:
+        raise ValueError(f"writer {writer.name}: the folder {writer.name}/ is the engine's")
     if not re.fullmatch(r"(\.[a-z0-9]+)+", writer.suffix):
         raise ValueError(f"writer {writer.name}: suffix {writer.suffix!r} must be like '.html'")
     for other in _WRITERS.values():

@@ -61,7 +61,6 @@ def _field(paragraph, instruction: str) -> None:
 def _mark_header(row) -> None:
     """Repeat the row at the top of every page (``w:tblHeader``), never split it."""
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
 
     props = row._tr.get_or_add_trPr()
     for tag in ("w:cantSplit", "w:tblHeader"):
