@@ -19,6 +19,8 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -269,12 +271,11 @@ def write(document: Document, out: BinaryIO) -> None:
     normal.paragraph_format.space_after, normal.paragraph_format.line_spacing = Pt(0), 1.0
     _page(doc.sections[0], rtf.Page(landscape=False), model, normal)
     _cover(doc, model)
-    displays = [(_table, t, ()) for t in model.tables]
-    displays += [(_figure, f, (document.folder,)) for f in model.figures]
-    for build, item, extra in displays:
+    builds: list[Callable[[], rtf.Page]] = [partial(_table, doc, t) for t in model.tables]
+    builds += [partial(_figure, doc, f, document.folder) for f in model.figures]
+    for build in builds:
         section = doc.add_section(WD_SECTION.NEW_PAGE)
-        page = build(doc, item, *extra)  # type: ignore[operator]
-        _page(section, page, model, normal)
+        _page(section, build(), model, normal)
     created = _created(model)
     props = doc.core_properties
     props.title, props.author, props.last_modified_by = _text(model.title), "sap-run", "sap-run"
