@@ -102,19 +102,22 @@ def test_rtf_structure(runs, name):
         assert text.count("\\pict\\pngblip") == 1
 
 
-def test_title_and_column_headers_are_header_rows_before_the_body(runs):
+def test_titles_are_in_the_page_header_and_column_headers_are_header_rows(runs):
     _, out, _ = runs
-    rows = _rows((out / "rtf" / "t-1.rtf").read_text(encoding="ascii"))
-    header = [cells for is_head, cells in rows if is_head]
+    text = (out / "rtf" / "t-1.rtf").read_text(encoding="ascii")
+    rows = _rows(text)
     flags = [is_head for is_head, _ in rows]
-    assert flags == sorted(flags, reverse=True)  # every header row comes first
-    assert header[0] == ["Table 1"] and header[1] == ["Change from baseline at week 16"]
-    assert header[2] == ["Full analysis set (N = 7)"]
+    assert flags == sorted(flags, reverse=True)  # header rows come first
     frame = ard.read(out / "ard.parquet")
     counts = frame[(frame.analysis_id == "table 1") & (frame.method == "population_count")]
     n = {r.group1_level: int(r.stat) for r in counts.itertuples()}
-    assert header[3] == ["", f"Active drug (N={n['Active']})", f"Control (N={n['Control']})",
-                         f"Total (N={n['Total']})"]
+    assert [cells for is_head, cells in rows if is_head] == [
+        ["", f"Active drug (N={n['Active']})", f"Control (N={n['Control']})",
+         f"Total (N={n['Total']})"]]
+    # The numbered title and the population line are in the page header: on every page.
+    header = text[text.index("{\\header"):text.index("{\\footer")]
+    for line in ("Table 1", "Change from baseline at week 16", "Full analysis set (N = 7)"):
+        assert f" {line}\\par}}" in header
 
 
 def _ard_cells(frame) -> tuple[list[str], list[str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -66,30 +66,41 @@ def _frame(document: Document) -> _Frame:
                   tuple(int(g) for g in stamp.groups()) if stamp else None)
 
 
-def _section(frame: _Frame, page: rtf.Page, body: str, first: bool) -> str:
-    """One display's section: page settings, header and footer, then its content."""
-    width = page.text_width
+@dataclass(frozen=True)
+class _Display:
+    stem: str  # file name without suffix: t-14-2-1
+    page: rtf.Page
+    titles: tuple[str, ...]  # number, title, population: in the page header
+    body: str
+
+
+def _section(frame: _Frame, display: _Display, first: bool) -> str:
+    """One display's section: page settings, header (study, page x of y, the display's
+    titles) and footer, then its content."""
+    page, width = display.page, display.page.text_width
+    titles = [rtf.paragraph(t, align="c", bold=i < 2, space_after=0)
+              for i, t in enumerate(display.titles)]
     header = rtf.header_footer("header", [
         rtf.tab_paragraph(rtf.escape(frame.study), rtf.PAGE_X_OF_Y, width),
-        rtf.tab_paragraph(rtf.escape(frame.study_title), "", width, bottom_rule=True)])
+        rtf.tab_paragraph(rtf.escape(frame.study_title), "", width, bottom_rule=True),
+        rtf.paragraph("", size=rtf.SMALL), *titles, rtf.paragraph("", size=rtf.SMALL)])
     footer = rtf.header_footer("footer", [
         rtf.tab_paragraph(rtf.escape(frame.footer), "", width, top_rule=True)])
     return ("" if first else "\\sect") + "\\sectd" + page.section() + "\n" + header + \
-        footer + body
+        footer + display.body
 
 
-def _title_rows(kind: str, number: str, title: str, subtitle: str, width: int) -> str:
-    lines = [rtf.Cell(f"{kind} {number}", bold=True), rtf.Cell(title, bold=True)]
-    if subtitle:
-        lines.append(rtf.Cell(subtitle))
-    return "".join(rtf.row([cell], [width], header=True, keepn=True) for cell in lines)
+def _titles(kind: str, number: str, title: str, subtitle: str) -> tuple[str, ...]:
+    return (f"{kind} {number}", title, *((subtitle,) if subtitle else ()))
 
 
-def _table_body(table: BuiltTable) -> tuple[rtf.Page, str]:
+def _table(table: BuiltTable) -> _Display:
     layout = table_layout(table)
     widths, full, size = layout.widths, layout.page.text_width, layout.font_size
     row = partial(rtf.row, size=size)
-    parts = [_title_rows("Table", table.number, table.title, table.subtitle, full)]
+    # A 2-point paragraph first: LibreOffice (7.4) gives a section that opens with a table
+    # the previous section's page header.
+    parts = [rtf.paragraph("", size=4)]
     heads = [rtf.Cell(table.header[0] if table.header else "", align="l", raw=False)]
     heads += [rtf.Cell("\\line ".join(rtf.escape(line) for line in header_lines(h)),
                        raw=True) for h in table.header[1:]]
@@ -109,7 +120,8 @@ def _table_body(table: BuiltTable) -> tuple[rtf.Page, str]:
             parts.append(row(cells, widths, keepn=kept_with_next(len(section.rows), i),
                              bottom=last_section and i == len(section.rows) - 1))
     parts.append(_notes([*table.footnotes, *table.methods]))
-    return layout.page, "".join(parts)
+    return _Display(display_stem("table", table.number), layout.page,
+                    _titles("Table", table.number, table.title, table.subtitle), "".join(parts))
 
 
 def _notes(notes: Sequence[str]) -> str:
@@ -117,18 +129,14 @@ def _notes(notes: Sequence[str]) -> str:
     return out + "".join(rtf.paragraph(n, size=rtf.SMALL) for n in notes)
 
 
-def _figure_body(figure: BuiltFigure, folder: Path | None) -> tuple[rtf.Page, str]:
+def _figure(figure: BuiltFigure, folder: Path | None) -> _Display:
     data = (folder / figure.png).read_bytes() if figure.png and folder is not None else b""
     if data:
         px_w, px_h = rtf.png_size(data)
         page = figure_page(px_w, px_h)
     else:
         page = rtf.Page(landscape=False)
-    parts = [rtf.paragraph(f"Figure {figure.number}", align="c", bold=True, keepn=True),
-             rtf.paragraph(figure.title, align="c", bold=True, keepn=True)]
-    if figure.subtitle:
-        parts.append(rtf.paragraph(figure.subtitle, align="c", keepn=True))
-    parts.append(rtf.paragraph("", keepn=True))
+    parts = []
     if data:
         scale = min(page.text_width / px_w, (page.text_height - FIGURE_ROOM) / px_h)
         picture = rtf.picture(data, int(px_w * scale), int(px_h * scale))
@@ -136,7 +144,9 @@ def _figure_body(figure: BuiltFigure, folder: Path | None) -> tuple[rtf.Page, st
     else:
         parts.append(rtf.paragraph(figure.note or "Figure not drawn.", align="c"))
     parts.append(_notes([*figure.footnotes, *figure.methods]))
-    return page, "".join(parts)
+    return _Display(display_stem("figure", figure.number), page,
+                    _titles("Figure", figure.number, figure.title, figure.subtitle),
+                    "".join(parts))
 
 
 def _cover(document: Document) -> str:
@@ -168,35 +178,31 @@ def _cover(document: Document) -> str:
     return "".join(lines)
 
 
-def _displays(document: Document) -> list[tuple[str, rtf.Page, str]]:
-    """Each display: its file stem, its page and its body."""
-    out = [(display_stem("table", t.number), *_table_body(t)) for t in document.model.tables]
-    out += [(display_stem("figure", f.number), *_figure_body(f, document.folder))
-            for f in document.model.figures]
+def _displays(document: Document) -> list[_Display]:
+    """Each display (tables, then figures), with a file stem of its own."""
+    out = [_table(t) for t in document.model.tables]
+    out += [_figure(f, document.folder) for f in document.model.figures]
     seen: dict[str, int] = {}
-    for i, (stem, page, body) in enumerate(out):  # "14.2.1" and "14-2-1" both give t-14-2-1
-        seen[stem] = seen.get(stem, 0) + 1
-        if seen[stem] > 1:
-            out[i] = (f"{stem}-{seen[stem]}", page, body)
+    for i, display in enumerate(out):  # "14.2.1" and "14-2-1" both give t-14-2-1
+        seen[display.stem] = seen.get(display.stem, 0) + 1
+        if seen[display.stem] > 1:
+            out[i] = replace(display, stem=f"{display.stem}-{seen[display.stem]}")
     return out
 
 
-def _write_file(document: Document, sections: list[tuple[rtf.Page, str]],
-                out: BinaryIO) -> None:
+def _write_file(document: Document, displays: list[_Display], out: BinaryIO) -> None:
     frame = _frame(document)
-    body = "".join(_section(frame, page, text, first=i == 0)
-                   for i, (page, text) in enumerate(sections))
+    body = "".join(_section(frame, d, first=i == 0) for i, d in enumerate(displays))
     out.write(rtf.document(body, document.model.title, frame.created).encode("ascii"))
 
 
 def write(document: Document, out: BinaryIO) -> None:
-    cover = (rtf.Page(landscape=False), _cover(document))
-    _write_file(document, [cover, *((p, b) for _, p, b in _displays(document))], out)
+    cover = _Display("report", rtf.Page(landscape=False), (), _cover(document))
+    _write_file(document, [cover, *_displays(document)], out)
 
 
 def parts(document: Document) -> list[Part]:
-    return [Part(stem, partial(_write_file, document, [(page, body)]))
-            for stem, page, body in _displays(document)]
+    return [Part(d.stem, partial(_write_file, document, [d])) for d in _displays(document)]
 
 
 WRITER = register(Writer("rtf", ".rtf", ESCAPING, write, parts=parts))
