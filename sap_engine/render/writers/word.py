@@ -4,8 +4,9 @@ The same displays as ``report.rtf`` (:mod:`.rtf`), from the same document model 
 layout (:mod:`sap_engine.render.page_layout`): a cover page, then each display in a
 section of its own, portrait or landscape, with a page header (study, "Page x of y" as
 PAGE and NUMPAGES fields) and footer (plan file and SHA-256, engine, run time). Tables are
-real Word tables: the title rows and the column header row are marked as header rows
-(``w:tblHeader``: Word repeats them on every page), group rows keep with the next row.
+real Word tables (:mod:`sap_engine.render.docx_table`): the title rows and the column header
+row are marked as header rows (``w:tblHeader``: repeated on every page), group rows keep
+with the next row.
 Figures are the PNG files of ``figures/``.
 
 The file is byte-reproducible: python-docx stamps the document properties and every zip
@@ -17,27 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import zipfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from sap_engine.render import rtf
+from sap_engine.render import docx_table, rtf
 from sap_engine.render.environment import Escaping
 from sap_engine.render.figures import BuiltFigure
-from sap_engine.render.page_layout import figure_page, header_lines, kept_with_next, table_layout
+from sap_engine.render.page_layout import figure_page, table_layout
 from sap_engine.render.tables import BuiltTable
 from sap_engine.render.writers.registry import Document, Writer, register
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML text
-
-
-def _text(value: object) -> str:
-    return _CONTROL.sub("", str(value))
-
-
+_text = docx_table.text
 ESCAPING = Escaping("docx", autoescape=False, finalize=_text)  # python-docx escapes XML
 
 
@@ -58,49 +52,6 @@ def _field(paragraph, instruction: str) -> None:
     run.append(text)
     simple.append(run)
     paragraph._p.append(simple)
-
-
-def _mark_header(row) -> None:
-    """Repeat the row at the top of every page (``w:tblHeader``), never split it."""
-    from docx.oxml import OxmlElement
-
-    props = row._tr.get_or_add_trPr()
-    for tag in ("w:cantSplit", "w:tblHeader"):
-        props.append(OxmlElement(tag))
-
-
-def _rule(cell, *edges: str) -> None:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    props = cell._tc.get_or_add_tcPr()
-    borders = OxmlElement("w:tcBorders")
-    for edge in edges:
-        line = OxmlElement(f"w:{edge}")
-        for key, value in (("val", "single"), ("sz", "6"), ("space", "0"), ("color", "000000")):
-            line.set(qn(f"w:{key}"), value)
-        borders.append(line)
-    props.append(borders)
-
-
-def _write_cell(cell, text: str, align: str = "c", bold: bool = False, size: float = 9,
-                keep: bool = False, indent: int = 0) -> None:
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
-
-    para = cell.paragraphs[0]
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        run = para.add_run(_text(line))
-        run.bold = bold or None
-        run.font.size = Pt(size)
-        if i < len(lines) - 1:
-            run.add_break()
-    para.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "c": WD_ALIGN_PARAGRAPH.CENTER,
-                      "r": WD_ALIGN_PARAGRAPH.RIGHT}[align]
-    para.paragraph_format.keep_with_next = keep or None
-    if indent:
-        para.paragraph_format.left_indent = _twips(indent)
 
 
 def _paragraph(container, text: str, align: str = "l", bold: bool = False,
@@ -154,44 +105,11 @@ def _page(section, page: rtf.Page, model, normal) -> None:
 
 
 def _table(doc, table: BuiltTable) -> rtf.Page:
+    from docx.oxml import parse_xml
+
     layout = table_layout(table)
-    widths, size = layout.widths, layout.font_size / 2
-    grid = doc.add_table(rows=0, cols=len(widths))
-    grid.autofit = False
-    for column, width in zip(grid.columns, widths):  # the grid LibreOffice lays out by
-        column.width = _twips(width)
-
-    def add(texts, header=False, keep=False, span=False, bold=False, rules=(), indent=0):
-        row = grid.add_row()
-        cells = row.cells
-        if span:
-            cells = [cells[0].merge(cells[-1])] if len(cells) > 1 else cells
-        for k, (cell, text) in enumerate(zip(cells, texts)):
-            cell.width = _twips(sum(widths) if span else widths[k])
-            _write_cell(cell, text, "l" if k == 0 and not header or span and not header
-                        else "c", bold, size, keep, indent if k == 0 else 0)
-            if rules:
-                _rule(cell, *rules)
-        if header:
-            _mark_header(row)
-
-    add([f"Table {table.number}"], header=True, span=True, bold=True, keep=True)
-    add([table.title], header=True, span=True, bold=True, keep=True)
-    if table.subtitle:
-        add([table.subtitle], header=True, span=True, keep=True)
-    heads = [table.header[0] if table.header else ""]
-    heads += ["\n".join(header_lines(h)) for h in table.header[1:]]
-    add(heads, header=True, keep=True, rules=("top", "bottom"))
-    sections = [s for s in table.sections if s.rows or s.label]
-    for k, section in enumerate(sections):
-        last = k == len(sections) - 1
-        if section.label:
-            add([section.label], span=True, bold=True, keep=True,
-                rules=("bottom",) if last and not section.rows else ())
-        for i, r in enumerate(section.rows):
-            texts = [r.label, *r.cells, *[""] * (len(widths) - 1 - len(r.cells))]
-            add(texts, keep=kept_with_next(len(section.rows), i), indent=rtf.INDENT * r.indent,
-                rules=("bottom",) if last and i == len(section.rows) - 1 else ())
+    body = doc.element.body
+    body.insert(len(body) - 1, parse_xml(docx_table.table_xml(table, layout)))  # before sectPr
     _paragraph(doc, "")
     for note in (*table.footnotes, *table.methods):
         _paragraph(doc, note, size=8)
