@@ -99,6 +99,25 @@ def test_a_writer_that_would_overwrite_or_misname_a_file_is_refused(name, suffix
     assert [w.name for w in writers.registered()] == ["html", "markdown", "rtf", "docx"]
 
 
+@pytest.mark.parametrize("stems, problem", [
+    (["t-1", "t-1"], "two parts named csv_summary/t-1.csv"),
+    (["../x"], "part name '../x'"),
+    (["T 1"], "part name 'T 1'"),
+])
+def test_a_writer_whose_parts_would_clash_or_escape_is_a_bug(tmp_path, stems, problem):
+    def parts(document):
+        return [writers.Part(stem, lambda out: out.write(b"x")) for stem in stems]
+
+    writers.register(writers.Writer("csv_summary", ".csv", environment.NONE, _csv_summary,
+                                    parts=parts))
+    try:
+        with pytest.raises(ValueError, match=problem):
+            run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    finally:
+        writers.unregister("csv_summary")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_writer_failing_leaves_no_outputs(tmp_path):
     def broken(document, out):
         out.write(b"half")

@@ -62,14 +62,10 @@ def table_xml(table: BuiltTable, layout: TableLayout) -> str:
     widths, size = layout.widths, layout.font_size
     full, n = sum(widths), len(widths)
 
-    def spanning(value: str, bold: bool = False, keep: bool = True, rules=()) -> str:
-        return _cell(value, full, size, span=n, align="left" if not bold else "center",
-                     bold=bold, keep=keep, rules=rules)
-
-    rows = [_row([spanning(f"Table {table.number}", bold=True)], header=True),
-            _row([spanning(table.title, bold=True)], header=True)]
-    if table.subtitle:
-        rows.append(_row([_cell(table.subtitle, full, size, span=n, keep=True)], header=True))
+    titles = [(f"Table {table.number}", True), (table.title, True)]
+    titles += [(table.subtitle, False)] if table.subtitle else []
+    rows = [_row([_cell(t, full, size, span=n, bold=bold, keep=True)], header=True)
+            for t, bold in titles]
     heads = [table.header[0] if table.header else "",
              *("\n".join(header_lines(h)) for h in table.header[1:])]
     rows.append(_row([_cell(h, w, size, align="center" if k else "left", keep=True,

@@ -115,7 +115,7 @@ def _table(table: BuiltTable) -> _Display:
                              keepn=True, bottom=last_section and not section.rows))
         for i, r in enumerate(section.rows):
             cells = [rtf.Cell(r.label, align="l", indent=rtf.INDENT * r.indent)]
-            cells += [rtf.Cell(c) for c in r.cells]
+            cells += [rtf.Cell(c) for c in r.cells[:len(widths) - 1]]
             cells += [rtf.Cell("")] * (len(widths) - len(cells))
             parts.append(row(cells, widths, keepn=kept_with_next(len(section.rows), i),
                              bottom=last_section and i == len(section.rows) - 1))
