@@ -73,8 +73,9 @@ def table_layout(table: BuiltTable) -> TableLayout:
 
 
 def _twips(size: int, chars: int) -> int:
-    """Twips of a column of ``chars`` characters at ``size`` half-points, with padding."""
-    return chars * size * CHAR // FONT_SIZE + 2 * GAP
+    """Twips of a column of ``chars`` characters at ``size`` half-points, with padding and
+    one character to spare (a reader's rounding of the cell margins must not wrap it)."""
+    return (chars + 1) * size * CHAR // FONT_SIZE + 2 * GAP
 
 
 def _span(size: int, chars: list[int]) -> int:
