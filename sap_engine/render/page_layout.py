@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sap_engine.render.rtf import CHAR, FONT_SIZE, GAP, Page
 from sap_engine.render.tables import BuiltTable
@@ -20,6 +21,36 @@ LABEL_MAX = 60  # characters a row label column grows to when there is room
 HEADER_WRAP = 16  # a column header longer than this wraps rather than widening the column
 INDENT_CHARS = 2  # characters of one indent level
 KEEP_GROUP = 20  # a group of at most this many rows is kept on one page
+SHORT_SHA = 12  # hex digits of the plan's SHA-256 in the page footer
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """What every page of every display repeats: the study lines of the page header, the
+    footer, and the run's time as (year, month, day, hour, minute, second)."""
+
+    study: str
+    study_title: str
+    footer: str
+    created: tuple[int, ...] | None
+
+
+def page_frame(model) -> PageFrame:
+    """The page frame of a document model (its study and provenance)."""
+    study, prov = model.study, model.provenance
+    attrs = dict(study.get("attributes", ()))
+    ident = attrs.get("protocol") or attrs.get("registry")
+    line = study.get("name", "") + (f" ({ident})" if ident else "")
+    if attrs.get("sponsor"):
+        line = f"{attrs['sponsor']}: {line}"
+    plan = Path(prov.get("plan_path", "")).name or "plan"
+    sha = prov.get("plan_sha256", "")[:SHORT_SHA]
+    created = prov.get("created_utc", "")
+    footer = (f"Plan {plan} (SHA-256 {sha}); program sap-run, sap-engine "
+              f"{prov.get('engine_version', '')}; data as of the run {created}")
+    stamp = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z", created)
+    return PageFrame(line, study.get("title", ""), footer,
+                     tuple(int(g) for g in stamp.groups()) if stamp else None)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ model as the HTML and Markdown (the ARD and the plan only).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -24,46 +23,19 @@ from sap_engine.render import rtf
 from sap_engine.render.environment import Escaping
 from sap_engine.render.figures import BuiltFigure
 from sap_engine.render.page_layout import (
+    PageFrame,
     display_stem,
     figure_page,
     header_lines,
     kept_with_next,
+    page_frame,
     table_layout,
 )
 from sap_engine.render.tables import BuiltTable
 from sap_engine.render.writers.registry import Document, Part, Writer, register
 
 ESCAPING = Escaping("rtf", autoescape=False, finalize=rtf.escape)
-SHORT_SHA = 12  # hex digits of the plan's SHA-256 in the page footer
 FIGURE_ROOM = 2880  # twips of a figure page kept for its titles and footnotes
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """What every page of every display repeats: the study line and the footer text."""
-
-    study: str
-    study_title: str
-    footer: str
-    created: tuple[int, ...] | None
-
-
-def _frame(document: Document) -> _Frame:
-    model = document.model
-    study, prov = model.study, model.provenance
-    attrs = dict(study.get("attributes", ()))
-    ident = attrs.get("protocol") or attrs.get("registry")
-    line = study.get("name", "") + (f" ({ident})" if ident else "")
-    if attrs.get("sponsor"):
-        line = f"{attrs['sponsor']}: {line}"
-    plan = Path(prov.get("plan_path", "")).name or "plan"
-    sha = prov.get("plan_sha256", "")[:SHORT_SHA]
-    created = prov.get("created_utc", "")
-    footer = (f"Plan {plan} (SHA-256 {sha}); program sap-run, sap-engine "
-              f"{prov.get('engine_version', '')}; data as of the run {created}")
-    stamp = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):\d\dZ", created)
-    return _Frame(line, study.get("title", ""), footer,
-                  tuple(int(g) for g in stamp.groups()) if stamp else None)
 
 
 @dataclass(frozen=True)
@@ -74,7 +46,7 @@ class _Display:
     body: str
 
 
-def _section(frame: _Frame, display: _Display, first: bool) -> str:
+def _section(frame: PageFrame, display: _Display, first: bool) -> str:
     """One display's section: page settings, header (study, page x of y, the display's
     titles) and footer, then its content."""
     page, width = display.page, display.page.text_width
@@ -191,7 +163,7 @@ def _displays(document: Document) -> list[_Display]:
 
 
 def _write_file(document: Document, displays: list[_Display], out: BinaryIO) -> None:
-    frame = _frame(document)
+    frame = page_frame(document.model)
     body = "".join(_section(frame, d, first=i == 0) for i, d in enumerate(displays))
     out.write(rtf.document(body, document.model.title, frame.created).encode("ascii"))
 

@@ -27,7 +27,7 @@ from typing import BinaryIO
 from sap_engine.render import docx_table, rtf
 from sap_engine.render.environment import Escaping
 from sap_engine.render.figures import BuiltFigure
-from sap_engine.render.page_layout import figure_page, table_layout
+from sap_engine.render.page_layout import figure_page, page_frame, table_layout
 from sap_engine.render.tables import BuiltTable
 from sap_engine.render.writers.registry import Document, Writer, register
 
@@ -56,14 +56,13 @@ def _field(paragraph, instruction: str) -> None:
 
 def _paragraph(container, text: str, align: str = "l", bold: bool = False,
                size: float = 9, keep: bool = False):
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
     para = container.add_paragraph()
     run = para.add_run(_text(text))
     run.bold = bold or None
     run.font.size = Pt(size)
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-
     para.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "c": WD_ALIGN_PARAGRAPH.CENTER}[align]
     para.paragraph_format.keep_with_next = keep or None
     para.paragraph_format.space_after = Pt(0)
@@ -86,22 +85,14 @@ def _page(section, page: rtf.Page, model, normal) -> None:
     head.style = normal  # not the style "Header": its centre tab stop would take the tab
     head.paragraph_format.tab_stops.add_tab_stop(_twips(page.text_width),
                                                  WD_TAB_ALIGNMENT.RIGHT)
-    study = model.study
-    attrs = dict(study.get("attributes", ()))
-    ident = attrs.get("protocol") or attrs.get("registry")
-    line = study.get("name", "") + (f" ({ident})" if ident else "")
-    head.add_run(_text(f"{attrs['sponsor']}: {line}" if attrs.get("sponsor") else line))
+    frame = page_frame(model)
+    head.add_run(_text(frame.study))
     head.add_run("\tPage ")
     _field(head, "PAGE")
     head.add_run(" of ")
     _field(head, "NUMPAGES")
-    _paragraph(section.header, study.get("title", ""), size=8)
-    prov = model.provenance
-    foot = section.footer.paragraphs[0]
-    foot.add_run(_text(
-        f"Plan {Path(prov.get('plan_path', '')).name} (SHA-256 "
-        f"{prov.get('plan_sha256', '')[:12]}); program sap-run, sap-engine "
-        f"{prov.get('engine_version', '')}; data as of the run {prov.get('created_utc', '')}"))
+    _paragraph(section.header, frame.study_title, size=8)
+    section.footer.paragraphs[0].add_run(_text(frame.footer))
 
 
 def _table(doc, table: BuiltTable) -> rtf.Page:
