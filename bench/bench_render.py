@@ -78,6 +78,11 @@ def main() -> None:
         f"figures) takes {fmt_s(model_time)}; the figures are drawn once by the run.", "",
         *rows, "",
         f"Saving one figure (Figure {plan.figures[0].number}) once drawn: {', '.join(saves)}.",
+        "",
+        "What the RTF and DOCX formats add to a run: their write times above in the "
+        "documents step (the DOCX's includes importing python-docx, ~0.15 s), and the PDF "
+        "of each figure in the figure workers (the SVG file is the SVG the HTML inlines, "
+        "already drawn).",
     ])
     publish("Rendering by format", "python bench/bench_render.py --write", markdown)
 
