@@ -316,7 +316,8 @@ def _run_twice(plan: Path, tmp_path: Path, jobs: tuple[int, int]) -> tuple[dict,
 def test_mini_outputs_are_byte_identical_with_source_date_epoch(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     first, second = _run_twice(MINI / "mini.sap", tmp_path, (1, 2))
-    assert set(first) == {"ard.parquet", "report.html", "report.md", outputs.MARKER}
+    assert set(first) == {"ard.parquet", "report.html", "report.md", "report.rtf",
+                          "rtf/t-1.rtf", "report.docx", outputs.MARKER}
     assert [n for n in first if first[n] != second[n]] == []
     meta = __import__("sap_engine.ard", fromlist=["read"]).read(tmp_path / "o" /
                                                                  "ard.parquet").attrs
