@@ -56,6 +56,17 @@ def proderm(tmp_path_factory):
     return out, pdf
 
 
+def test_proderm_has_one_rtf_per_display(proderm):
+    from sap_engine.parse import parse_file
+
+    out, _ = proderm
+    plan = parse_file(ROOT / "plans" / "prodrem.sap")
+    names = {"t-" + re.sub(r"\W+", "-", t.number) + ".rtf" for t in plan.tables}
+    names |= {"f-" + re.sub(r"\W+", "-", f.number.lower()) + ".rtf" for f in plan.figures}
+    assert {p.name for p in (out / "rtf").iterdir()} == names
+    assert len(names) == len(plan.tables) + len(plan.figures) == 27
+
+
 def _expected_n(out) -> tuple[list[str], list[str]]:
     """Table 14.2.1: the header N of each arm and the first row n, from the ARD."""
     frame = ard.read(out / "ard.parquet")

@@ -19,7 +19,7 @@ from sap_engine import ard
 from sap_engine.api import run_plan
 from sap_engine.parse import parse_file
 from sap_engine.render import rtf
-from sap_engine.render.page_layout import display_stem, table_layout
+from sap_engine.render.page_layout import display_stem, figure_page, table_layout
 from sap_engine.render.tables import BuiltTable, Row, Section
 
 EPOCH = 1700000000
@@ -235,6 +235,11 @@ def test_a_narrow_table_is_portrait_and_a_wide_one_landscape():
     # Each data column holds its widest cell ("12 (34.5)": 9 Courier characters at 9 pt).
     assert min(narrow.widths[1:]) >= 9 * 108
     assert table_layout(_table(14)).font_size < rtf.FONT_SIZE  # too wide at 9 points
+
+
+def test_a_wide_figure_is_landscape_and_a_square_one_portrait():
+    assert figure_page(840, 504).landscape  # 7 x 4.2 in at 120 dpi: the line charts
+    assert not figure_page(900, 744).landscape  # 7.5 x 6.2 in: heat maps
 
 
 def test_display_file_names():

@@ -114,8 +114,9 @@ def _span(size: int, chars: list[int]) -> int:
 
 
 def figure_page(px_width: int, px_height: int) -> Page:
-    """A figure wider than tall is printed on a landscape page."""
-    return Page(landscape=px_width > 1.2 * px_height)
+    """A figure clearly wider than tall (the line charts, 7 x 4.2 in) is printed on a
+    landscape page; a squarer one (a heat map, 7.5 x 6.2 in) is larger on a portrait page."""
+    return Page(landscape=px_width > 1.25 * px_height)
 
 
 def display_stem(kind: str, number: str) -> str:
