@@ -245,3 +245,18 @@ def test_a_wide_figure_is_landscape_and_a_square_one_portrait():
 def test_display_file_names():
     assert display_stem("table", "14.2.1") == "t-14-2-1"
     assert display_stem("figure", "2a") == "f-2a"
+
+
+def test_plan_text_with_markup_characters_survives_both_formats(tmp_path, monkeypatch):
+    import docx
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    title = "Change <&> {x} \u2265 caf\u00e9"
+    plan = write_plan(tmp_path, (MINI / "mini.sap").read_text().replace(
+        '"Change from baseline at week 16"', f'"{title}"', 1))
+    run_plan(plan, tmp_path / "out", jobs=1)
+    text = (tmp_path / "out" / "rtf" / "t-1.rtf").read_text(encoding="ascii")
+    assert _groups_balance(text)
+    assert " Change <&> \\{x\\} \\u8805? caf\\u233?\\par}" in text
+    table = docx.Document(str(tmp_path / "out" / "report.docx")).tables[0]
+    assert table.rows[1].cells[0].text == title
