@@ -40,7 +40,7 @@ def main() -> None:
     table = pq.read_table(out / "ard.parquet")
     model_time = median_time(lambda: build_document(plan, table, None), repeats=5)
     model = build_document(plan, table, out, jobs=1)  # with the figures, drawn once
-    document = writers.Document(model, plan, out)
+    document = writers.Document(model, plan, folder=out, ard=table)
     rows = ["| format | files | time (median of 5) | size |", "|---|---|---:|---:|"]
     for writer in writers.registered():
         def write(writer=writer) -> int:

@@ -8,15 +8,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sap_engine import model as m
 from sap_engine.check import CheckedPlan, check_names
 from sap_engine.errors import AnalysisError, Diagnostic, OutputError
 from sap_engine.parse import parse_file
+
+if TYPE_CHECKING:
+    from sap_engine.qc_diff import Comparison
 
 
 @dataclass
@@ -94,6 +99,7 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     """
     from sap_engine import ard, outputs, workers
     from sap_engine.compile import compile_plan
+    from sap_engine.provenance import seeds_of
     from sap_engine.render import document
     from sap_engine.render.figures import preload
 
@@ -114,8 +120,12 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     # The document is made from the ARD alone: what it shows besides the rows goes into
     # the ARD's metadata, and `sap-run render` rebuilds the same document from the file.
     meta = {**ard.provenance(checked.plan.path, checked.plan.text, checked.datasets,
-                             command=command, created=created),
+                             seeds=seeds_of(steps), command=command, created=created),
             **ard.outcome_metadata(results.failures, results.notes, steps)}
+    # Only when a data file has labels: the ARD of a plan on unlabelled data is unchanged.
+    labels = ard.variable_labels(checked.plan, checked.datasets)
+    if labels:
+        meta["variable_labels"] = json.dumps(labels, sort_keys=True)
     table = ard.to_table(results.rows, meta)
 
     def produce(staging: Path) -> list[Path]:
@@ -198,3 +208,99 @@ def render_plan(ard_path: str | Path, plan_path: str | Path, out: str | Path | N
     files = _write_outputs(target, out_dir, produce)
     return RenderResult(out_dir, files, stored.table.num_rows, stored.failures,
                         stored.warnings, notes)
+
+
+CONVERT_SUFFIXES = (".json", ".ndjson", ".parquet")
+
+
+def convert_data(source: str | Path, target: str | Path, name: str | None = None,
+                 label: str = "", keys: tuple[str, ...] = ()) -> Path:
+    """Read a data file of any format a plan reads (CSV, Parquet, SAS XPORT, SAS7BDAT,
+    Dataset-JSON) and write it as Dataset-JSON v1.1 (``.json``, ``.ndjson``) or Parquet,
+    variable labels kept (``sap-run convert``). ``name`` is the Dataset-JSON dataset name
+    (default: the file's name in capitals), ``label`` its description, ``keys`` its key
+    columns; its creation time is SOURCE_DATE_EPOCH when set. The file appears whole or
+    not at all (written beside, then renamed)."""
+    import os
+
+    from sap_engine.ard import creation_time
+    from sap_engine.data.sources import Dataset
+    from sap_engine.errors import DataError
+
+    src, dst = Path(source), Path(target)
+    if dst.suffix.lower() not in CONVERT_SUFFIXES:
+        raise OutputError(Diagnostic("SAP325", f"cannot convert to {dst.name}: write a "
+                                               ".json, .ndjson or .parquet file"))
+    dataset = Dataset(m.Source(src.stem, "file", str(src)), src.resolve(), str(src))
+    try:
+        table = dataset.table()
+    except DataError as exc:  # located at the file itself: there is no plan line
+        raise DataError([replace(d, location=None) for d in exc.diagnostics]) from None
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise DataError(Diagnostic("SAP309", f"{src.name} has no key column "
+                                             f"{', '.join(missing)}"))
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    try:
+        if dst.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        else:
+            from sap_engine.data.datasetjson import write_dataset_json
+
+            # SOURCE_DATE_EPOCH, when set, makes the file byte-reproducible (as the ARD).
+            write_dataset_json(table, tmp, name=name or src.stem.upper(), label=label,
+                               keys=keys, created=creation_time(),
+                               ndjson=dst.suffix.lower() == ".ndjson")
+        os.replace(tmp, dst)
+    except ValueError as exc:  # a column Dataset-JSON cannot hold
+        tmp.unlink(missing_ok=True)
+        raise OutputError(Diagnostic("SAP326", f"cannot write {src.name} as Dataset-JSON: "
+                                               f"{exc}")) from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(Diagnostic("SAP325", f"cannot write {dst}: "
+                                               f"{exc.strerror or type(exc).__name__}")) \
+            from None
+    return dst
+# ---- diff: two ARDs compared statistic by statistic (QC, double programming)
+
+
+@dataclass
+class DiffResult:
+    comparison: Comparison
+    files: list[Path]  # [OUT/diff.html] with ``out``, else []
+    notes: list[Diagnostic] = field(default_factory=list)  # warnings (SAP534)
+
+
+def diff_ards(a_path: str | Path, b_path: str | Path, tol: float = 1e-8,
+              out: str | Path | None = None) -> DiffResult:
+    """Compare two ARDs by key (see :mod:`sap_engine.qc_diff` for the tolerance rule);
+    with ``out``, write ``out/diff.html`` atomically. ``out`` may be new, empty, or a
+    folder an earlier diff wrote; never a run's results folder (SAP535), which the diff's
+    one page would replace. Bad input is OutputError SAP531-SAP533, nothing written."""
+    from sap_engine import ard, outputs, qc_diff, qc_report
+
+    created = ard.creation_time()  # the page's "Compared" time (SOURCE_DATE_EPOCH)
+    target = None
+    if out is not None:
+        target = outputs.prepare(out)
+        marker = outputs.read_marker(target.path) if target.mode == "replace" else None
+        if marker is not None and sorted(marker["files"]) != ["diff.html"]:
+            raise OutputError(Diagnostic(
+                "SAP535", f"output folder {out} holds the results of a run, not of a diff: "
+                          "the diff would replace them; name another folder (nothing was "
+                          "changed)"))
+    a, b = qc_diff.load(a_path), qc_diff.load(b_path)
+    comparison = qc_diff.compare(a, b, tol)
+    files: list[Path] = []
+    if target is not None and out is not None:
+        page = qc_report.html(comparison, created)
+
+        def produce(staging: Path) -> list[Path]:
+            (staging / "diff.html").write_bytes(page)
+            return [staging / "diff.html"]
+
+        files = _write_outputs(target, Path(out), produce)
+    return DiffResult(comparison, files, [*a.notes, *b.notes])

@@ -3,11 +3,13 @@
 Columns and vocabulary follow ``docs/ard.md``. Values are never rounded here. The key
 (analysis_id, groups, variable, variable_level, stat_name) is unique; :func:`to_table`
 refuses a duplicate, since two numbers under one key would make a display ambiguous.
-File metadata records what produced the numbers: the plan and data hashes, the engine and
-dependency versions, seeds, the UTC time and the command line; and what a document needs
-besides the rows (:func:`outcome_metadata`): the failures, the warnings and each step's
-resolved options, so that ``sap-run render ARD PLAN`` rebuilds the documents from the ARD
-file and the plan alone (:func:`load` reads it back, refusing a file that is not one).
+File metadata records what produced the numbers (:mod:`sap_engine.provenance`): the plan
+and data hashes, the engine and dependency versions, seeds, the UTC time, the command line
+and a hash of the rows themselves (a render refuses rows edited since, SAP530); and what a
+document needs besides the rows (:func:`outcome_metadata`): the failures, the warnings and
+each step's resolved options, so that ``sap-run render ARD PLAN`` rebuilds the documents from
+the ARD file and the plan alone (:func:`load` reads it back, refusing a file that is not
+one).
 
 Reproducible output: with ``SOURCE_DATE_EPOCH`` set (the reproducible-builds convention,
 seconds since 1970 UTC), ``created_utc`` is that time instead of the clock's, so two runs of
@@ -31,7 +33,6 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import sap_engine
+from sap_engine import provenance as prov
 from sap_engine.errors import DataLocation, Diagnostic, OutputError
 from sap_engine.fmt import expr
 from sap_engine.location import Loc
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 BASE_COLUMNS = ("analysis_id", "analysis_label", "method", "population")
 TAIL_COLUMNS = ("variable", "variable_level", "stat_name", "stat_label", "stat", "stat_text",
                 "plan_line")
-DEPENDENCIES = ("lark", "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "jinja2")
+DEPENDENCIES = prov.DEPENDENCIES
 PREFIX = "sap_engine."  # of every metadata key
 
 
@@ -98,6 +100,8 @@ def to_table(rows: list[dict], meta: dict[str, str] | None = None) -> pa.Table:
             columns[c].append(v)
     table = pa.table(columns, schema=schema(n_groups))
     if meta:
+        # The hash of the rows themselves: a render refuses rows edited since (SAP530).
+        meta = {**meta, "rows_sha256": prov.rows_sha256(table)}
         table = table.replace_schema_metadata({f"{PREFIX}{k}": v for k, v in meta.items()})
     return table
 
@@ -129,29 +133,36 @@ def recorded_command(command: list[str]) -> str:
     return " ".join(kept)
 
 
-def provenance(plan_path: str, plan_text: str, datasets: dict, seeds: list[int] | None = None,
-               command: list[str] | None = None,
+def provenance(plan_path: str, plan_text: str, datasets: dict,
+               seeds: dict[str, int] | None = None, command: list[str] | None = None,
                created: datetime | None = None) -> dict[str, str]:
-    versions = {}
-    for dep in DEPENDENCIES:
-        try:
-            versions[dep] = importlib_metadata.version(dep)
-        except importlib_metadata.PackageNotFoundError:
-            versions[dep] = "not installed"
-    return {
-        "plan_path": str(plan_path),
-        "plan_sha256": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(),
-        "data_sha256": json.dumps({name: ds.sha256() for name, ds in datasets.items()},
-                                  sort_keys=True),
-        "data_paths": json.dumps({name: str(ds.path) for name, ds in datasets.items()},
-                                 sort_keys=True),
-        "engine_version": sap_engine.__version__,
-        "dependency_versions": json.dumps(versions, sort_keys=True),
-        "python_version": sys.version.split()[0],
-        "seeds": json.dumps(seeds or []),
-        "created_utc": (created or creation_time()).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command_line": recorded_command(command if command is not None else sys.argv),
-    }
+    """The provenance metadata of a run (see :mod:`sap_engine.provenance`): ``seeds`` maps
+    an analysis id to its seed (:func:`sap_engine.provenance.seeds_of` of the steps)."""
+    return prov.collect(plan_path, plan_text, datasets, seeds or {},
+                        recorded_command(command if command is not None else sys.argv),
+                        created or creation_time())
+
+
+def variable_labels(plan: m.Plan, datasets: dict) -> dict[str, str]:
+    """Column -> label, as the data files give them (SAS and Dataset-JSON files, Parquet
+    field metadata), for the columns the plan reads: the document shows them where the plan
+    gives no label of its own (``variable adsl.AGE`` shown as "Age"). A column read from two
+    datasets takes the label of its first mention. Empty when no file has labels."""
+    from sap_engine import model as m
+
+    labels = {name: ds.labels() for name, ds in datasets.items()}
+    subject_first = sorted(labels, key=lambda n: not datasets[n].source.subjects)
+    out: dict[str, str] = {}
+    for node in m.walk(plan.statements):
+        if not isinstance(node, m.Col) or node.name in out:
+            continue
+        found = [labels[node.dataset]] if node.dataset in labels else \
+            [labels[n] for n in subject_first] if node.dataset is None else []
+        for given in found:
+            if node.name in given:
+                out[node.name] = given[node.name]
+                break
+    return out
 
 
 def write(table: pa.Table, path: Path) -> None:
@@ -170,7 +181,7 @@ def read(path: str | Path):
 
 # Keys the renderer needs: an ARD without them cannot be rendered (an older engine wrote it).
 PROVENANCE_KEYS = ("plan_path", "plan_sha256", "data_sha256", "engine_version",
-                   "dependency_versions", "created_utc")
+                   "dependency_versions", "created_utc", "rows_sha256")
 OUTCOME_KEYS = ("failures", "warnings", "steps")
 
 
@@ -283,14 +294,16 @@ def load(path: str | Path) -> StoredArd:
                               "older than this one wrote it: run the plan again")
     _check_columns(path, table)
     _check_keys(path, table)
+    _check_rows_hash(path, table, meta["rows_sha256"])
     try:
         failures, warnings = diagnostics(meta, "failures"), diagnostics(meta, "warnings")
         steps = json.loads(meta["steps"])
-        for key in ("data_sha256", "dependency_versions"):
-            if not isinstance(json.loads(meta[key]), dict):
-                raise ValueError(key)
+        prov.Provenance.of(meta)  # its JSON entries decode (ValueError if not)
         if not isinstance(steps, dict):
             raise ValueError("steps")
+        labels = json.loads(meta.get("variable_labels", "{}"))
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ValueError("variable_labels")
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise _unusable(path, f"its metadata is damaged ({type(exc).__name__}: {exc})") from None
     return StoredArd(Path(path), data, table, meta, failures, warnings, steps)
@@ -321,6 +334,18 @@ def _check_keys(path: str | Path, table: pa.Table) -> None:
         raise _unusable(path, f"{int(duplicated.sum())} of its rows repeat a key (analysis "
                               f"{row['analysis_id']}, {row['stat_name']}): the file was "
                               "changed after the run")
+
+
+def _check_rows_hash(path: str | Path, table: pa.Table, recorded: str) -> None:
+    """The rows are the run's: their hash is the one the run recorded (OutputError SAP530).
+    Without it, rows edited into other valid numbers would be rendered as the run's."""
+    actual = prov.rows_sha256(table)
+    if actual != recorded:
+        raise OutputError(Diagnostic(
+            "SAP530", f"the ARD's rows were changed after the run: their SHA-256 is "
+                      f"{actual[:16]}..., the run recorded {recorded[:16]}... "
+                      f"({PREFIX}rows_sha256); render the ARD the run wrote, or run the "
+                      "plan again", data_location=DataLocation(str(path))))
 
 
 def rows_do_not_fit(path: str | Path, exc: Exception) -> OutputError:

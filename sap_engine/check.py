@@ -23,6 +23,7 @@ from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
 from sap_engine.check_estimands import check_estimand, not_estimable
 from sap_engine.check_expressions import ExpressionChecker
+from sap_engine.check_order import display_order_warnings
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
 from sap_engine.check_visits import check_visit_needs
 from sap_engine.data.sources import Dataset, open_sources
@@ -50,6 +51,9 @@ class CheckedPlan:
     # Analyses checked but not run, each with its warning (SAP254: an estimand with a
     # principal stratum strategy, which the engine cannot estimate).
     not_estimable: dict[str, Diagnostic] = field(default_factory=dict)
+    # Other warnings of the check (SAP255: displays numbered out of document order): the
+    # plan runs, and they are printed and recorded in the ARD and the document.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def analysis(self, name: str) -> m.Analysis:
         return self.plan.analyses[name]
@@ -125,7 +129,8 @@ class _Checker(ExpressionChecker):
             check_arm_levels(self)
         if self.problems:
             raise PlanCheckError(sorted(self.problems, key=_position))
-        return CheckedPlan(plan, self.datasets, self.subjects or "", bound, not_run)
+        return CheckedPlan(plan, self.datasets, self.subjects or "", bound, not_run,
+                           display_order_warnings(plan))
 
     def check_treatment(self) -> None:
         trt = self.plan.treatment

@@ -1,6 +1,7 @@
 """``sap-run``: the command line, a thin shell over :mod:`sap_engine.api`.
 
-Exit codes: 0 success; 1 ``fmt --check`` found a file to reformat; 2 a plan, data or
+Exit codes: 0 success; 1 ``fmt --check`` found a file to reformat, or ``diff`` found the
+two ARDs to differ; 2 a plan, data or
 analysis error (printed as ``file:line:col: error[CODE]: message``, at most the first 50
 with a count of the rest, never a traceback unless ``--debug``); 3 only for a bug in the
 engine ("internal error"). argparse (standard library) keeps a cold ``sap-run check`` fast:
@@ -20,9 +21,9 @@ from sap_engine import __version__
 from sap_engine.errors import Diagnostic, SapError, render_diagnostics
 
 EXIT_CODES = """exit codes:
-  0  success
-  1  fmt --check: a file would be reformatted
-  2  an error in the plan, its data or an analysis (code SAPnnn, file:line:col)
+  0  success (diff: the ARDs agree within the tolerance)
+  1  fmt --check: a file would be reformatted; diff: the ARDs differ
+  2  an error in the plan, its data, an analysis or an input file (code SAPnnn, located)
   3  an internal error: a bug in sap-engine (rerun with --debug and report it)"""
 
 
@@ -56,11 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("plan", type=Path)
     _data_root_option(e)
     d = _render_parser(sub)
+    q = _diff_parser(sub)
     f = sub.add_parser("fmt", help="rewrite a plan in the canonical layout")
     f.add_argument("plan", type=Path, nargs="+")
     f.add_argument("--check", action="store_true",
                    help="only report files that would change (exit 1 if any)")
-    for command in (c, r, e, d, f):
+    v = _convert_parser(sub)
+    i = _import_parser(sub)
+    for command in (c, r, e, d, q, f, v, i):
         # `sap-run run --debug` as well as `sap-run --debug run` (the internal-error hint
         # says "rerun with --debug"); SUPPRESS keeps a --debug given before the command.
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -79,6 +83,49 @@ def _render_parser(sub) -> argparse.ArgumentParser:
     d.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
                    help="worker processes for the figures (default: one per available core)")
     return d
+
+
+def _convert_parser(sub) -> argparse.ArgumentParser:
+    v = sub.add_parser("convert", help="write a data file (CSV, Parquet, SAS XPORT, SAS7BDAT, "
+                                       "Dataset-JSON) as CDISC Dataset-JSON v1.1 or Parquet")
+    v.add_argument("source", type=Path, help="the data file to read")
+    v.add_argument("target", type=Path, help="the file to write: .json, .ndjson (Dataset-JSON) "
+                                             "or .parquet")
+    v.add_argument("--name", default=None, help="the dataset's name (default: the source "
+                                                "file's name in capitals)")
+    v.add_argument("--label", default="", help="the dataset's label (description)")
+    v.add_argument("--key", default="", metavar="COLS",
+                   help="its key columns, comma-separated (Dataset-JSON keySequence)")
+    return v
+def _diff_parser(sub) -> argparse.ArgumentParser:
+    q = sub.add_parser("diff", help="compare two ARDs statistic by statistic (QC, double "
+                                    "programming); exit 1 if they differ")
+    q.add_argument("a", type=Path, metavar="A", help="the reference ARD (production)")
+    q.add_argument("b", type=Path, metavar="B", help="the ARD compared with it (QC)")
+    q.add_argument("--tol", type=_tolerance, default=1e-8, metavar="TOL",
+                   help="values agree when |A - B| <= TOL * max(1, |A|, |B|) (default 1e-8)")
+    q.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder for diff.html, the comparison as a page (written whole)")
+    return q
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+def _import_parser(sub) -> argparse.ArgumentParser:
+    i = sub.add_parser("import-ars", help="write a plan from a CDISC ARS v1.0 ReportingEvent "
+                                          "(JSON); lists the analyses it cannot express")
+    i.add_argument("file", type=Path, help="the ARS ReportingEvent (.json)")
+    i.add_argument("--out", type=Path, default=None, metavar="PLAN.sap",
+                   help="the plan to write (default: <file name>.sap here; never overwritten)")
+    return i
 
 
 def _data_root_option(p: argparse.ArgumentParser) -> None:
@@ -106,6 +153,8 @@ def _cmd_check(args) -> int:
           f"{len(checked.datasets)} datasets)")
     if checked.not_estimable:  # warnings: the plan checks, but these analyses will not run
         print(render_diagnostics(list(checked.not_estimable.values())), file=sys.stderr)
+    if checked.warnings:
+        print(render_diagnostics(checked.warnings), file=sys.stderr)
     return 0
 
 
@@ -150,6 +199,41 @@ def _cmd_render(args) -> int:
         if n:
             print(f"note: the ARD records {n} {one if n == 1 else many}; the document lists "
                   f"{'it' if n == 1 else 'them'}", file=sys.stderr)
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from sap_engine.api import convert_data
+
+    keys = tuple(k.strip() for k in args.key.split(",") if k.strip())
+    path = convert_data(args.source, args.target, args.name, args.label, keys)
+    print(f"{args.source}: written as {path}")
+    return 0
+def _cmd_diff(args) -> int:
+    from sap_engine.api import diff_ards
+    from sap_engine.qc_report import text
+
+    result = diff_ards(args.a, args.b, args.tol, args.out)
+    if result.notes:
+        print(render_diagnostics(result.notes), file=sys.stderr)
+    sys.stdout.write(text(result.comparison))
+    for path in result.files:
+        print(f"  {path}")
+    return 0 if result.comparison.identical else 1
+
+
+def _cmd_import_ars(args) -> int:
+    from sap_engine.ars_import import import_file
+
+    result = import_file(args.file, args.out)
+    t = result.translation
+    print(f"{args.file}: {len(t.mapped)} analyses imported into {result.path}; "
+          f"{len(t.unsupported)} not imported")
+    for s in t.unsupported:
+        print(f"  not imported: {s.ars_id} \"{s.name}\": {s.reason}")
+    if not result.schema_checked:
+        print("note: the ARS JSON Schema was not checked (jsonschema is not installed: "
+              "pip install jsonschema)", file=sys.stderr)
     return 0
 
 
@@ -199,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"check": _cmd_check, "run": _cmd_run, "explain": _cmd_explain,
-               "render": _cmd_render,
+               "render": _cmd_render, "convert": _cmd_convert, "diff": _cmd_diff,
+               "import-ars": _cmd_import_ars,
                "fmt": _cmd_fmt}[args.command]
     try:
         return handler(args)

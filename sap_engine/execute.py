@@ -55,7 +55,7 @@ def execute(checked: CheckedPlan, steps: list[Step] | None = None, jobs: int = 1
     ev = Evaluator(checked)
     # The analyses not run because they are not estimable are reported with the run's
     # warnings, so that the ARD (and the document made from it) says so.
-    results = Results(notes=list(checked.not_estimable.values()))
+    results = Results(notes=[*checked.not_estimable.values(), *checked.warnings])
     jobs = min(jobs, len(work))
     if jobs > 1:
         # Load once here what every worker would otherwise load for itself after the fork:

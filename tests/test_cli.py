@@ -64,7 +64,7 @@ def test_missing_and_non_tabular_data(sap_run, tmp_path):
     text = MINI_TEXT.replace('"adsl.csv"', '"gone.parquet"').replace('"adeff.csv"', '"plan.sap"')
     r = sap_run("check", write_plan(tmp_path, text))
     _assert_clean_error(r, "error[SAP301]", "gone.parquet", "error[SAP302]",
-                        "neither Parquet nor CSV")
+                        "is not a data file the engine reads")
 
 
 def test_non_numeric_analysis_variable_names_file_row_column(sap_run, tmp_path):

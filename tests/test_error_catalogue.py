@@ -38,8 +38,23 @@ TRIGGERED_BY = {
     "SAP221": f"{HERE}::test_sap221_change_of_a_parameter_without_visits",
     "SAP304": f"{HERE}::test_sap304_two_values_for_one_subject_and_visit",
     "SAP401": f"{HERE}::test_sap401_empty_population",
+    "SAP320": "tests/test_inputs_errors.py::test_json_that_is_not_dataset_json_is_sap320",
+    "SAP321": "tests/test_inputs_errors.py::"
+              "test_row_with_too_few_values_is_sap321_naming_file_and_row",
+    "SAP322": "tests/test_inputs_errors.py::test_unknown_data_type_is_sap322_naming_the_column",
+    "SAP323": "tests/test_inputs_errors.py::test_value_not_of_its_column_type_is_sap323",
+    "SAP324": "tests/test_inputs_errors.py::test_records_count_that_is_not_the_rows_is_sap324",
+    "SAP325": "tests/test_convert.py::"
+              "test_a_target_it_cannot_write_is_sap325_and_nothing_is_written",
+    "SAP326": "tests/test_convert.py::"
+              "test_data_dataset_json_cannot_hold_is_sap326_and_nothing_is_written",
     "SAP405": f"{HERE}::test_sap405_stratum_level_without_subjects",
     "SAP501": f"{HERE}::test_sap501_outputs_cannot_be_written",
+    "SAP520": "tests/test_ars_import.py::test_sap520_a_file_that_is_not_json",
+    "SAP521": "tests/test_ars_import.py::test_sap521_a_file_that_fails_the_schema",
+    "SAP522": "tests/test_ars_import.py::"
+              "test_sap522_a_reference_to_no_entry_also_without_jsonschema",
+    "SAP523": "tests/test_ars_import.py::test_sap523_an_existing_plan_is_not_overwritten",
     "SAP003": "tests/test_hardening_parser.py::test_a_plan_path_that_is_a_folder_is_a_plan_error",
     "SAP004": "tests/test_hardening_parser.py::test_an_unreadable_plan_is_a_plan_error",
     "SAP005": "tests/test_hardening_parser.py::test_a_50_mb_plan_is_refused_before_it_is_read",
@@ -70,6 +85,8 @@ TRIGGERED_BY = {
     "SAP495": "tests/methods/test_mmrm.py::test_constant_visit_is_not_modelled",
     "SAP496": "tests/methods/test_mmrm.py::test_undefined_df_are_refused",
     "SAP497": "tests/methods/test_mmrm.py::test_visits_option_takes_numbers",
+    "SAP255": "tests/test_document_quality.py::"
+              "test_tables_out_of_document_order_are_warning_sap255",
     "SAP601": "tests/methods/test_mi.py::test_a_flat_likelihood_is_refused",
     "SAP602": "tests/methods/test_mi.py::test_intermittent_missingness_needs_mmrm_draws",
     "SAP603": "tests/methods/test_mi.py::test_a_singular_regression_is_refused",
@@ -97,6 +114,13 @@ TRIGGERED_BY = {
               "test_a_file_that_is_not_an_sap_engine_ard_is_sap510",
     "SAP511": "tests/test_render_from_ard.py::"
               "test_an_ard_of_another_engine_version_renders_with_warning_sap511",
+    "SAP530": "tests/test_provenance.py::"
+              "test_a_render_of_an_edited_ard_is_refused_with_sap530",
+    "SAP531": "tests/test_qc_diff.py::test_a_file_that_is_not_an_ard_is_sap531",
+    "SAP532": "tests/test_qc_diff.py::test_ards_with_other_key_columns_are_sap532",
+    "SAP533": "tests/test_qc_diff.py::test_a_repeated_key_is_sap533_with_its_rows",
+    "SAP534": "tests/test_qc_diff.py::test_the_cli_prints_the_table_and_exits_1",
+    "SAP535": "tests/test_qc_diff.py::test_a_runs_folder_is_not_replaced_by_a_diff_sap535",
 }
 
 

@@ -82,7 +82,9 @@ def test_responder_figure_plots_the_ard_percentages(prodrem):
         for x, y, _ in series[labels[arm]]:
             week = round(x / 4) * 4
             assert y == pytest.approx(_ard_value(rows, arm, week, "pct", level="Y"), abs=1e-12)
-    assert fig.axes[0].get_ylim() == (0, 100)
+    # 0-100 % with headroom, so points at 0 and 100 % are not cut by the frame.
+    assert fig.axes[0].get_ylim() == (-3, 104)
+    assert list(fig.axes[0].get_yticks()) == [0, 20, 40, 60, 80, 100]
 
 
 def test_heat_map_cells_are_the_ard_correlations(prodrem):

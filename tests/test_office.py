@@ -17,6 +17,7 @@ from conftest import ROOT
 
 from sap_engine import ard
 from sap_engine.api import run_plan
+from sap_engine.provenance import Provenance
 from sap_engine.render.document import DocumentModel
 from sap_engine.render.tables import BuiltTable, Row, Section
 from sap_engine.render.writers import Document, rtf, word
@@ -64,7 +65,7 @@ def test_proderm_has_one_rtf_per_display(proderm):
     names = {"t-" + re.sub(r"\W+", "-", t.number) + ".rtf" for t in plan.tables}
     names |= {"f-" + re.sub(r"\W+", "-", f.number.lower()) + ".rtf" for f in plan.figures}
     assert {p.name for p in (out / "rtf").iterdir()} == names
-    assert len(names) == len(plan.tables) + len(plan.figures) == 27
+    assert len(names) == len(plan.tables) + len(plan.figures) == 28  # 17 tables, 11 figures
 
 
 def _expected_n(out) -> tuple[list[str], list[str]]:
@@ -110,9 +111,9 @@ def _long_document(tmp_path):
     table = BuiltTable("99.1", "A long table", "Safety set (N = 10)",
                        ["", "Arm A (N=5)", "Arm B (N=5)"], groups, ["A footnote."])
     model = DocumentModel("Doc", {"name": "S", "title": "Study", "attributes": []},
-                          {"plan_path": "p.sap", "plan_sha256": "0" * 64,
-                           "created_utc": "2023-11-14T22:13:20Z"}, [table], [], [], [], [],
-                          [])
+                          Provenance.of({"plan_path": "p.sap", "plan_sha256": "0" * 64,
+                                         "created_utc": "2023-11-14T22:13:20Z"}),
+                          [table], [], [], [], [], [])
     return Document(model, None)  # type: ignore[arg-type]
 
 

@@ -24,11 +24,12 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("", "location", "errors", "model", "model_expr", "model_declarations",
                     "resources", "workers", "functions", "figure_path", "template_sandbox")),
     ("parse", ("depth", "syntax_errors", "parse_expressions", "parse_statements", "parse",
-               "fmt")),
+               "fmt", "ars_map")),
     # The statistical library: a method knows frames and options, never the plan.
     ("methods", ("methods", "methods.*")),
     # The readers the checker opens the data with.
-    ("sources", ("data", "data.sources")),
+    ("sources", ("data", "data.sources", "data.sas", "data.datasetjson",
+                 "data.datasetjson_values")),
     ("check", ("check", "check_*", "bind", "bind_options")),
     # Derivations evaluated on the data, and the data preflight of check.
     ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",
@@ -37,9 +38,11 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("execute", ("execute_frames", "execute")),
     # The preflight over compiled steps (check's last pass, run from api.check).
     ("analysis preflight", ("analysis_preflight",)),
-    ("ard", ("ard",)),
+    ("ard", ("ard", "provenance")),
     ("render", ("render", "render.*", "outputs")),
-    ("api", ("api", "cli")),
+    # sap-run diff: two ARD files compared (its page uses the render stage's escaping).
+    ("qc", ("qc_diff", "qc_report")),
+    ("api", ("api", "cli", "ars_import", "ars_translate", "ars_outputs")),
 )
 # What the renderers must not import, whatever the order allows.
 RENDER_FORBIDDEN = ("check", "check_*", "bind", "bind_options", "explain", "compile", "data",

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import MINI, write_plan
 
-from sap_engine import ard, outputs
+from sap_engine import ard, outputs, provenance
 from sap_engine.api import render_plan, run_plan
 from sap_engine.bind_options import ResolvedOption
 from sap_engine.errors import Diagnostic, OutputError
@@ -109,7 +109,9 @@ def test_the_header_n_is_read_from_the_ard_rows(tmp_path):
     counts = (frame["analysis_id"] == "table 1") & (frame["method"] == "population_count")
     assert set(frame.loc[counts, "group1_level"]) == {"Active", "Control", "Total"}
     frame.loc[counts & (frame["group1_level"] == "Active"), "stat"] = 123.0
-    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False),
+    # Edited as someone would who also recorded the new rows' hash (else SAP530 refuses it).
+    pq.write_table(_rehashed(pa.Table.from_pandas(frame, schema=table.schema,
+                                                  preserve_index=False)),
                    tmp_path / "edited.parquet")
     render_plan(tmp_path / "edited.parquet", MINI / "mini.sap", tmp_path / "again", jobs=1)
     md = (tmp_path / "again" / "report.md").read_text()
@@ -206,11 +208,19 @@ def _rewritten(source, path, meta=None, drop=(), table=None):
     return path
 
 
+def _rehashed(table):
+    """``table`` with the hash of its (edited) rows recorded, as a run would have."""
+    meta = dict(table.schema.metadata or {})
+    meta[b"sap_engine.rows_sha256"] = provenance.rows_sha256(table).encode()
+    return table.replace_schema_metadata(meta)
+
+
 def _without_counts(table):
-    """The ARD with its column-header N emptied: rows the renderer cannot lay out."""
+    """The ARD with its column-header N emptied, and the rows' hash recorded again: rows
+    the renderer cannot lay out (edited by someone who knew to update the hash)."""
     frame = table.to_pandas()
     frame.loc[frame["stat_name"] == "N", "stat"] = None
-    return pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False)
+    return _rehashed(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False))
 
 
 @pytest.mark.parametrize("make, fragment", [
@@ -221,6 +231,8 @@ def _without_counts(table):
      "sap_engine.failures, sap_engine.steps); an sap-engine older"),
     (lambda src, p: _rewritten(src, p, {"warnings": "[{\"code\": 1}]"}), "metadata is damaged"),
     (lambda src, p: _rewritten(src, p, {"steps": "{not json"}), "metadata is damaged"),
+    (lambda src, p: _rewritten(src, p, {"variable_labels": '{"AGE": 1}'}),
+     "metadata is damaged (ValueError: variable_labels)"),
     (lambda src, p: _rewritten(src, p, table=pq.read_table(src).drop_columns(["stat"])),
      "columns are not those of an sap-engine ARD (stat)"),
     (lambda src, p: None, "No such file"),
@@ -228,7 +240,8 @@ def _without_counts(table):
      "of its rows repeat a key (analysis D1, n): the file was changed after the run"),
     (lambda src, p: _rewritten(src, p, table=_without_counts(pq.read_table(src))),
      "its rows do not fit the plan's displays (ValueError: cannot convert float NaN"),
-], ids=["garbage", "truncated", "foreign", "old", "bad-diagnostic", "bad-json", "columns",
+], ids=["garbage", "truncated", "foreign", "old", "bad-diagnostic", "bad-json", "bad-labels",
+        "columns",
         "missing", "duplicated", "edited"])
 def test_a_file_that_is_not_an_sap_engine_ard_is_sap510(sap_run, tmp_path, mini_ard, make,
                                                          fragment):

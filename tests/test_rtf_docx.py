@@ -158,6 +158,11 @@ def test_rtf_docx_and_figure_files_are_byte_identical_across_runs(runs):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
+def _embedded_png(rtf_text: str) -> bytes:
+    hexed = re.search(r"\\pict\\pngblip[^\n]*\n([0-9a-f\n]+)}", rtf_text).group(1)
+    return bytes.fromhex(hexed.replace("\n", ""))
+
+
 def test_figures_are_written_as_png_svg_and_pdf(runs):
     from PIL import Image
 
@@ -168,10 +173,59 @@ def test_figures_are_written_as_png_svg_and_pdf(runs):
     assert (out / "figures" / "figure-1.pdf").read_bytes().startswith(b"%PDF-")
     svg = (out / "figures" / "figure-1.svg").read_text(encoding="utf-8")
     assert svg.startswith("<?xml") and "<svg" in svg
-    # The PNG embedded in the RTF is the file's bytes, hex-encoded.
-    text = (out / "rtf" / "f-1.rtf").read_text(encoding="ascii")
-    hexed = re.search(r"\\pict\\pngblip[^\n]*\n([0-9a-f\n]+)}", text).group(1)
-    assert bytes.fromhex(hexed.replace("\n", "")) == png
+
+
+def test_rtf_and_docx_embed_the_bare_drawing_not_the_framed_file(runs):
+    """The RTF and DOCX print the figure's number, title and footnotes as text: the picture
+    they embed is the drawing alone (Pillow: as wide as the framed PNG file, shorter, and
+    found pixel for pixel inside it), the same picture in both."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    _, out, _ = runs
+    embedded = _embedded_png((out / "rtf" / "f-1.rtf").read_text(encoding="ascii"))
+    assert embedded == _embedded_png((out / "report.rtf").read_text(encoding="ascii"))
+    with zipfile.ZipFile(out / "report.docx") as package:
+        media = [n for n in package.namelist() if n.startswith("word/media/")]
+        assert len(media) == 1 and package.read(media[0]) == embedded
+    with Image.open(io.BytesIO(embedded)) as image:
+        bare = np.asarray(image.convert("RGB"))
+    with Image.open(out / "figures" / "figure-1.png") as image:
+        framed = np.asarray(image.convert("RGB"))
+    assert bare.shape[1] == framed.shape[1] and bare.shape[0] + 40 < framed.shape[0]
+    h = bare.shape[0]
+    at = [k for k in range(framed.shape[0] - h + 1) if np.array_equal(framed[k:k + h], bare)]
+    # What the framed file has above the drawing (the heading's dark text) is not embedded.
+    assert len(at) == 1 and (framed[:at[0]].mean(axis=2) < 128).sum() > 50
+
+
+def test_svg_and_pdf_files_carry_the_heading_around_a_vector_drawing(runs):
+    """The SVG and PDF stand alone like the PNG: number, title, population line and
+    footnote, the drawing staying vector. The SVG file is the inline (bare) drawing's
+    width and taller by the heading's room; pdftotext reads the heading's text."""
+    import shutil
+    import subprocess
+
+    _, out, _ = runs
+    svg = (out / "figures" / "figure-1.svg").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    box = re.compile(r'<svg[^>]*viewBox="0 0 ([\d.]+) ([\d.]+)"')
+    (w_file, h_file), (w_bare, h_bare) = box.search(svg).groups(), box.search(html).groups()
+    assert float(w_file) == float(w_bare) and float(h_file) > float(h_bare) + 30
+    assert "<image" not in svg  # not a picture of the PNG: paths
+    # matplotlib notes each text it draws as paths in a comment.
+    for line in ("Figure 1 Change by arm", "Full analysis set (N = 7)",
+                 "Means {and} 95% CIs \\ by arm."):
+        assert f"<!-- {line} -->" in svg
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(out / "figures" / "figure-1.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[:2] == ["Figure 1 Change by arm", "Full analysis set (N = 7)"]
+    assert lines[-1] == "Means {and} 95% CIs \\ by arm."
 
 
 # ---- DOCX read back with python-docx

@@ -1,8 +1,8 @@
 """The output formats are a registry: adding one touches one registration point.
 
 A test registers a toy format (a CSV summary of the document), runs a plan and finds its
-file beside report.html, report.md, report.rtf and report.docx, then unregisters it; the
-built-in formats are the first four writers, with their escaping.
+file beside report.html, report.md, report.rtf, report.docx and ars.json, then unregisters
+it; the built-in formats are the first five writers, with their escaping.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_a_registered_format_is_written_by_run_and_by_render(tmp_path, csv_write
     assert summary in result.files
     top = [p.name for p in result.files if p.parent == tmp_path / "out"]
     assert top == ["ard.parquet", "report.html", "report.md", "report.rtf", "report.docx",
-                   "report.csv"]
+                   "ars.json", "report.csv"]
     rows = list(csv.reader(summary.read_text(encoding="utf-8").splitlines()))
     assert rows == [["kind", "number", "title", "rows"],
                     ["table", "1", "Change from baseline at week 16", "7"],
@@ -69,7 +69,8 @@ def test_an_unregistered_format_is_no_longer_written(tmp_path):
     result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
     assert not (tmp_path / "out" / "report.csv").exists()
     assert [p.relative_to(tmp_path / "out").as_posix() for p in result.files] == [
-        "ard.parquet", "report.html", "report.md", "report.rtf", "rtf/t-1.rtf", "report.docx"]
+        "ard.parquet", "report.html", "report.md", "report.rtf", "rtf/t-1.rtf", "report.docx",
+        "ars.json"]
 
 
 def test_html_markdown_rtf_and_docx_are_the_built_in_writers():
@@ -78,7 +79,8 @@ def test_html_markdown_rtf_and_docx_are_the_built_in_writers():
     builtin = [(w.name, w.file_name, w.escaping) for w in writers.registered()]
     assert builtin == [("html", "report.html", environment.HTML),
                        ("markdown", "report.md", environment.MARKDOWN),
-                       ("rtf", "report.rtf", rtf.ESCAPING), ("docx", "report.docx", word.ESCAPING)]
+                       ("rtf", "report.rtf", rtf.ESCAPING), ("docx", "report.docx", word.ESCAPING),
+                       ("ars", "ars.json", environment.NONE)]
     assert rtf.ESCAPING.finalize is not None and rtf.ESCAPING.finalize("{a}\\") == "\\{a\\}\\\\"
     assert environment.HTML.autoescape and not environment.MARKDOWN.autoescape
     assert environment.MARKDOWN.finalize is not None
@@ -96,7 +98,7 @@ def test_html_markdown_rtf_and_docx_are_the_built_in_writers():
 def test_a_writer_that_would_overwrite_or_misname_a_file_is_refused(name, suffix, problem):
     with pytest.raises(ValueError, match=problem):
         writers.register(writers.Writer(name, suffix, environment.NONE, _csv_summary))
-    assert [w.name for w in writers.registered()] == ["html", "markdown", "rtf", "docx"]
+    assert [w.name for w in writers.registered()] == ["html", "markdown", "rtf", "docx", "ars"]
 
 
 @pytest.mark.parametrize("stems, problem", [
@@ -116,6 +118,26 @@ def test_a_writer_whose_parts_would_clash_or_escape_is_a_bug(tmp_path, stems, pr
     finally:
         writers.unregister("csv_summary")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_writer_with_its_own_stem_may_also_write_parts(tmp_path):
+    """The registry's two extensions together: a file name of its own (``stem``, as the ARS
+    writer's ars.json) and one file per display in the writer's folder (as the RTF's)."""
+    def parts(document):
+        return [writers.Part(f"t-{t.number}", lambda out, t=t: out.write(t.title.encode()))
+                for t in document.model.tables]
+
+    writers.register(writers.Writer("csv_summary", ".csv", environment.NONE, _csv_summary,
+                                    parts=parts, stem="summary"))
+    try:
+        result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    finally:
+        writers.unregister("csv_summary")
+    names = [p.relative_to(tmp_path / "out").as_posix() for p in result.files]
+    assert names[-2:] == ["summary.csv", "csv_summary/t-1.csv"]
+    assert (tmp_path / "out" / "csv_summary" / "t-1.csv").read_text() == \
+        "Change from baseline at week 16"
+    assert (tmp_path / "out" / "summary.csv").read_text().startswith("kind,number,title,rows")
 
 
 def test_a_writer_failing_leaves_no_outputs(tmp_path):

@@ -1,4 +1,6 @@
-"""Reading the plan's data sources: Parquet and CSV files, and datasets shipped in packages.
+"""Reading the plan's data sources: Parquet, CSV, SAS (``.xpt``, ``.sas7bdat``: data/sas.py)
+and CDISC Dataset-JSON (``.json``, ``.ndjson``: data/datasetjson.py) files, and datasets
+shipped in packages. Variable labels a file carries are kept (:meth:`Dataset.labels`).
 
 Paths in a plan are relative to the plan file. Only what a plan declares is read. The
 checker needs schemas and the levels of a few columns; it reads them with pyarrow alone
@@ -19,7 +21,7 @@ into garbled text or a single column.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".xpt": "xpt",
+            ".sas7bdat": "sas7bdat", ".json": "dataset-json", ".ndjson": "dataset-json"}
 
 
 def subject_key(source: Source) -> str:
@@ -162,10 +165,11 @@ class Dataset:
             raise DataError(Diagnostic(
                 "SAP302", f"dataset '{self.name}': {self.path.name} is a folder, not a data "
                           "file", self._where(), data_location=DataLocation(str(self.path))))
-        if self.format not in ("parquet", "csv"):
+        if not self.format:
             raise DataError(Diagnostic(
-                "SAP302", f"dataset '{self.name}': {self.path.name} is neither Parquet nor "
-                          "CSV (use a .parquet or .csv file)", self._where()))
+                "SAP302", f"dataset '{self.name}': {self.path.name} is not a data file the "
+                          "engine reads (use .parquet, .csv, .xpt, .sas7bdat, .json or "
+                          ".ndjson)", self._where()))
         try:
             if self.format == "parquet":
                 import pyarrow.parquet as pq
@@ -173,9 +177,21 @@ class Dataset:
                 # ParquetFile, not read_table: the latter loads pyarrow.dataset, which
                 # imports pandas (~0.4 s) that a `check` does not need.
                 return pq.ParquetFile(self.path).read()
+            if self.format in ("xpt", "sas7bdat"):
+                from sap_engine.data.sas import read_sas
+
+                return read_sas(self.path, self.format)
+            if self.format == "dataset-json":
+                from sap_engine.data.datasetjson import read_dataset_json
+
+                return read_dataset_json(self.path)
             return self._read_csv(self.path.read_bytes())
-        except DataError:
-            raise
+        except DataError as exc:
+            # The readers name the file and the place; the dataset and its plan line here.
+            raise DataError([replace(d, message=d.message if d.message.startswith("dataset")
+                                     else f"dataset '{self.name}': {d.message}",
+                                     location=d.location or self._where())
+                             for d in exc.diagnostics]) from None
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise self._unreadable(exc) from None
 
@@ -249,6 +265,13 @@ class Dataset:
             else:
                 kinds[f.name] = "other"
         return kinds
+
+    def labels(self) -> dict[str, str]:
+        """Column -> label, for the columns whose file gives one (SAS and Dataset-JSON
+        files, Parquet files with a field metadata ``label``)."""
+        from sap_engine.data.sas import field_labels
+
+        return field_labels(self.schema())
 
     def levels(self, column: str) -> list[str]:
         """Distinct non-missing values of a column, as text (numbers as written)."""

@@ -107,7 +107,8 @@ def _time_label(t: float) -> str:
         "Survival at `timepoints`: the step function's value at t (events at t included), "
         "with `n_risk` the subjects with follow-up >= t and `events` the events up to t; not "
         "estimable past the last follow-up time unless S has reached 0. Without `timepoints`, "
-        "every event time is reported.",
+        "every event time is reported, and every censoring time with the number censored "
+        "there (`censored`).",
     ),
     evidence=(
         Evidence("R survival: summary(survfit(Surv(time, status) ~ x, aml)) (published) "
@@ -124,7 +125,7 @@ def _time_label(t: float) -> str:
     ),
     stats=("n", "events", "median", "median_ci_lower", "median_ci_upper", "q1", "q1_ci_lower",
            "q1_ci_upper", "q3", "q3_ci_lower", "q3_ci_upper", "survival", "survival_se",
-           "survival_ci_lower", "survival_ci_upper", "n_risk"),
+           "survival_ci_lower", "survival_ci_upper", "n_risk", "censored"),
 )
 def kaplan_meier_method(frame, roles: Mapping[str, Any],
                         options: Mapping[str, Any]) -> list[Stat]:
@@ -171,6 +172,13 @@ def _curve_stats(km: KaplanMeier, groups: tuple[tuple[str, str], ...], conftype:
                 Stat("survival_ci_upper", at.upper, groups=g),
                 Stat("n_risk", float(at.n_risk), groups=g),
                 Stat("events", float(at.events), groups=g)]
+    if not timepoints:
+        # The whole curve: the censoring times too, so that a figure can mark them and
+        # count the subjects at risk at any time (n - events before - censored before).
+        censored = km.follow_up[km.event_flags == 0]
+        for t, count in zip(*np.unique(censored, return_counts=True), strict=True):
+            out.append(Stat("censored", float(count),
+                            groups=groups + (("time", _time_label(float(t))),)))
     return out
 
 

@@ -22,6 +22,7 @@ from sap_engine import ard as ard_file
 from sap_engine import model as m
 from sap_engine import template_sandbox
 from sap_engine.errors import OutputError, plan_diagnostic
+from sap_engine.provenance import Provenance
 from sap_engine.render import options as resolved
 from sap_engine.render import writers
 from sap_engine.render.ard_view import ArdView
@@ -37,7 +38,7 @@ NOT_ESTIMABLE_CODE = "SAP254"  # the warning of an analysis that was not run (ch
 class DocumentModel:
     title: str
     study: dict
-    provenance: dict
+    provenance: Provenance  # templates print provenance.lines (every format the same)
     tables: list[BuiltTable]
     figures: list
     failures: list[str]
@@ -57,8 +58,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
                    jobs: int = 1) -> DocumentModel:
     """Everything a template needs, computed from the ARD table (rows and metadata) and
     the plan's display specs."""
-    ard = ArdView(table.to_pandas())
     meta = ard_file.metadata(table)
+    ard = ArdView(table.to_pandas(), json.loads(meta.get("variable_labels", "{}")))
     failures = ard_file.diagnostics(meta, "failures")
     notes_of_run = ard_file.diagnostics(meta, "warnings")
     steps = json.loads(meta["steps"])
@@ -68,7 +69,7 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
         from sap_engine.render.figures import start_figures
         from sap_engine.render.tables import variable_labels
 
-        labels = variable_labels(plan)
+        labels = variable_labels(plan, ard.data_labels)
         if plan.treatment:
             labels.update({a.level: a.display for a in plan.treatment.arms})
         # Figures are drawn by workers (with jobs > 1) while the tables are built here.
@@ -95,13 +96,7 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
     study_info = {"name": study.name if study else "", "title": study.title if study else "",
                   "attributes": [(k, v if not isinstance(v, float) or not v.is_integer()
                                   else int(v)) for k, v in (study.attributes if study else ())]}
-    provenance = {
-        "plan_path": meta.get("plan_path", ""), "plan_sha256": meta.get("plan_sha256", ""),
-        "data_sha256": json.loads(meta.get("data_sha256", "{}")),
-        "engine_version": meta.get("engine_version", ""),
-        "created_utc": meta.get("created_utc", ""),
-        "dependency_versions": json.loads(meta.get("dependency_versions", "{}")),
-    }
+    provenance = Provenance.of(meta)
     analyses = [{"id": a.name, "label": a.label or "", "method": a.method or
                  f"= {a.base} by {', '.join(b.name for b in a.by)}", "line": a.loc.line,
                  "options": steps.get(a.name, {}).get("options", {})}
@@ -180,7 +175,7 @@ def render_documents(plan: m.Plan, table: pa.Table, out_dir: Path,
         model = build_document(plan, table, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
-    document = writers.Document(model, plan, out_dir)
+    document = writers.Document(model, plan, folder=out_dir, ard=table)
     written = []
     for writer in chosen:
         path = out_dir / writer.file_name

@@ -23,6 +23,7 @@ from pathlib import Path
 from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.render.ard_view import ArdView
+from sap_engine.render.figure_frame import DPI, Heading, write_files
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
 COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
@@ -40,6 +41,9 @@ class BuiltFigure:
     anchor: str
     note: str = ""
     methods: list[str] = field(default_factory=list)  # how its analysis was computed
+    # The bare drawing as PNG bytes (no heading: the RTF and DOCX print the number, title
+    # and footnotes as text around it); the PNG file is framed to stand alone.
+    drawing: bytes = field(default=b"", repr=False)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -97,33 +101,40 @@ def draw(frame, labels: dict[str, str], ylabel: str):
     from matplotlib.figure import Figure
 
     names = set(frame.stat_name)
-    square = "correlation" in names or "tipping_point" in names
-    size = (7.5, 6.2) if square else (7.0, 4.2)
+    size = (7.5, 6.2) if "tipping_point" in names else (7.5, 5.4) if "correlation" in names \
+        else (7.0, 5.0) if "survival" in names else (7.0, 4.2)
     fig = Figure(figsize=size, dpi=100)
     ax = fig.subplots()
+    risk_rows = 0
     if "tipping_point" in names:
         _tipping_map(fig, ax, frame, labels)
     elif "correlation" in names:
         _heatmap(fig, ax, frame, labels)
     elif "survival" in names:
-        _survival(ax, frame, labels)
+        risk_rows = _survival(ax, frame, labels)
     elif "mean" in names:
         data = _long(frame, ("mean", "mean_ci_lower", "mean_ci_upper"))
-        _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"))
+        _lines(ax, data, labels, "mean", ("mean_ci_lower", "mean_ci_upper"),
+               _legend_title(frame, labels))
         ax.set_ylabel(_fit_axis_label(f"{ylabel}, mean (95% CI)"))
     elif "pct" in names:
         level = "Y" if "Y" in set(frame.variable_level) else sorted(
             set(frame.variable_level.dropna()))[0]
         data = _long(frame, ("pct",), level)
-        _lines(ax, data, labels, "pct", None)
+        _lines(ax, data, labels, "pct", None, _legend_title(frame, labels))
         ax.set_ylabel(_fit_axis_label(f"{ylabel}, % of patients"))
-        ax.set_ylim(0, 100)
+        # Headroom beyond 0 and 100 %, so points there are drawn whole, not cut by the frame.
+        ax.set_ylim(-3, 104)
+        ax.set_yticks(range(0, 101, 20))
     # Fixed margins instead of tight_layout: tight_layout draws the figure once more just to
     # measure it, a third of the cost of a figure here.
     if "tipping_point" in names:
         fig.subplots_adjust(left=0.14, right=0.95, bottom=0.12, top=0.9)
     elif "correlation" in names:
-        fig.subplots_adjust(left=0.34, right=0.9, bottom=0.32, top=0.97)
+        fig.subplots_adjust(left=0.34, right=0.9, bottom=0.27, top=0.97)
+    elif "survival" in names:  # room for the numbers at risk under the axis
+        fig.subplots_adjust(left=0.2, right=0.98, bottom=0.12 + 0.045 * risk_rows,
+                            top=0.96)
     else:
         two_lines = "\n" in ax.get_ylabel()
         fig.subplots_adjust(left=0.15 if two_lines else 0.11, right=0.98, bottom=0.13, top=0.96)
@@ -139,7 +150,19 @@ def _fit_axis_label(text: str) -> str:
     return textwrap.fill(text, _Y_LABEL_CHARS)
 
 
-def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
+def _legend_title(frame, labels: dict[str, str]) -> str:
+    """What the lines are: the names of the groups that make the series (the arms, a
+    stratum), read as their labels."""
+    names = []
+    for g in _groups(frame):
+        for name in frame[g].dropna().unique():
+            if isinstance(name, str) and name not in ("visit", "time") and name not in names:
+                names.append(name)
+    return ", ".join(labels.get(n, n) for n in names)
+
+
+def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None,
+           title: str = "") -> None:
     xs_all = sorted({x for s in data.values() for x in s if x is not None})
     categorical = not xs_all
     n = len(data)
@@ -165,36 +188,17 @@ def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None) -> None:
     else:
         ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
         ax.set_xlabel("Week")
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False, fontsize=8, title=title or None, title_fontsize=8)
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _survival(ax, frame, labels) -> None:
-    """Kaplan-Meier curves as steps, censoring not marked, CIs as light bands."""
-    group_cols = _groups(frame)
-    rows = frame[frame.stat_name.isin(("survival", "survival_ci_lower", "survival_ci_upper"))]
-    curves: dict[tuple, dict[float, dict[str, float]]] = {}
-    for row in rows.to_dict("records"):
-        t = next((float(row[f"{g}_level"]) for g in group_cols if row[g] == "time"), None)
-        if t is None:
-            continue
-        key = _series_key(row, group_cols, "time")
-        curves.setdefault(key, {}).setdefault(t, {})[row["stat_name"]] = row["stat"]
-    for i, (key, points) in enumerate(curves.items()):
-        times = [0.0, *sorted(points)]
-        surv = [1.0, *[points[t].get("survival", float("nan")) for t in times[1:]]]
-        lo = [1.0, *[points[t].get("survival_ci_lower", float("nan")) for t in times[1:]]]
-        hi = [1.0, *[points[t].get("survival_ci_upper", float("nan")) for t in times[1:]]]
-        colour = COLOURS[i % len(COLOURS)]
-        ax.step(times, surv, where="post", color=colour, linewidth=1.5,
-                label=", ".join(labels.get(p, p) for p in key))
-        ax.fill_between(times, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("Time")
-    ax.set_ylabel("Survival probability (95% CI)")
-    ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
+def _survival(ax, frame, labels) -> int:
+    """Kaplan-Meier curves as steps with censoring marked (+), CIs as light bands, and the
+    numbers at risk under the time axis (see figure_km)."""
+    from sap_engine.render.figure_km import draw_km
+
+    return draw_km(ax, frame, labels, _groups(frame), _series_key, COLOURS, _legend_title)
 
 
 def _heatmap(fig, ax, frame, labels) -> None:
@@ -276,9 +280,12 @@ def _tipping_map(fig, ax, frame, labels) -> None:
     bar.set_ticklabels([f"{b:g}" for b in bounds])
 
 
-def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
-    """Draw one figure: write its PNG, SVG and PDF files, return its SVG without the XML
-    prolog (inlined in the HTML).
+def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str,
+               heading: Heading | None = None) -> tuple[str, bytes]:
+    """Draw one figure: write its PNG, SVG and PDF files (framed by ``heading``, when
+    given, as a figure in a submission stands alone), return its bare SVG without the XML
+    prolog (inlined in the HTML, which prints the heading itself) and its bare PNG (the
+    drawing the RTF and DOCX embed under titles of their own).
 
     All are byte-reproducible: the SVG's element ids are hashes salted with the figure's
     file name (matplotlib salts them with a random UUID by default), so they are the same on
@@ -288,23 +295,27 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str) -> str:
 
     # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
     # label would be mathtext, and a malformed one would make the figure fail to draw.
+    # The document's serif face (Times-like where installed, else DejaVu Serif).
     with matplotlib.rc_context({"text.parse_math": False,
-                                "svg.hashsalt": f"sap-engine {Path(png_path).name}"}):
+                                "svg.hashsalt": f"sap-engine {Path(png_path).name}",
+                                "font.family": "serif",
+                                "font.serif": ["Times New Roman", "Liberation Serif",
+                                               "DejaVu Serif"]}):
         fig = draw(rows, labels, ylabel)
-        fig.savefig(png_path, format="png", dpi=120)
+        plain = io.BytesIO()
+        fig.savefig(plain, format="png", dpi=DPI)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
-        fig.savefig(png_path.removesuffix(".png") + ".pdf", format="pdf",
-                    metadata={"CreationDate": None})
-    svg = buffer.getvalue()
-    Path(png_path.removesuffix(".png") + ".svg").write_text(svg, encoding="utf-8")
-    return svg[svg.index("<svg"):]
+        svg = buffer.getvalue()
+        write_files(fig, plain.getvalue(), svg, heading, png_path)
+    return svg[svg.index("<svg"):], plain.getvalue()
 
 
 def preload() -> None:
     """Import the plotting modules now (about half a second cold), e.g. while workers run
     the analyses, so that figure workers forked later inherit them."""
     import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_pdf  # noqa: F401
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     from matplotlib import font_manager
@@ -321,11 +332,17 @@ class PendingFigures:
 
     def result(self) -> list[BuiltFigure]:
         try:
-            svgs = iter(workers.results(self._pending))
+            drawn = iter(workers.results(self._pending))  # (svg, bare png) per figure
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
-        return [b if b.note else replace(b, svg=next(svgs)) for b in self._built]
+        out = []
+        for b in self._built:
+            if not b.note:
+                svg, drawing = next(drawn)
+                b = replace(b, svg=svg, drawing=drawing)
+            out.append(b)
+        return out
 
 
 def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, str],
@@ -334,6 +351,8 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
     text for the document. With ``jobs`` > 1 forked workers draw them."""
     built, tasks = [], []
     fig_dir = out_dir / "figures"
+    if plan.treatment:  # a legend titled by the arms' variable reads "Treatment"
+        labels = {plan.treatment.column.name: "Treatment", **labels}
     for spec in plan.figures:
         anchor = "figure-" + spec.number
         rows = ard.family(spec.analysis)
@@ -349,9 +368,10 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
                                      note=f"Analysis {spec.analysis} produced no results."))
             continue
         fig_dir.mkdir(exist_ok=True)
-        tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png)))
-        built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png,
-                                 [*spec.footnotes, *_pair_counts(rows)], anchor))
+        notes = [*spec.footnotes, *_pair_counts(rows)]
+        tasks.append((rows, labels, value_label(plan, spec, rows, labels), str(out_dir / png),
+                      Heading(spec.number, spec.title, subtitle, tuple(notes))))
+        built.append(BuiltFigure(spec.number, spec.title, subtitle, "", png, notes, anchor))
     jobs = min(jobs, len(tasks))
     if jobs > 1:
         preload()  # before forking, so that the workers inherit the modules
@@ -379,5 +399,5 @@ def value_label(plan: m.Plan, spec: m.Figure, rows, labels: dict[str, str]) -> s
     return labels.get(variable, plan.analyses[spec.analysis].label or variable)
 
 
-def _render_task(task: tuple) -> str:
+def _render_task(task: tuple) -> tuple[str, bytes]:
     return render_one(*task)

@@ -43,11 +43,11 @@ def page_frame(model) -> PageFrame:
     line = study.get("name", "") + (f" ({ident})" if ident else "")
     if attrs.get("sponsor"):
         line = f"{attrs['sponsor']}: {line}"
-    plan = Path(prov.get("plan_path", "")).name or "plan"
-    sha = prov.get("plan_sha256", "")[:SHORT_SHA]
-    created = prov.get("created_utc", "")
+    plan = Path(prov.plan_path).name or "plan"
+    sha = prov.plan_sha256[:SHORT_SHA]
+    created = prov.created_utc
     footer = (f"Plan {plan} (SHA-256 {sha}); program sap-run, sap-engine "
-              f"{prov.get('engine_version', '')}; data as of the run {created}")
+              f"{prov.engine_version}; data as of the run {created}")
     stamp = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z", created)
     return PageFrame(line, study.get("title", ""), footer,
                      tuple(int(g) for g in stamp.groups()) if stamp else None)

@@ -23,8 +23,9 @@ COMPOSITES = {
     "sum": ("Total", ("sum",), lambda d: _x(d)),
     "min_max": ("Min, Max", ("min", "max"), lambda d: f"{_x(d)}, {_x(d)}"),
     "q1_q3": ("Q1, Q3", ("q1", "q3"), lambda d: f"{_x(d + 1)}, {_x(d + 1)}"),
+    # The CI of a mean to the mean's own precision (one decimal more than the data).
     "mean_ci": ("95% CI of mean", ("mean_ci_lower", "mean_ci_upper"),
-                lambda d: f"({_x(d + 2)}, {_x(d + 2)})"),
+                lambda d: f"({_x(d + 1)}, {_x(d + 1)})"),
     "n_pct": ("n (%)", ("n", "pct"), lambda d: "xx (xx.x)"),
     "lsmean_se": ("LS mean (SE)", ("lsmean", "lsmean_se"), lambda d: "xx.x (xx.xx)"),
     "lsmean_ci": ("95% CI of LS mean", ("lsmean_ci_lower", "lsmean_ci_upper"),
@@ -44,6 +45,16 @@ COMPOSITES = {
               lambda d: "x.xx (x.xx, x.xx)"),
     "lsmean_ci_est": ("LS mean (95% CI)", ("lsmean", "lsmean_ci_lower", "lsmean_ci_upper"),
                       lambda d: "xx.xx (xx.xx, xx.xx)"),
+    # Model-level results shown by name in a plan (`show rmse`): reader labels, never the
+    # ARD's stat name.
+    "rmse": ("Root mean squared error", ("rmse",), lambda d: "xx.xx"),
+    "sigma": ("Root MSE", ("sigma",), lambda d: "xx.xx"),
+    "statistic": ("Test statistic", ("statistic",), lambda d: "xx.xx"),
+    "df": ("Degrees of freedom", ("df",), lambda d: "xx.x"),
+    "n_obs": ("Observations used", ("n_obs",), lambda d: "xx"),
+    "aic": ("AIC", ("aic",), lambda d: "xx.x"),
+    "m2ll": ("-2 Res Log Likelihood", ("m2ll",), lambda d: "xx.x"),
+    "m": ("Imputations", ("m",), lambda d: "xx"),
     # Multiple imputation (mi_ancova): subjects imputed at the analysis visit, the fraction
     # of missing information, and the delta-adjusted (tipping-point) grid.
     "n_imputed": ("Imputed at the visit, n", ("n_imputed",), lambda d: "xx"),
@@ -61,10 +72,10 @@ COMPOSITES = {
 TEST_ITEMS = {
     "fisher": ("Fisher's exact test", None, lambda v: (
         f"table probability {_sig(v.get('table_probability'))}; "
-        f"p {fmt_p(v.get('fisher_p'))}")),
+        f"{_p_text(v.get('fisher_p'))}")),
     "bowker": ("Bowker's test of symmetry", "bowker", lambda v: (
         f"S = {fmt_pattern('xx.xxxx', v.get('bowker_chisq'))}, DF = "
-        f"{fmt_pattern('xx', v.get('df'))}, p {fmt_p(v.get('p_value'))}")),
+        f"{fmt_pattern('xx', v.get('df'))}, {_p_text(v.get('p_value'))}")),
     "kappa": ("Simple kappa (ASE) [95% CI]", "kappa", lambda v: fmt_pattern(
         "x.xxxx (x.xxxx) [x.xxxx, x.xxxx]", v.get("kappa"), v.get("kappa_ase"),
         v.get("ci_lower"), v.get("ci_upper"))),
@@ -72,6 +83,14 @@ TEST_ITEMS = {
         "x.xxxx (x.xxxx) [x.xxxx, x.xxxx]", v.get("weighted_kappa"),
         v.get("weighted_kappa_ase"), v.get("ci_lower"), v.get("ci_upper"))),
 }
+
+
+def _p_text(value: float | None) -> str:
+    """'p = 0.0261' or 'p < 0.0001': one form in every test line."""
+    text = fmt_p(value)
+    if not text:
+        return "p = NE"
+    return f"p {text[0]} {text[1:]}" if text[0] in "<>" else f"p = {text}"
 
 
 def _sig(value: float | None) -> str:

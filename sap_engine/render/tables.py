@@ -157,11 +157,13 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
 
 def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
               labels, not_estimable: Collection[str] = ()) -> list[Section]:
+    import pandas as pd
+
     ids = (rows_spec.analysis, *rows_spec.also)
     frames = [ard.family(i) for i in ids]
     main = frames[0]
     analysis = plan.analyses[rows_spec.analysis]
-    title = rows_spec.label or analysis.label or analysis.name
+    title = rows_spec.label or analysis.label or _column_label(analysis, ard) or analysis.name
     if main.empty:
         why = "not estimable by the chosen method" if rows_spec.analysis in not_estimable \
             else "(no results: the analysis produced no rows)"
@@ -173,9 +175,14 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         extra = [f[f.analysis_id == sid] if sid != rows_spec.analysis else f
                  for f in frames[1:]]
         label = title if sid == rows_spec.analysis else f"{title}: {_stratum_text(plan, sid)}"
-        names = variable_labels(plan)
+        names = variable_labels(plan, ard.data_labels)
         for variable in dict.fromkeys(sub.variable):
             vsub = sub[sub.variable == variable]
+            # One precision per variable (its data's decimals over every stratum, visit and
+            # arm), so a by-visit table does not change decimals from visit to visit.
+            every = pd.concat([main, *frames[1:]])
+            decimals = default_decimals(every[(every.variable == variable) & every.stat_name
+                                              .isin(["min", "max"])].stat.tolist())
             vlabel = label if sub.variable.nunique() == 1 else \
                 f"{label}: {names.get(variable, variable)}"
             vextra = [f[f.variable == variable] for f in extra]
@@ -198,7 +205,7 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
                 vsub = shown
             if not inner:
                 out.append(_section(vlabel, rows_spec, vsub, vextra, cols, treatment_col,
-                                    value_labels, _arm_labels(plan)))
+                                    value_labels, _arm_labels(plan), decimals))
                 continue
             # Groups that are neither columns nor the arm (a parameter family's members,
             # visits): one row each for a binary result, else one section each.
@@ -221,7 +228,8 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
                     section.rows.append(Row(text, cells))
                 else:
                     out.append(_section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
-                                        cols, treatment_col, value_labels, _arm_labels(plan)))
+                                        cols, treatment_col, value_labels, _arm_labels(plan),
+                                        decimals))
             if section.rows:
                 out.append(section)
     return out
@@ -294,19 +302,36 @@ def _stratum_text(plan: m.Plan, analysis_id: str) -> str:
     return ", ".join(parts)
 
 
-def variable_labels(plan: m.Plan) -> dict[str, str]:
-    """Display names of ARD variables: endpoint and parameter labels, derived ones named."""
-    out: dict[str, str] = {}
+def variable_labels(plan: m.Plan, data_labels: dict[str, str] | None = None
+                    ) -> dict[str, str]:
+    """Display names of ARD variables: endpoint and parameter labels, derived ones named.
+
+    Where the plan gives no label, the data file's label of the column (``data_labels``,
+    the ARD's ``variable_labels``): for a column analysed as it is (``variable adsl.AGE``),
+    a parameter that is a whole column (no ``where``, no ``by``: a column that holds many
+    parameters, as AVAL, is labelled for none of them) and an endpoint that is a column."""
+    given = data_labels or {}
+    out: dict[str, str] = dict(given)
     for name, p in plan.parameters.items():
-        label = p.label or name
+        whole = p.where is None and not p.by
+        label = p.label or (given.get(p.source.name) if whole else None) or name
         out[name] = label
         out[f"baseline_{name}"] = label
         out[f"change_{name}"] = f"Change in {label}"
         out[f"percent_change_{name}"] = f"Percent change in {label}"
         out[f"value_{name}"] = label
     for name, e in plan.endpoints.items():
-        out[name] = e.label or name
+        column = e.expr.name if isinstance(e.expr, m.Col) else None
+        out[name] = e.label or (given.get(column) if column else None) or name
     return out
+
+
+def _column_label(analysis: m.Analysis, ard: ArdView) -> str | None:
+    """The data file's label of an unlabelled analysis' one column (``variable adsl.AGE``)."""
+    variables = analysis.variables
+    if len(variables) == 1 and isinstance(variables[0], m.Col) and variables[0].dataset:
+        return ard.data_labels.get(variables[0].name)
+    return None
 
 
 def _group_level(row, name: str) -> str | None:
@@ -341,12 +366,13 @@ def _arm_labels(plan: m.Plan) -> dict[str, str]:
 
 
 def _section(label, rows_spec, sub, extra, cols, treatment_col, value_labels,
-             arm_labels=None) -> Section:
+             arm_labels=None, decimals: int | None = None) -> Section:
     import pandas as pd
 
     data = pd.concat([sub, *extra]) if extra else sub
     show = list(rows_spec.show or _default_show(sub))
-    decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
+    if decimals is None:
+        decimals = default_decimals(data[data.stat_name.isin(["min", "max"])].stat.tolist())
     section = Section(label)
     categorical = (sub.stat_name == "pct").any()
     contrasts = [v for v in dict.fromkeys(sub.variable_level.dropna()) if " - " in str(v)]
@@ -429,7 +455,10 @@ def _own_denominators(section: Section, sub, cols: list[Column],
 def _item_label(item: m.ShowItem) -> str:
     if item.name in TEST_ITEMS:
         return TEST_ITEMS[item.name][0]
-    return COMPOSITES.get(item.name, (item.name, (), None))[0]
+    if item.name in COMPOSITES:
+        return COMPOSITES[item.name][0]
+    # A statistic without a reader label of its own: never print the raw stat name.
+    return item.name.replace("_", " ").capitalize()
 
 
 def _default_show(sub) -> tuple[m.ShowItem, ...]:

@@ -2,7 +2,8 @@
 
 A writer turns the built document (:class:`~sap_engine.render.document.DocumentModel`, what
 templates see as ``doc``, made from the ARD and the plan's display specs only) into the bytes
-of one file, ``report<suffix>`` in the output folder, and optionally of one file per display
+of one file, ``<stem><suffix>`` in the output folder (``report.html``; the ARS writer's
+``ars.json``), and optionally of one file per display
 (``parts``: ``<name>/<stem><suffix>``, e.g. ``rtf/t-14-2-1.rtf``). :func:`render_documents
 <sap_engine.render.document.render_documents>` writes every registered format, in the order
 they were registered; nothing else names the formats. Adding one is a module that calls
@@ -21,9 +22,11 @@ from sap_engine import model as m
 from sap_engine.render.environment import Escaping
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from sap_engine.render.document import DocumentModel
 
-STEM = "report"  # every format's file is report<suffix>
+STEM = "report"  # a format's file is report<suffix> unless it names another stem
 RESERVED = ("figures",)  # folders of the output that a writer's parts may not take
 
 
@@ -37,6 +40,8 @@ class Document:
     # The output folder being written: the figures' PNG files are there (``figure.png``
     # relative to it), for a format that embeds them.
     folder: Path | None = None
+    # The ARD itself (rows and metadata), for a format that states every result (ARS).
+    ard: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,11 @@ class Writer:
     write: Callable[[Document, BinaryIO], None]
     prepare: Callable[[m.Plan], None] | None = None
     parts: Callable[[Document], Sequence[Part]] | None = None
+    stem: str = STEM  # the file's name before the suffix: "ars" for ars.json
 
     @property
     def file_name(self) -> str:
-        return f"{STEM}{self.suffix}"
+        return f"{self.stem}{self.suffix}"
 
     def part_names(self, document: Document) -> list[tuple[str, Part]]:
         """Each part's path relative to the output folder; ValueError for a malformed or a
@@ -98,7 +104,7 @@ def register(writer: Writer) -> Writer:
     if not re.fullmatch(r"(\.[a-z0-9]+)+", writer.suffix):
         raise ValueError(f"writer {writer.name}: suffix {writer.suffix!r} must be like '.html'")
     for other in _WRITERS.values():
-        if writer.name == other.name or writer.suffix == other.suffix:
+        if writer.name == other.name or writer.file_name == other.file_name:
             raise ValueError(f"writer {writer.name} ({writer.suffix}) clashes with the "
                              f"registered writer {other.name} ({other.suffix})")
     _WRITERS[writer.name] = writer
@@ -111,5 +117,5 @@ def unregister(name: str) -> None:
 
 
 def registered() -> tuple[Writer, ...]:
-    """The output formats, in the order registered (HTML, Markdown, RTF, DOCX)."""
+    """The output formats, in the order registered (HTML, Markdown, RTF, DOCX, ARS)."""
     return tuple(_WRITERS.values())

@@ -6,7 +6,8 @@ Each display is one RTF section on its own page(s), portrait or landscape
 N (title and headers are table header rows, repeated on every page), the rows in groups
 kept together, the footnotes, and a page footer naming the plan file, its SHA-256, the
 engine and the run's time (the ARD's ``created_utc``: ``SOURCE_DATE_EPOCH`` when set, so
-the files are byte-reproducible). ``report.rtf`` has a cover page and every display;
+the files are byte-reproducible). ``report.rtf`` has a cover page (with the run's
+provenance block, :attr:`sap_engine.provenance.Provenance.lines`) and every display;
 ``rtf/t-14-2-1.rtf``, ``rtf/f-2a.rtf`` one display each. Built from the same document
 model as the HTML and Markdown (the ARD and the plan only).
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 from typing import BinaryIO
 
 from sap_engine.render import rtf
@@ -101,8 +101,10 @@ def _notes(notes: Sequence[str]) -> str:
     return out + "".join(rtf.paragraph(n, size=rtf.SMALL) for n in notes)
 
 
-def _figure(figure: BuiltFigure, folder: Path | None) -> _Display:
-    data = (folder / figure.png).read_bytes() if figure.png and folder is not None else b""
+def _figure(figure: BuiltFigure) -> _Display:
+    # The bare drawing: this page prints the number, title and footnotes as text (the
+    # framed figures/*.png carries them too, for a figure file standing alone).
+    data = figure.drawing if figure.png else b""
     if data:
         px_w, px_h = rtf.png_size(data)
         page = figure_page(px_w, px_h)
@@ -129,13 +131,9 @@ def _cover(document: Document) -> str:
                            align="c", space_after=240)]
     for key, value in model.study.get("attributes", ()):
         lines.append(rtf.paragraph(f"{str(key).capitalize()}: {value}"))
-    lines.append(rtf.paragraph(f"Plan: {prov.get('plan_path', '')} (SHA-256 "
-                               f"{prov.get('plan_sha256', '')})"))
-    for name, digest in prov.get("data_sha256", {}).items():
-        lines.append(rtf.paragraph(f"Data {name}: SHA-256 {digest}"))
-    lines.append(rtf.paragraph(f"Engine: sap-engine {prov.get('engine_version', '')}, "
-                               f"produced {prov.get('created_utc', '')} (UTC)",
-                               space_after=240))
+    lines.append(rtf.paragraph("Provenance", bold=True))
+    lines += [rtf.paragraph(f"{label}: {value}", size=rtf.SMALL) for label, value in prov.lines]
+    lines.append(rtf.paragraph("", space_after=120))
     if model.failures:
         lines.append(rtf.paragraph("Analyses that could not be computed", bold=True))
         lines += [rtf.paragraph(f, size=rtf.SMALL) for f in model.failures]
@@ -153,7 +151,7 @@ def _cover(document: Document) -> str:
 def _displays(document: Document) -> list[_Display]:
     """Each display (tables, then figures), with a file stem of its own."""
     out = [_table(t) for t in document.model.tables]
-    out += [_figure(f, document.folder) for f in document.model.figures]
+    out += [_figure(f) for f in document.model.figures]
     seen: dict[str, int] = {}
     for i, display in enumerate(out):  # "14.2.1" and "14-2-1" both give t-14-2-1
         seen[display.stem] = seen.get(display.stem, 0) + 1

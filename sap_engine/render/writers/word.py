@@ -7,7 +7,9 @@ PAGE and NUMPAGES fields) and footer (plan file and SHA-256, engine, run time). 
 real Word tables (:mod:`sap_engine.render.docx_table`): the title rows and the column header
 row are marked as header rows (``w:tblHeader``: repeated on every page), group rows keep
 with the next row.
-Figures are the PNG files of ``figures/``.
+Figures are the bare drawings as PNG (``BuiltFigure.drawing``: the page prints their number,
+title and footnotes as text, so not the framed ``figures/*.png``). The title page prints the
+run's provenance block (:attr:`sap_engine.provenance.Provenance.lines`).
 
 The file is byte-reproducible: python-docx stamps the document properties and every zip
 member with the clock, so the properties are set to the run's time (the ARD's
@@ -21,7 +23,6 @@ import io
 import zipfile
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import BinaryIO
 
 from sap_engine.render import docx_table, rtf
@@ -107,10 +108,12 @@ def _table(doc, table: BuiltTable) -> rtf.Page:
     return layout.page
 
 
-def _figure(doc, figure: BuiltFigure, folder: Path | None) -> rtf.Page:
-    path = folder / figure.png if figure.png and folder is not None else None
-    if path is not None:
-        px_w, px_h = rtf.png_size(path.read_bytes()[:32])
+def _figure(doc, figure: BuiltFigure) -> rtf.Page:
+    # The bare drawing: this page prints the number, title and footnotes as text (the
+    # framed figures/*.png carries them too, for a figure file standing alone).
+    data = figure.drawing if figure.png else b""
+    if data:
+        px_w, px_h = rtf.png_size(data)
         page = figure_page(px_w, px_h)
     else:
         page = rtf.Page(landscape=False)
@@ -118,11 +121,11 @@ def _figure(doc, figure: BuiltFigure, folder: Path | None) -> rtf.Page:
     _paragraph(doc, figure.title, "c", bold=True, keep=True)
     if figure.subtitle:
         _paragraph(doc, figure.subtitle, "c", keep=True)
-    if path is not None:
+    if data:
         scale = min(page.text_width / px_w, (page.text_height - 2880) / px_h)
         from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-        doc.add_picture(str(path), width=_twips(int(px_w * scale)))
+        doc.add_picture(io.BytesIO(data), width=_twips(int(px_w * scale)))
         doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
     else:
         _paragraph(doc, figure.note or "Figure not drawn.", "c")
@@ -138,11 +141,11 @@ def _cover(doc, model) -> None:
     _paragraph(doc, "")
     for key, value in model.study.get("attributes", ()):
         _paragraph(doc, f"{str(key).capitalize()}: {value}")
-    _paragraph(doc, f"Plan: {prov.get('plan_path', '')} (SHA-256 {prov.get('plan_sha256')})")
-    for name, digest in prov.get("data_sha256", {}).items():
-        _paragraph(doc, f"Data {name}: SHA-256 {digest}")
-    _paragraph(doc, f"Engine: sap-engine {prov.get('engine_version', '')}, produced "
-               f"{prov.get('created_utc', '')} (UTC)")
+    _paragraph(doc, "")
+    _paragraph(doc, "Provenance", bold=True)
+    for label, value in prov.lines:
+        _paragraph(doc, f"{label}: {value}", size=8)
+    _paragraph(doc, "")
     for heading, lines in (("Analyses that could not be computed", model.failures),
                            ("Notes on the results", model.warnings)):
         if lines:
@@ -159,7 +162,7 @@ def _cover(doc, model) -> None:
 
 
 def _created(model) -> dt.datetime:
-    stamp = model.provenance.get("created_utc", "")
+    stamp = model.provenance.created_utc
     try:
         return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     except ValueError:
@@ -181,7 +184,7 @@ def write(document: Document, out: BinaryIO) -> None:
     _page(doc.sections[0], rtf.Page(landscape=False), model, normal)
     _cover(doc, model)
     builds: list[Callable[[], rtf.Page]] = [partial(_table, doc, t) for t in model.tables]
-    builds += [partial(_figure, doc, f, document.folder) for f in model.figures]
+    builds += [partial(_figure, doc, f) for f in model.figures]
     for build in builds:
         section = doc.add_section(WD_SECTION.NEW_PAGE)
         _page(section, build(), model, normal)
