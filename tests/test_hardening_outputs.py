@@ -129,7 +129,8 @@ def test_a_folder_the_engine_wrote_is_replaced_unless_files_were_added(sap_run, 
     assert sap_run("run", MINI / "mini.sap", "--out", target).returncode == 0
     marker = json.loads((target / outputs.MARKER).read_text())
     assert marker["signature"] == outputs.SIGNATURE and "pid" not in marker
-    assert sorted(marker["files"]) == ["ard.parquet", "ars.json", "report.html", "report.md"]
+    assert sorted(marker["files"]) == ["ard.parquet", "ars.json", "report.docx", "report.html",
+                                       "report.md", "report.rtf", "rtf/t-1.rtf"]
     (target / "report.md").write_text("edited")  # an engine file: replaced by the next run
     assert sap_run("run", MINI / "mini.sap", "--out", target).returncode == 0
     assert (target / "report.md").read_text() != "edited"
@@ -315,7 +316,8 @@ def _run_twice(plan: Path, tmp_path: Path, jobs: tuple[int, int]) -> tuple[dict,
 def test_mini_outputs_are_byte_identical_with_source_date_epoch(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     first, second = _run_twice(MINI / "mini.sap", tmp_path, (1, 2))
-    assert set(first) == {"ard.parquet", "ars.json", "report.html", "report.md", outputs.MARKER}
+    assert set(first) == {"ard.parquet", "ars.json", "report.html", "report.md", "report.rtf",
+                          "rtf/t-1.rtf", "report.docx", outputs.MARKER}
     assert [n for n in first if first[n] != second[n]] == []
     meta = __import__("sap_engine.ard", fromlist=["read"]).read(tmp_path / "o" /
                                                                  "ard.parquet").attrs

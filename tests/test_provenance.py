@@ -107,6 +107,39 @@ def test_the_documents_state_the_whole_provenance_block(mi_runs):
     assert dict(_ROW.findall(title_page)) == {"Phase": "2", **expected}
 
 
+def _rtf_text(raw: str) -> str:
+    """A paragraph's RTF text as plain text: the escapes of the specification undone."""
+    text = re.sub(r"\\u(-?\d+)\?", lambda u: chr(int(u.group(1)) % 65536), raw)
+    return re.sub(r"\\([\\{}])", r"\1", text)
+
+
+def _block_after(paragraphs: list[str], heading: str) -> dict[str, str]:
+    """The "label: value" paragraphs after ``heading``, up to the next empty one."""
+    start = paragraphs.index(heading) + 1
+    end = paragraphs.index("", start)
+    return dict(p.split(": ", 1) for p in paragraphs[start:end])
+
+
+def test_the_rtf_cover_and_the_docx_title_page_state_the_whole_provenance_block(mi_runs):
+    """The RTF TLFs and the Word document print the same block as the HTML and Markdown:
+    checked against hashlib, importlib.metadata and the plan's seeds."""
+    import docx
+
+    run = mi_runs[0]
+    expected = _expected_block(run)
+    rtf = (run / "report.rtf").read_text(encoding="ascii")
+    cover = rtf[:rtf.index("\\sect\\sectd")]  # the cover is the first section
+    paragraphs = [_rtf_text(p) for p in
+                  re.findall(r"\{\\pard\\plain[^ ]* (.*?)\\par\}", cover)]
+    assert _block_after(paragraphs, "Provenance") == expected
+    title_page = []
+    for paragraph in docx.Document(str(run / "report.docx")).paragraphs:
+        title_page.append(paragraph.text)
+        if paragraph.text == "Displays":  # the list of displays follows the block
+            break
+    assert _block_after(title_page, "Provenance") == expected
+
+
 def test_the_ard_metadata_holds_the_seeds_and_the_rows_hash(mi_runs):
     run = mi_runs[0]
     table = pq.read_table(run / "ard.parquet")

@@ -1,6 +1,7 @@
 """``sap-run render ARD PLAN``: the documents rebuilt from the ARD file and the plan alone.
 
-A render of a run's ARD gives the run's report.html and report.md byte for byte (with
+A render of a run's ARD gives the run's report.html, report.md, report.rtf (and the RTF of
+each display) and report.docx byte for byte (with
 SOURCE_DATE_EPOCH set), with the failures of a ``--keep-going`` run and the warnings, and
 without the data; another plan (SAP509) or a file that is not an sap-engine ARD (SAP510) is
 a clear error with exit code 2; an ARD of another engine version renders with a warning
@@ -35,7 +36,7 @@ WARNING = MINI_TEXT.replace('(15, inf) "high"', '(15, 100] "high", (100, inf) "e
     'document "Mini results"', 'table "9" "Change by baseline score" {\n  population FAS\n'
     '  columns treatment\n  rows D1s "Change at week 16" show n, mean_sd\n}\n\n'
     'document "Mini results"')
-DOCUMENTS = ("report.html", "report.md")
+DOCUMENTS = ("report.html", "report.md", "report.rtf", "rtf/t-1.rtf", "report.docx")
 
 
 @pytest.fixture(autouse=True)

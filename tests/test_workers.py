@@ -34,7 +34,8 @@ def test_prodrem_same_ard_with_one_and_two_jobs(tmp_path):
     assert len(ard1) > 3000
     pd.testing.assert_frame_equal(ard1, ard2, check_exact=True)
     figures = sorted(p.name for p in (tmp_path / "jobs1" / "figures").iterdir())
-    assert len(figures) == 11  # figures 2a-c, 3a, 3b, 3b2, 3c, 4a, 4b, 5, 6 (tipping point)
+    # figures 2a-c, 3a, 3b, 3b2, 3c, 4a, 4b, 5, 6 (tipping point), each as PNG, SVG and PDF
+    assert len(figures) == 33 and len([f for f in figures if f.endswith(".png")]) == 11
     assert figures == sorted(p.name for p in (tmp_path / "jobs2" / "figures").iterdir())
     assert all((tmp_path / "jobs2" / "figures" / f).stat().st_size > 1000 for f in figures)
     html = (tmp_path / "jobs2" / "report.html").read_text()

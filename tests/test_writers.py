@@ -1,8 +1,8 @@
 """The output formats are a registry: adding one touches one registration point.
 
 A test registers a toy format (a CSV summary of the document), runs a plan and finds its
-file beside report.html and report.md, then unregisters it; the built-in formats are the
-first two writers, with their escaping.
+file beside report.html, report.md, report.rtf, report.docx and ars.json, then unregisters
+it; the built-in formats are the first five writers, with their escaping.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def test_a_registered_format_is_written_by_run_and_by_render(tmp_path, csv_write
     result = run_plan(plan, tmp_path / "out", jobs=1)
     summary = tmp_path / "out" / "report.csv"
     assert summary in result.files
-    assert [p.name for p in result.files[:5]] == ["ard.parquet", "report.html", "report.md",
-                                                  "ars.json", "report.csv"]
+    top = [p.name for p in result.files if p.parent == tmp_path / "out"]
+    assert top == ["ard.parquet", "report.html", "report.md", "report.rtf", "report.docx",
+                   "ars.json", "report.csv"]
     rows = list(csv.reader(summary.read_text(encoding="utf-8").splitlines()))
     assert rows == [["kind", "number", "title", "rows"],
                     ["table", "1", "Change from baseline at week 16", "7"],
@@ -67,15 +68,20 @@ def test_an_unregistered_format_is_no_longer_written(tmp_path):
     writers.unregister("csv_summary")
     result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
     assert not (tmp_path / "out" / "report.csv").exists()
-    assert [p.name for p in result.files] == ["ard.parquet", "report.html", "report.md",
-                                              "ars.json"]
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in result.files] == [
+        "ard.parquet", "report.html", "report.md", "report.rtf", "rtf/t-1.rtf", "report.docx",
+        "ars.json"]
 
 
-def test_html_and_markdown_are_the_first_two_writers():
+def test_html_markdown_rtf_and_docx_are_the_built_in_writers():
+    from sap_engine.render.writers import rtf, word
+
     builtin = [(w.name, w.file_name, w.escaping) for w in writers.registered()]
     assert builtin == [("html", "report.html", environment.HTML),
                        ("markdown", "report.md", environment.MARKDOWN),
+                       ("rtf", "report.rtf", rtf.ESCAPING), ("docx", "report.docx", word.ESCAPING),
                        ("ars", "ars.json", environment.NONE)]
+    assert rtf.ESCAPING.finalize is not None and rtf.ESCAPING.finalize("{a}\\") == "\\{a\\}\\\\"
     assert environment.HTML.autoescape and not environment.MARKDOWN.autoescape
     assert environment.MARKDOWN.finalize is not None
     assert environment.MARKDOWN.finalize("<b> <0.0001") == "&lt;b> <0.0001"
@@ -84,6 +90,7 @@ def test_html_and_markdown_are_the_first_two_writers():
 @pytest.mark.parametrize("name, suffix, problem", [
     ("html", ".htm", "clashes with the registered writer html"),
     ("other", ".md", "clashes with the registered writer markdown"),
+    ("figures", ".fig", "the folder figures/ is the engine's"),
     ("Bad Name", ".txt", "must be a lowercase word"),
     ("text", "txt", "must be like '.html'"),
     ("text", "./x", "must be like '.html'"),
@@ -91,7 +98,46 @@ def test_html_and_markdown_are_the_first_two_writers():
 def test_a_writer_that_would_overwrite_or_misname_a_file_is_refused(name, suffix, problem):
     with pytest.raises(ValueError, match=problem):
         writers.register(writers.Writer(name, suffix, environment.NONE, _csv_summary))
-    assert [w.name for w in writers.registered()] == ["html", "markdown", "ars"]
+    assert [w.name for w in writers.registered()] == ["html", "markdown", "rtf", "docx", "ars"]
+
+
+@pytest.mark.parametrize("stems, problem", [
+    (["t-1", "t-1"], "two parts named csv_summary/t-1.csv"),
+    (["../x"], "part name '../x'"),
+    (["T 1"], "part name 'T 1'"),
+])
+def test_a_writer_whose_parts_would_clash_or_escape_is_a_bug(tmp_path, stems, problem):
+    def parts(document):
+        return [writers.Part(stem, lambda out: out.write(b"x")) for stem in stems]
+
+    writers.register(writers.Writer("csv_summary", ".csv", environment.NONE, _csv_summary,
+                                    parts=parts))
+    try:
+        with pytest.raises(ValueError, match=problem):
+            run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    finally:
+        writers.unregister("csv_summary")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_writer_with_its_own_stem_may_also_write_parts(tmp_path):
+    """The registry's two extensions together: a file name of its own (``stem``, as the ARS
+    writer's ars.json) and one file per display in the writer's folder (as the RTF's)."""
+    def parts(document):
+        return [writers.Part(f"t-{t.number}", lambda out, t=t: out.write(t.title.encode()))
+                for t in document.model.tables]
+
+    writers.register(writers.Writer("csv_summary", ".csv", environment.NONE, _csv_summary,
+                                    parts=parts, stem="summary"))
+    try:
+        result = run_plan(MINI / "mini.sap", tmp_path / "out", jobs=1)
+    finally:
+        writers.unregister("csv_summary")
+    names = [p.relative_to(tmp_path / "out").as_posix() for p in result.files]
+    assert names[-2:] == ["summary.csv", "csv_summary/t-1.csv"]
+    assert (tmp_path / "out" / "csv_summary" / "t-1.csv").read_text() == \
+        "Change from baseline at week 16"
+    assert (tmp_path / "out" / "summary.csv").read_text().startswith("kind,number,title,rows")
 
 
 def test_a_writer_failing_leaves_no_outputs(tmp_path):

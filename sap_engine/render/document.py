@@ -161,8 +161,9 @@ def _included(plan: m.Plan, number: str) -> bool:
 
 def render_documents(plan: m.Plan, table: pa.Table, out_dir: Path,
                      jobs: int = 1) -> list[Path]:
-    """Write the document in every registered format (``report.html``, ``report.md``, ...)
-    and its figures into ``out_dir``, from the ARD ``table`` and the plan; return the paths.
+    """Write the document in every registered format (``report.html``, ``report.md``, ...,
+    with any per-display files of a format: ``rtf/t-14-2-1.rtf``) and its figures into
+    ``out_dir``, from the ARD ``table`` and the plan; return the paths.
     """
     chosen = writers.registered()
     for writer in chosen:
@@ -174,14 +175,20 @@ def render_documents(plan: m.Plan, table: pa.Table, out_dir: Path,
         model = build_document(plan, table, out_dir, jobs)
     finally:
         ROUNDING.reset(token)
-    document = writers.Document(model, plan, table)
+    document = writers.Document(model, plan, folder=out_dir, ard=table)
     written = []
     for writer in chosen:
         path = out_dir / writer.file_name
         with open(path, "wb") as out:
             writer.write(document, out)
         written.append(path)
-    written += [out_dir / f.png for f in model.figures if f.png]
+        for name, part in writer.part_names(document):  # one file per display (RTF)
+            path = out_dir / name
+            path.parent.mkdir(exist_ok=True)
+            with open(path, "wb") as out:
+                part.write(out)
+            written.append(path)
+    written += [out_dir / name for f in model.figures for name in f.files]
     return written
 
 

@@ -1,4 +1,5 @@
-"""Figures drawn from the ARD with matplotlib: SVG for the HTML document, PNG files beside.
+"""Figures drawn from the ARD with matplotlib: SVG for the HTML document; PNG, SVG and PDF
+files beside (``figures/figure-<number>.*``).
 
 The kind of figure follows from the statistics of the analysis it shows:
 - means with ``visit`` groups: mean and 95% CI over visits, one line per arm (or stratum);
@@ -22,7 +23,7 @@ from pathlib import Path
 from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.render.ard_view import ArdView
-from sap_engine.render.figure_frame import DPI, Heading, framed_png
+from sap_engine.render.figure_frame import DPI, Heading, write_files
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
 COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
@@ -40,6 +41,18 @@ class BuiltFigure:
     anchor: str
     note: str = ""
     methods: list[str] = field(default_factory=list)  # how its analysis was computed
+    # The bare drawing as PNG bytes (no heading: the RTF and DOCX print the number, title
+    # and footnotes as text around it); the PNG file is framed to stand alone.
+    drawing: bytes = field(default=b"", repr=False)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The figure's files relative to the output folder: PNG, SVG and PDF (none for a
+        figure whose analysis produced no rows)."""
+        if not self.png:
+            return ()
+        stem = self.png.removesuffix(".png")
+        return (self.png, f"{stem}.svg", f"{stem}.pdf")
 
 
 def _groups(frame) -> list[str]:
@@ -268,13 +281,16 @@ def _tipping_map(fig, ax, frame, labels) -> None:
 
 
 def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str,
-               heading: Heading | None = None) -> str:
-    """Draw one figure: write its PNG, return its SVG without the XML prolog (inlined).
+               heading: Heading | None = None) -> tuple[str, bytes]:
+    """Draw one figure: write its PNG, SVG and PDF files (framed by ``heading``, when
+    given, as a figure in a submission stands alone), return its bare SVG without the XML
+    prolog (inlined in the HTML, which prints the heading itself) and its bare PNG (the
+    drawing the RTF and DOCX embed under titles of their own).
 
-    Both are byte-reproducible: the SVG's element ids are hashes salted with the figure's
+    All are byte-reproducible: the SVG's element ids are hashes salted with the figure's
     file name (matplotlib salts them with a random UUID by default), so they are the same on
-    every run and differ between the figures of one document; the SVG carries no date (the
-    document has its time of production) and the PNG no time either."""
+    every run and differ between the figures of one document; the SVG and the PDF carry no
+    date (the document has its time of production) and the PNG no time either."""
     import matplotlib
 
     # Plan text ("$5 to $10", "$\\foo$") is text, not TeX: without parse_math a '$' in a
@@ -288,21 +304,18 @@ def render_one(rows, labels: dict[str, str], ylabel: str, png_path: str,
         fig = draw(rows, labels, ylabel)
         plain = io.BytesIO()
         fig.savefig(plain, format="png", dpi=DPI)
-        if heading is None:
-            Path(png_path).write_bytes(plain.getvalue())
-        else:
-            # The file stands alone (a submission's figure): number, title, footnotes.
-            framed_png(plain.getvalue(), heading, png_path)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+        svg = buffer.getvalue()
+        write_files(fig, plain.getvalue(), svg, heading, png_path)
+    return svg[svg.index("<svg"):], plain.getvalue()
 
 
 def preload() -> None:
     """Import the plotting modules now (about half a second cold), e.g. while workers run
     the analyses, so that figure workers forked later inherit them."""
     import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_pdf  # noqa: F401
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     from matplotlib import font_manager
@@ -319,11 +332,17 @@ class PendingFigures:
 
     def result(self) -> list[BuiltFigure]:
         try:
-            svgs = iter(workers.results(self._pending))
+            drawn = iter(workers.results(self._pending))  # (svg, bare png) per figure
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
-        return [b if b.note else replace(b, svg=next(svgs)) for b in self._built]
+        out = []
+        for b in self._built:
+            if not b.note:
+                svg, drawing = next(drawn)
+                b = replace(b, svg=svg, drawing=drawing)
+            out.append(b)
+        return out
 
 
 def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, str],
@@ -380,5 +399,5 @@ def value_label(plan: m.Plan, spec: m.Figure, rows, labels: dict[str, str]) -> s
     return labels.get(variable, plan.analyses[spec.analysis].label or variable)
 
 
-def _render_task(task: tuple) -> str:
+def _render_task(task: tuple) -> tuple[str, bytes]:
     return render_one(*task)

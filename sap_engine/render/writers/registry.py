@@ -2,7 +2,9 @@
 
 A writer turns the built document (:class:`~sap_engine.render.document.DocumentModel`, what
 templates see as ``doc``, made from the ARD and the plan's display specs only) into the bytes
-of one file, ``report<suffix>`` in the output folder. :func:`render_documents
+of one file, ``<stem><suffix>`` in the output folder (``report.html``; the ARS writer's
+``ars.json``), and optionally of one file per display
+(``parts``: ``<name>/<stem><suffix>``, e.g. ``rtf/t-14-2-1.rtf``). :func:`render_documents
 <sap_engine.render.document.render_documents>` writes every registered format, in the order
 they were registered; nothing else names the formats. Adding one is a module that calls
 :func:`register` (a built-in one is imported by ``sap_engine/render/writers/__init__.py``).
@@ -11,8 +13,9 @@ they were registered; nothing else names the formats. Adding one is a module tha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from sap_engine import model as m
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
 
     from sap_engine.render.document import DocumentModel
 
-STEM = "report"  # every format's file is report<suffix>
+STEM = "report"  # a format's file is report<suffix> unless it names another stem
+RESERVED = ("figures",)  # folders of the output that a writer's parts may not take
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,20 @@ class Document:
 
     model: DocumentModel
     plan: m.Plan
+    # The output folder being written: the figures' PNG files are there (``figure.png``
+    # relative to it), for a format that embeds them.
+    folder: Path | None = None
     # The ARD itself (rows and metadata), for a format that states every result (ARS).
     ard: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One more file of a format, such as one display: ``stem`` names it (lowercase
+    letters, digits and hyphens), ``write(out)`` writes it whole."""
+
+    stem: str
+    write: Callable[[BinaryIO], None]
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,9 @@ class Writer:
     opens, names and atomically publishes the file); it must print plan text only through
     its ``escaping``. ``prepare(plan)``, if given, runs before the document is built (and its
     figures drawn), to report a problem of the writer's own inputs (a user template that
-    changed since ``check``) before the slow part; it raises OutputError.
+    changed since ``check``) before the slow part; it raises OutputError. ``parts(document)``,
+    if given, lists more files, written after the report into the folder named after the
+    writer (``rtf/t-14-2-1.rtf``).
     """
 
     name: str  # "html": a lowercase word
@@ -53,11 +71,25 @@ class Writer:
     escaping: Escaping
     write: Callable[[Document, BinaryIO], None]
     prepare: Callable[[m.Plan], None] | None = None
+    parts: Callable[[Document], Sequence[Part]] | None = None
     stem: str = STEM  # the file's name before the suffix: "ars" for ars.json
 
     @property
     def file_name(self) -> str:
         return f"{self.stem}{self.suffix}"
+
+    def part_names(self, document: Document) -> list[tuple[str, Part]]:
+        """Each part's path relative to the output folder; ValueError for a malformed or a
+        repeated stem (a bug of the writer: two displays would share a file)."""
+        named: list[tuple[str, Part]] = []
+        for part in self.parts(document) if self.parts is not None else ():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", part.stem):
+                raise ValueError(f"writer {self.name}: part name {part.stem!r}")
+            name = f"{self.name}/{part.stem}{self.suffix}"
+            if any(name == n for n, _ in named):
+                raise ValueError(f"writer {self.name}: two parts named {name}")
+            named.append((name, part))
+        return named
 
 
 _WRITERS: dict[str, Writer] = {}
@@ -67,6 +99,8 @@ def register(writer: Writer) -> Writer:
     """Add an output format; ValueError for a malformed name or suffix, or one taken."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", writer.name):
         raise ValueError(f"writer name {writer.name!r} must be a lowercase word")
+    if writer.name in RESERVED:
+        raise ValueError(f"writer {writer.name}: the folder {writer.name}/ is the engine's")
     if not re.fullmatch(r"(\.[a-z0-9]+)+", writer.suffix):
         raise ValueError(f"writer {writer.name}: suffix {writer.suffix!r} must be like '.html'")
     for other in _WRITERS.values():
@@ -83,5 +117,5 @@ def unregister(name: str) -> None:
 
 
 def registered() -> tuple[Writer, ...]:
-    """The output formats, in the order registered (HTML, then Markdown)."""
+    """The output formats, in the order registered (HTML, Markdown, RTF, DOCX, ARS)."""
     return tuple(_WRITERS.values())
