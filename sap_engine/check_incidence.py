@@ -5,7 +5,7 @@ its columns (and the subject dataset's, as a parameter's filter); the dataset mu
 subject key, or no record could be tied to a subject of the population (SAP256). An
 incidence analysis names its occurrence set and hierarchy by options, each checked where it
 is written: an unknown set (SAP257), a hierarchy or severity column its dataset lacks, or a
-hierarchy of other than one or two columns (SAP258), options that contradict each other,
+hierarchy of more than two columns (SAP258), options that contradict each other,
 and a ``by`` the method cannot honour (SAP259): it counts by arm and in total itself.
 
 Codes: SAP256-SAP259 (see docs/errors.md).
@@ -83,9 +83,11 @@ def _check_options(ch: _Checker, b: BoundAnalysis) -> None:
         return  # an unknown dataset, reported at the occurrence statement
     hierarchy, hloc = _option(b, "hierarchy")
     levels = [str(h) for h in hierarchy] if isinstance(hierarchy, (list, tuple)) else []
-    if not 1 <= len(levels) <= 2:
-        ch.error("SAP258", f"analysis '{b.name}': hierarchy needs one or two columns of "
-                           f"'{occ.dataset}' (e.g. [AEBODSYS, AEDECOD]: SOC > PT)", hloc)
+    # [] is allowed: the "any event" row alone (a row of an overview of adverse events).
+    if not isinstance(hierarchy, (list, tuple)) or len(levels) > 2:
+        ch.error("SAP258", f"analysis '{b.name}': hierarchy needs none, one or two columns "
+                           f"of '{occ.dataset}' (e.g. [AEBODSYS, AEDECOD]: SOC > PT; [] for "
+                           "the 'any event' row alone)", hloc)
     for name in levels:
         if name not in cols:
             ch.error("SAP258", f"analysis '{b.name}': hierarchy column '{name}' is not in "

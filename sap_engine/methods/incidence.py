@@ -155,9 +155,13 @@ def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mappin
     def count(keys: np.ndarray, n_keys: int) -> _Counts:
         return _count(keys, n_keys, ev_subj, arm_of, n_arms, len(subjects), grade, len(levels))
 
-    soc_codes, soc_names = _terms(frame[hierarchy[0]].to_numpy(dtype=object)[record])
-    socs = count(soc_codes, len(soc_names))
     anyone = count(np.zeros(len(ev_subj), dtype=np.int64), 1)
+    soc_codes = np.zeros(0, dtype=np.int64)
+    soc_names: list[str] = []
+    socs = anyone
+    if hierarchy:  # an empty hierarchy: the "any event" row alone (an overview table's row)
+        soc_codes, soc_names = _terms(frame[hierarchy[0]].to_numpy(dtype=object)[record])
+        socs = count(soc_codes, len(soc_names))
     pts: _Counts | None = None
     pt_soc = pt_names = None
     if len(hierarchy) > 1:
@@ -251,8 +255,9 @@ register(
     options=(
         OptionSpec("events", "string", None, "the occurrence set counted (an 'occurrence' "
                    "statement of the plan); required"),
-        OptionSpec("hierarchy", "list", None, "one or two columns of the occurrence set's "
-                   "dataset, outer first (e.g. [AEBODSYS, AEDECOD]: SOC > PT); required"),
+        OptionSpec("hierarchy", "list", None, "none, one or two columns of the occurrence "
+                   "set's dataset, outer first (e.g. [AEBODSYS, AEDECOD]: SOC > PT; [] for the "
+                   "'any event' row alone, as in an overview of adverse events); required"),
         OptionSpec("order", "choice", "frequency", "frequency: descending total subjects, "
                    "then alphabetical (SAS/CSR default); alphabetical", ("frequency",
                                                                        "alphabetical")),
@@ -270,6 +275,8 @@ register(
                    clause=TREATMENT_REFERENCE),
     ),
     conventions=(
+        "hierarchy = []: only the 'any event' row (subjects with at least one record), the "
+        "row of an overview table listing several occurrence sets.",
         "A subject is counted once per SOC and once per PT, whatever its number of records; "
         "percentages are of the arm's population N (subjects without records included).",
         "A record with a missing or blank SOC or PT is counted under 'Uncoded' (sorted last).",

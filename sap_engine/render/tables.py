@@ -179,8 +179,9 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         from sap_engine.render.incidence_table import incidence_section
 
         hierarchy = next((o.value for o in analysis.options if o.name == "hierarchy"), ())
+        depth = len(hierarchy) if isinstance(hierarchy, (tuple, list)) else 1
         return [incidence_section(title, main, cols, treatment_col, _column_of, _records,
-                                  nested=isinstance(hierarchy, tuple) and len(hierarchy) > 1)]
+                                  nested=depth > 1, flat=depth == 0)]
     strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
     out = []
     for sid in strata:
