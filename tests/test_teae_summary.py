@@ -177,6 +177,10 @@ def hand(tmp_path_factory):
     (folder / "adae.csv").write_text(ADAE)
     (folder / "plan.sap").write_text(PLAN)
     run_plan(folder / "plan.sap", folder / "out", jobs=1)
+    html = (folder / "out" / "report.html").read_text(encoding="utf-8")
+    # A flat (hierarchy = []) section has no heading: no empty section row in the HTML.
+    assert '<tr class="section"><td colspan="4"></td></tr>' not in html
+    assert '<tr class="section"><td colspan="4">TEAEs</td></tr>' in html
     return (folder / "out" / "report.md").read_text(encoding="utf-8")
 
 
