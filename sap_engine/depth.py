@@ -27,8 +27,8 @@ _NESTING_NODES = (m.BinOp, m.Not, m.Neg, m.InSet, m.IsMissing, m.Call, m.Cut)
 _EXPR_NODES = (m.Num, m.Str, m.Bool, m.Inf, m.Col, *_NESTING_NODES)
 
 Problem = tuple[str, str, m.Loc]
-_ADVICE = ("each operator, comparison, function call, `not`, unary minus, `in` and `cut` is a "
-           "level; parentheses are not")
+_ADVICE = ("each operator, comparison, function call, `not`, unary minus, `in`, `is missing` "
+           "and `cut` is a level; parentheses are not")
 
 
 def _loc(meta) -> m.Loc:
