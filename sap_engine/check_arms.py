@@ -7,8 +7,10 @@ dataset's columns alone (comparisons of a column with a literal, ``in`` sets, ``
 ``or``, ``not``), the checker sees which subjects it keeps and reports an undeclared level
 at the ``treatment`` block. Filters on parameters or endpoints are left to ``run``.
 
-The evaluation follows ``data/expressions.py`` exactly: a missing operand gives a missing
-result, ``and`` / ``or`` of a missing value is missing, and only a result of 1 keeps a row.
+The evaluation follows the selection rules of ``data/expressions.py`` exactly: a missing
+text compares as the empty string, a missing number makes every comparison false but
+``!=`` (and ``in`` false, ``not in`` true), ``is missing`` is true for a null or an empty
+text, and only a result of 1 keeps a row.
 
 Code: SAP241 (see docs/errors.md).
 """
@@ -81,8 +83,10 @@ def _evaluate(e: m.Expr, rows: _Rows, kinds: dict[str, str]) -> Any:  # noqa: C9
             return _UNKNOWN
         op = _COMPARE[e.op]
         text = isinstance(value, str)
-        return [None if v is None else _flag(op(value, _cell(v, text)) if flip
-                                             else op(_cell(v, text), value))
+        if not text:  # a missing number: only `!=` is true
+            return [float(e.op == "!=") if _absent(v) else
+                    _flag(op(value, float(v)) if flip else op(float(v), value)) for v in values]
+        return [_flag(op(value, _cell(v, text)) if flip else op(_cell(v, text), value))
                 for v in values]
     if isinstance(e, m.InSet) and isinstance(e.operand, m.Col):
         values = rows.column(e.operand)
@@ -92,8 +96,14 @@ def _evaluate(e: m.Expr, rows: _Rows, kinds: dict[str, str]) -> Any:  # noqa: C9
             return _UNKNOWN
         text = kind != "numeric"
         keep = {str(w) for w in wanted} if text else set(wanted)
-        hit = [None if v is None else float(_cell(v, text) in keep) for v in values]
-        return [None if h is None else 1.0 - h for h in hit] if e.negated else hit
+        hit = [0.0 if not text and _absent(v) else float(_cell(v, text) in keep)
+               for v in values]
+        return [1.0 - h for h in hit] if e.negated else hit
+    if isinstance(e, m.IsMissing) and isinstance(e.operand, m.Col):
+        values = rows.column(e.operand)
+        if values is None:
+            return _UNKNOWN
+        return [float(_absent(v) != e.negated) for v in values]
     return _UNKNOWN
 
 
@@ -103,7 +113,14 @@ def _same_kind(kind: str, value: Any) -> bool:
 
 
 def _cell(v: Any, text: bool) -> Any:
-    return str(v) if text else float(v)
+    """A text cell as str, missing as "" (SAS); a number as float."""
+    if text:
+        return "" if v is None else str(v)
+    return float(v)
+
+
+def _absent(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and v != v)  # v != v: NaN
 
 
 def kept_rows(e: m.Expr | None, rows: _Rows, kinds: dict[str, str]) -> list[bool] | None:

@@ -97,6 +97,9 @@ class ExpressionChecker:
         if isinstance(e, m.Cut):
             self.expect_numeric(e.operand, dataset)
             return "category"
+        if isinstance(e, m.IsMissing):
+            self.kind(e.operand, dataset)
+            return "bool"
         if isinstance(e, m.InSet):
             k = self.kind(e.operand, dataset)
             for v in e.values:

@@ -22,13 +22,13 @@ MAX_EXPRESSION_DEPTH = 100
 # Parse-tree rules that nest an expression one level deeper.
 _NESTING_RULES = frozenset({
     "add", "sub", "mul", "div", "or_", "and_", "not_", "neg", "compare", "in_set",
-    "not_in_set", "call", "cut"})
-_NESTING_NODES = (m.BinOp, m.Not, m.Neg, m.InSet, m.Call, m.Cut)
+    "not_in_set", "is_missing", "is_not_missing", "call", "cut"})
+_NESTING_NODES = (m.BinOp, m.Not, m.Neg, m.InSet, m.IsMissing, m.Call, m.Cut)
 _EXPR_NODES = (m.Num, m.Str, m.Bool, m.Inf, m.Col, *_NESTING_NODES)
 
 Problem = tuple[str, str, m.Loc]
-_ADVICE = ("each operator, comparison, function call, `not`, unary minus, `in` and `cut` is a "
-           "level; parentheses are not")
+_ADVICE = ("each operator, comparison, function call, `not`, unary minus, `in`, `is missing` "
+           "and `cut` is a level; parentheses are not")
 
 
 def _loc(meta) -> m.Loc:

@@ -49,6 +49,9 @@ def expr(e: m.Expr, parent: int = 0) -> str:
         op = "not in" if e.negated else "in"
         text = f"{expr(e.operand, 5)} {op} {{" + ", ".join(expr(v) for v in e.values) + "}"
         return _wrap(text, 4, parent)
+    if isinstance(e, m.IsMissing):
+        text = f"{expr(e.operand, 5)} is {'not ' if e.negated else ''}missing"
+        return _wrap(text, 4, parent)
     if isinstance(e, m.Cut):
         text = expr(e.operand, 1) + " cut " + ", ".join(
             i.text + (" " + quote(i.label) if i.label else "") for i in e.intervals)

@@ -52,6 +52,7 @@ from sap_engine.model_expr import (  # noqa: F401
     Inf,
     InSet,
     Interval,
+    IsMissing,
     Kind,
     Loc,
     Neg,
@@ -250,7 +251,7 @@ class Plan:
         convention), the intervals of a ``cut``; None for a numeric endpoint."""
         endpoint = self.endpoints.get(name)
         expr = endpoint.expr if endpoint else None
-        if isinstance(expr, (BinOp, InSet, Not)) and getattr(expr, "op", "==") in (
+        if isinstance(expr, (BinOp, InSet, IsMissing, Not)) and getattr(expr, "op", "==") in (
                 "==", "!=", "<", "<=", ">", ">=", "and", "or"):
             return ["Y", "N"]
         if isinstance(expr, Cut):

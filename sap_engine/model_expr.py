@@ -102,6 +102,15 @@ class InSet:
 
 
 @dataclass(frozen=True)
+class IsMissing:
+    """``X is missing`` (``negated``: ``X is not missing``): 1 or 0 in every row, never
+    missing itself, so a plan can select or count the rows without a value."""
+    operand: Expr
+    negated: bool = False
+    loc: Loc = _loc()
+
+
+@dataclass(frozen=True)
 class Interval:
     lower: float
     upper: float
@@ -131,7 +140,7 @@ class Cut:
     loc: Loc = _loc()
 
 
-Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, Cut]
+Expr = Union[Num, Str, Bool, Inf, Col, Call, BinOp, Not, Neg, InSet, IsMissing, Cut]
 
 # The kinds of value, one vocabulary for the whole engine: the checker types an expression
 # with them, a data column is "numeric" or "string", and a method's role (the registry's

@@ -125,6 +125,12 @@ class ExpressionsToModel(Transformer_NonRecursive):
     def not_in_set(self, meta, c):
         return m.InSet(c[0], tuple(c[1:]), True, meta_loc(meta))
 
+    def is_missing(self, meta, c):
+        return m.IsMissing(c[0], False, meta_loc(meta))
+
+    def is_not_missing(self, meta, c):
+        return m.IsMissing(c[0], True, meta_loc(meta))
+
     def neg_infinity(self, meta, c):
         return m.Num(-float("inf"), meta_loc(meta))
 

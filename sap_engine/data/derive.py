@@ -70,15 +70,18 @@ class Evaluator(ParameterValues):
         ids = pd.Index(pd.unique(frame[self.key]), name=self.key)
         if use.where is not None:
             keep = self.subject_eval(use.where, None, handling,
-                                     Scope(selector=selector, subjects=ids)).reindex(ids)
+                                     Scope(selector=selector, subjects=ids),
+                                     selection=True).reindex(ids)
             ids = ids[keep.fillna(0).astype(bool).to_numpy()]
         return ids
 
     # ---- subject-level expressions at a visit
     def subject_eval(self, e: m.Expr, visit, handling: Handling,
-                     scope: Scope = SUBJECTS) -> pd.Series:
+                     scope: Scope = SUBJECTS, selection: bool = False) -> pd.Series:
         """``e`` per unit of analysis (the subject, or the ``unit`` of ``scope``) at ``visit``
-        (a week, None, or EACH_VISIT when the unit carries the visit), indexed by the unit."""
+        (a week, None, or EACH_VISIT when the unit carries the visit), indexed by the unit.
+        ``selection``: ``e`` selects subjects (its comparisons are never missing); an
+        endpoint it names is still a value (data/expressions.py)."""
         index = scope.unit if scope.unit is not None else self.subjects.index
 
         def column(col: m.Col) -> pd.Series:
@@ -117,7 +120,7 @@ class Evaluator(ParameterValues):
             raise NonFiniteError(expr, labels, total, reason)
 
         try:
-            return broadcast(_eval(e, column, call, guard), index)
+            return broadcast(_eval(e, column, call, guard, selection), index)
         except NonFiniteError as exc:
             label = unit_label(exc.labels[0], index.names) if exc.labels else None
             raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else

@@ -1,7 +1,18 @@
 """Expressions of the plan language evaluated on pandas Series.
 
-Missing values propagate: a comparison with a missing operand is missing, never True, so
-a filter or responder definition cannot silently count a patient without data. Binary
+Missing values in comparisons follow two rules (docs/language.md, "Missing values"):
+
+- in a *selection* (a population's or parameter's ``where``, an intercurrent event's
+  condition: ``selection=True``) a comparison is never missing. A missing text value
+  compares as the empty string, as in SAS, so ``DTYPE != "LOCF"`` keeps the rows without a
+  DTYPE. A missing number makes ``==``, ``<``, ``<=``, ``>``, ``>=`` false and ``!=`` true
+  (unlike SAS, where a missing number is below every number: ``AVAL < 5`` selecting the
+  rows without an AVAL would be a wrong number). ``in`` / ``not in`` follow ``==`` / ``!=``.
+- in a *value* (an endpoint, a responder definition) a comparison with a missing operand
+  stays missing, so the endpoint's missing-data rule (observed case, non-responder, ...)
+  sees the subject without data instead of a silent "N".
+
+``X is missing`` / ``X is not missing`` is 1 or 0 in both (a null, or an empty text). Binary
 results are floats 1.0 / 0.0 (missing as NaN), which ``and`` / ``or`` combine as min / max.
 Names and functions are resolved by the caller (``column`` and ``call``), so the same
 evaluator serves row filters on one dataset and subject-level endpoints.
@@ -59,13 +70,15 @@ def refuse(e: m.Expr, labels: list, total: int, reason: str) -> None:
 
 
 def evaluate(e: m.Expr, column: Callable[[m.Col], Value], call: Callable[[m.Call], Value],
-             guard: Guard = refuse) -> Value:
-    """Evaluate an expression; missing operands give missing results (never True)."""
-    return _evaluate(e, column, call, guard)
+             guard: Guard = refuse, selection: bool = False) -> Value:
+    """Evaluate an expression; ``selection``: the comparison rules of a row or subject
+    selection (a comparison is never missing), else those of a value (missing stays
+    missing)."""
+    return _evaluate(e, column, call, guard, selection)
 
 
 def _evaluate(e: m.Expr, column: Callable[[m.Col], Value],  # noqa: C901 - one case per node
-              call: Callable[[m.Call], Value], guard: Guard) -> Value:
+              call: Callable[[m.Call], Value], guard: Guard, sel: bool) -> Value:
     if isinstance(e, m.Num):
         return e.value
     if isinstance(e, m.Str):
@@ -79,18 +92,24 @@ def _evaluate(e: m.Expr, column: Callable[[m.Col], Value],  # noqa: C901 - one c
     if isinstance(e, m.Call):
         return call(e)
     if isinstance(e, m.Neg):
-        return -_as_float(_evaluate(e.operand, column, call, guard))
+        return -_as_float(_evaluate(e.operand, column, call, guard, sel))
     if isinstance(e, m.Not):
-        v = _as_float(_evaluate(e.operand, column, call, guard))
+        v = _as_float(_evaluate(e.operand, column, call, guard, sel))
         return 1.0 - v
     if isinstance(e, m.InSet):
-        s = _evaluate(e.operand, column, call, guard)
-        wanted = [_evaluate(x, column, call, guard) for x in e.values]
-        hit = s.astype(str).isin([str(w) for w in wanted]) if not _numeric(s) else s.isin(wanted)
-        out = hit.astype(float).where(s.notna())
+        s = _evaluate(e.operand, column, call, guard, sel)
+        wanted = [_evaluate(x, column, call, guard, sel) for x in e.values]
+        if _numeric(s):
+            hit = s.isin(wanted)  # a missing number is in no set
+        else:
+            hit = _text(s, sel).isin([str(w) for w in wanted])
+        out = hit.astype(float) if sel else hit.astype(float).where(s.notna())
         return 1.0 - out if e.negated else out
+    if isinstance(e, m.IsMissing):
+        absent = _absent(_evaluate(e.operand, column, call, guard, sel))
+        return 1.0 - absent if e.negated else absent
     if isinstance(e, m.Cut):
-        v = _evaluate(e.operand, column, call, guard).astype(float)
+        v = _evaluate(e.operand, column, call, guard, sel).astype(float)
         out = pd.Series(pd.NA, index=v.index, dtype="object")
         for iv in e.intervals:
             lo = v >= iv.lower if iv.lower_closed else v > iv.lower
@@ -98,29 +117,50 @@ def _evaluate(e: m.Expr, column: Callable[[m.Col], Value],  # noqa: C901 - one c
             out.loc[(lo & hi & out.isna()).to_numpy()] = iv.display
         return out
     if isinstance(e, m.BinOp):
-        left = _evaluate(e.left, column, call, guard)
-        right = _evaluate(e.right, column, call, guard)
+        left = _evaluate(e.left, column, call, guard, sel)
+        right = _evaluate(e.right, column, call, guard, sel)
         if e.op in ("and", "or"):
             lf, rf = _as_float(left), _as_float(right)
             return np.minimum(lf, rf) if e.op == "and" else np.maximum(lf, rf)
         if e.op in _COMPARE:
-            if isinstance(left, pd.Series) and not _numeric(left) and isinstance(right, str):
-                missing = left.isna()
-                result = getattr(left.astype(str), _COMPARE[e.op])(right).astype(float)
-            else:
-                lf, rf = _as_float(left), _as_float(right)
-                if not isinstance(lf, pd.Series) and not isinstance(rf, pd.Series):
-                    # Two constants: a constant truth value (NaN when one is missing).
-                    if pd.isna(lf) or pd.isna(rf):
-                        return float("nan")
-                    return float(getattr(pd.Series([lf]), _COMPARE[e.op])(rf).iloc[0])
-                if not isinstance(lf, pd.Series):  # `40 < AGE`: the constant in every row
-                    lf = pd.Series(lf, index=rf.index, dtype=float)
-                result = getattr(lf, _COMPARE[e.op])(rf).astype(float)
-                missing = lf.isna() | (rf.isna() if isinstance(rf, pd.Series) else pd.isna(rf))
-            return result.where(~missing)
+            return compare(e.op, left, right, sel)
         return arithmetic(e, _as_float(left), _as_float(right), guard)
     raise TypeError(f"cannot evaluate {e!r}")
+
+
+def compare(op: str, left: Value, right: Value, selection: bool) -> Value:
+    """``left op right`` as 1.0 / 0.0: never missing in a selection, else missing where an
+    operand is (the module's docstring)."""
+    name = _COMPARE[op]
+    series = [v for v in (left, right) if isinstance(v, pd.Series)]
+    text = isinstance(left, str) or isinstance(right, str) or (
+        len(series) == 2 and not _numeric(left) and not _numeric(right))
+    if not series:  # two constants: a constant truth value
+        if text:
+            lt, rt = ("" if pd.isna(v) else str(v) for v in (left, right))
+            return float(getattr(pd.Series([lt]), name)(rt).iloc[0])
+        lf, rf = _as_float(left), _as_float(right)
+        if pd.isna(lf) or pd.isna(rf):
+            return (1.0 if op == "!=" else 0.0) if selection else float("nan")
+        return float(getattr(pd.Series([lf]), name)(rf).iloc[0])
+    if text:
+        lv = _text(left, selection) if isinstance(left, pd.Series) else str(left)
+        rv = _text(right, selection) if isinstance(right, pd.Series) else str(right)
+        if not isinstance(lv, pd.Series):  # `"LOCF" != DTYPE`: the constant in every row
+            lv = pd.Series(lv, index=rv.index, dtype=object)
+        result = getattr(lv, name)(rv).astype(float)
+    else:
+        lf, rf = _as_float(left), _as_float(right)
+        if not isinstance(lf, pd.Series):  # `40 < AGE`: the constant in every row
+            lf = pd.Series(lf, index=rf.index, dtype=float)
+        # pandas: NaN == x, NaN < x ... are False and NaN != x is True, the selection rule.
+        result = getattr(lf, name)(rf).astype(float)
+    if selection:
+        return result
+    missing = series[0].isna()
+    for other in (left, right):
+        missing = missing | (other.isna() if isinstance(other, pd.Series) else pd.isna(other))
+    return result.where(~missing)
 
 
 def arithmetic(e: m.BinOp, lf: Value, rf: Value, guard: Guard = refuse) -> Value:
@@ -173,6 +213,21 @@ def _require_finite(e: m.Expr, out: Value, operands: tuple, reason: Callable,
 
 def _at(v: Value, i: int | None) -> float:
     return float(v.iloc[i]) if isinstance(v, pd.Series) and i is not None else float(v)
+
+
+def _text(s: pd.Series, selection: bool) -> pd.Series:
+    """A text column as str; in a selection, missing as the empty string (SAS)."""
+    if selection:
+        return s.astype(object).where(s.notna(), "").astype(str)
+    return s.astype(str)
+
+
+def _absent(v: Value) -> Value:
+    """1.0 where ``v`` is missing (null, NaN, or an empty text), else 0.0."""
+    if isinstance(v, pd.Series):
+        empty = v.astype(object).map(lambda x: isinstance(x, str) and x == "")
+        return (v.isna() | empty.astype(bool)).astype(float)
+    return float(pd.isna(v) or v == "")
 
 
 def _numeric(v: Value) -> bool:

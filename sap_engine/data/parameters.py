@@ -76,7 +76,9 @@ class ParameterValues:
             return keyed
 
         try:
-            return broadcast(_eval(e, column, lambda call: _unsupported(call)), frame.index)
+            # A selection of rows: comparisons are never missing (data/expressions.py).
+            return broadcast(_eval(e, column, lambda call: _unsupported(call), selection=True),
+                             frame.index)
         except NonFiniteError as exc:
             path = str(self.checked.datasets[dataset].path)
             first = int(exc.labels[0]) + 1 if exc.labels else None

@@ -144,8 +144,9 @@ class DataPreflight(Integrity):
                 if isinstance(col, m.Col) and col.name in frame.columns:
                     missing = int(frame[col.name].isna().sum())
                     if missing:
-                        hint = (f"; '{col.name}' is missing in {missing} of {len(frame)} rows, "
-                                "and a comparison with a missing value is never true")
+                        hint = (f"; '{col.name}' is missing in {missing} of {len(frame)} rows "
+                                "(in a filter a missing text compares as \"\", and a missing "
+                                "number makes every comparison but != false)")
                         break
             self.error("SAP315", f"parameter '{name}' has no rows: its 'where' selects none "
                                  f"of the {len(frame)} rows of '{ds.name}'{hint}",
