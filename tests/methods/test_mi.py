@@ -6,11 +6,12 @@ against a direct call. Rubin's rules themselves are tested in test_mi_pool.py.""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from mmrm_fixture import FIXTURE
+from mmrm_fixture import fixture_frame as _fixture_frame
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.linear_design import ModelSpec, build_columns, effect_codes
@@ -24,8 +25,6 @@ from sap_engine.methods.mi_draws import (
 from sap_engine.methods.mi_pool import ancova_many, rubin
 from sap_engine.methods.mmrm_cov import structure
 from sap_engine.methods.registry import get
-
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "mmrm"
 
 
 def _designs(arm: np.ndarray, base: np.ndarray, t: int):
@@ -278,21 +277,6 @@ def test_a_flat_likelihood_is_refused(monkeypatch):
         if found:
             break
     assert found is not None and found.code == "SAP601"
-
-
-def _fixture_frame() -> pd.DataFrame:
-    adsl = pd.read_csv(FIXTURE / "adsl.csv").set_index("USUBJID")
-    adeff = pd.read_csv(FIXTURE / "adeff.csv")
-    grid = pd.MultiIndex.from_product([adsl.index, [0, 4, 8, 12, 16]],
-                                      names=["USUBJID", "AVISITN"])
-    aval = adeff.set_index(["USUBJID", "AVISITN"])["AVAL"].reindex(grid)
-    base = aval.xs(0, level="AVISITN")
-    subjects = grid.get_level_values(0)
-    return pd.DataFrame({"TRT01P": adsl.TRT01P.reindex(subjects).to_numpy(),
-                         "base": base.reindex(subjects).to_numpy(),
-                         "chg": (aval - base.reindex(subjects).to_numpy()).to_numpy(),
-                         "visit": grid.get_level_values(1).astype(float)},
-                        index=pd.Index(subjects, name="USUBJID"))
 
 
 ROLES = {"response": "chg", "treatment": "TRT01P", "covariates": ("base",)}

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from mmrm_fixture import FIXTURE
+from mmrm_fixture import fixture_frame as _fixture_frame
 
 from sap_engine.errors import MethodError
 from sap_engine.methods import registry
@@ -266,25 +268,6 @@ def test_residual_df_is_n_minus_p():
     assert math.isfinite(stat(stats, "p_value", "B - A", (("visit", "4"),)))
 
 
-FIXTURE = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "mmrm"
-
-
-def _fixture_frame() -> pd.DataFrame:
-    """The mmrm fixture by hand: one row per subject and scheduled visit, change from
-    baseline (missing where the visit is), the baseline score and the site."""
-    adsl = pd.read_csv(FIXTURE / "adsl.csv").set_index("USUBJID")
-    adeff = pd.read_csv(FIXTURE / "adeff.csv")
-    grid = pd.MultiIndex.from_product([adsl.index, [0, 4, 8, 12, 16]],
-                                      names=["USUBJID", "AVISITN"])
-    aval = adeff.set_index(["USUBJID", "AVISITN"])["AVAL"].reindex(grid)
-    base = aval.xs(0, level="AVISITN")
-    subjects = grid.get_level_values(0)
-    return pd.DataFrame({"TRT01P": adsl.TRT01P.reindex(subjects).to_numpy(),
-                         "SITE": adsl.SITE.reindex(subjects).to_numpy(),
-                         "base": base.reindex(subjects).to_numpy(),
-                         "chg": (aval - base.reindex(subjects).to_numpy()).to_numpy(),
-                         "visit": grid.get_level_values(1).astype(float)},
-                        index=pd.Index(subjects, name="USUBJID"))
 
 
 def _rows(stats) -> dict:
