@@ -81,6 +81,11 @@ def _check_options(ch: _Checker, b: BoundAnalysis) -> None:
     cols = ch.columns_of(occ.dataset)
     if not cols:
         return  # an unknown dataset, reported at the occurrence statement
+    if b.method == "shift":
+        from sap_engine.check_shift import check_shift_options
+
+        check_shift_options(ch, b, occ, cols)
+        return
     hierarchy, hloc = _option(b, "hierarchy")
     levels = [str(h) for h in hierarchy] if isinstance(hierarchy, (list, tuple)) else []
     # [] is allowed: the "any event" row alone (a row of an overview of adverse events).

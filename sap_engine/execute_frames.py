@@ -76,6 +76,10 @@ def analysis_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     return frame
 
 
+# Options of the occurrence-unit methods that name a column of the occurrence set's dataset.
+OCCURRENCE_COLUMNS = ("severity", "baseline", "value", "parameter", "parameter_order")
+
+
 def _occurrence_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     """Unit occurrence: the records of the occurrence set the step's ``events`` option
     names, for the population's subjects, and a row per subject without a record (the
@@ -88,10 +92,18 @@ def _occurrence_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     _refuse_undeclared_arms(ev, step.population, ids)
     options = step.option_map
     columns = [str(c) for c in options.get("hierarchy") or ()]  # type: ignore[attr-defined]
-    if options.get("severity"):
-        columns.append(str(options["severity"]))
+    # The columns the method's options name (incidence: severity; shift: its categories).
+    columns += [str(options[o]) for o in OCCURRENCE_COLUMNS if options.get(o)]
+    visits = ev.plan.visits
+    shift = step.method == "shift" and visits is not None
+    if shift:
+        columns.append(visits.column.name)  # type: ignore[union-attr]
     trt = ev.plan.treatment.column.name if ev.plan.treatment else None
-    return occurrence_frame(ev, str(options["events"]), ids, columns, trt)
+    frame = occurrence_frame(ev, str(options["events"]), ids, columns, trt)
+    if shift:  # the shift reads records by the plan's visit variable, under a fixed name
+        frame["visit"] = frame[visits.column.name]  # type: ignore[union-attr]
+        frame.attrs["baseline_visit"] = visits.baseline  # type: ignore[union-attr]
+    return frame
 
 
 def each_visit(step: Step) -> bool:

@@ -127,6 +127,11 @@ TRIGGERED_BY = {
     "SAP258": "tests/test_incidence.py::test_sap258_hierarchy_column_not_in_the_dataset",
     "SAP259": "tests/test_incidence.py::test_sap259_contradicting_options_and_by_are_refused",
     "SAP611": "tests/test_incidence.py::test_sap611_at_run_is_located_at_the_analysis",
+    "SAP280": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
+    "SAP281": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
+    "SAP282": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
+    "SAP625": "tests/test_shift.py::test_sap625_at_run_nothing_half_written",
+    "SAP626": "tests/test_shift.py::test_sap625_unknown_category_and_sap626_two_baselines",
     "SAP612": "tests/test_incidence.py::"
               "test_sap611_a_severity_outside_its_levels_and_sap612_no_reference",
     "SAP613": "tests/test_listing.py::test_sap613_sort_by_a_column_that_is_not_listed",

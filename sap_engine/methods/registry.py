@@ -258,6 +258,7 @@ FAMILIES = (
     "mmrm",
     "mi",
     "incidence",
+    "shift",
     "listing",
 )
 

@@ -182,6 +182,8 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
         depth = len(hierarchy) if isinstance(hierarchy, (tuple, list)) else 1
         return [incidence_section(title, main, cols, treatment_col, _column_of, _records,
                                   nested=depth > 1, flat=depth == 0)]
+    if set(main.method) == {"shift"}:  # parameter > baseline > post-baseline rows
+        return [_shift_section(plan, analysis, title, main, cols, treatment_col)]
     strata = sorted(set(main.analysis_id), key=list(dict.fromkeys(main.analysis_id)).index)
     out = []
     for sid in strata:
@@ -355,6 +357,22 @@ def _group_level(row, name: str) -> str | None:
             return row[f"group{i}_level"]
         i += 1
     return None
+
+
+def _shift_section(plan: m.Plan, analysis: m.Analysis, title: str, main, cols,
+                   treatment_col: str | None) -> Section:
+    from sap_engine.render.shift_table import shift_section
+
+    opts = {o.name: o.value for o in analysis.options}
+    value = str(opts.get("value", ""))
+    labels = {**plan.labels.get(str(opts.get("baseline", "")), {}), **plan.labels.get(value, {})}
+    at = None
+    if analysis.visit is not None:
+        word = plan.visits.label if plan.visits and plan.visits.label else "Visit"
+        at = f"{word} {m._num(analysis.visit)}"
+    parameter = str(opts["parameter"]) if opts.get("parameter") else None
+    return shift_section(title, main, cols, treatment_col, _column_of, _records, labels,
+                         parameter, at, opts.get("percent_of") == "assessed")
 
 
 def _column_of(row, cols: list[Column], treatment_col: str | None) -> str | None:

@@ -1,0 +1,72 @@
+"""Checks of shift analyses (method ``shift``), where they are written.
+
+A shift table reads three columns of its occurrence set's dataset (the baseline category,
+each record's category, and optionally the parameter and its order) and the plan's visit
+variable (to tell post-baseline records from the rest): each must exist (SAP280, with a
+did-you-mean), the categories must be a non-empty list of distinct values and the ``worst``
+order a reordering of them (SAP281), and the plan must say which visit is the baseline
+(a ``visits`` block naming the visit variable, which the dataset must hold, and its
+``baseline`` unless the analysis names its visit: SAP282).
+
+The values themselves are checked when the analysis runs (SAP625: a category outside the
+list; SAP626: two baseline categories for one subject and parameter).
+
+Codes: SAP280-SAP282 (see docs/errors.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sap_engine import model as m
+from sap_engine.bind import BoundAnalysis
+from sap_engine.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from sap_engine.check import _Checker
+
+COLUMN_OPTIONS = ("baseline", "value", "parameter", "parameter_order")
+REQUIRED = ("baseline", "value", "categories")
+
+
+def _option(b: BoundAnalysis, name: str) -> tuple[object, m.Loc]:
+    opt = next((o for o in b.options if o.name == name), None)
+    if opt is None:
+        return None, b.loc
+    return opt.value, opt.loc if opt.loc.line else b.loc
+
+
+def check_shift_options(ch: _Checker, b: BoundAnalysis, occ: m.Occurrence,
+                        cols: dict[str, str]) -> None:
+    for name in REQUIRED:
+        value, _ = _option(b, name)
+        if value is None:
+            ch.error("SAP280", f"analysis '{b.name}': a shift table needs 'options {name} = "
+                               "...' (the baseline category column, the record's category "
+                               "column and the categories in display order)", b.loc)
+    for name in COLUMN_OPTIONS:
+        value, loc = _option(b, name)
+        if value is not None and str(value) not in cols:
+            ch.error("SAP280", f"analysis '{b.name}': {name} column '{value}' is not in "
+                               f"dataset '{occ.dataset}' of occurrence set '{occ.name}'",
+                     loc, did_you_mean(str(value), list(cols)))
+    cats, cloc = _option(b, "categories")
+    levels = [str(c) for c in cats] if isinstance(cats, (list, tuple)) else []
+    if cats is not None and (not levels or len(set(levels)) < len(levels)
+                             or "" in (lev.strip() for lev in levels)):
+        ch.error("SAP281", f"analysis '{b.name}': categories must list distinct, non-blank "
+                           "values (e.g. [\"L\", \"N\", \"H\"])", cloc)
+    worst, wloc = _option(b, "worst")
+    if worst is not None and levels and (not isinstance(worst, (list, tuple))
+                                         or sorted(map(str, worst)) != sorted(levels)):
+        ch.error("SAP281", f"analysis '{b.name}': worst must list the categories "
+                           f"({', '.join(levels)}) each once, from best to worst", wloc)
+    visits = ch.plan.visits
+    if visits is None or (b.visit is None and visits.baseline is None):
+        ch.error("SAP282", f"analysis '{b.name}': a shift table compares the baseline with "
+                           "the records after it, so the plan needs a 'visits' block (the "
+                           "visit variable) with a 'baseline' visit", b.loc)
+    elif visits.column.name not in cols:
+        ch.error("SAP282", f"analysis '{b.name}': the visit variable '{visits.column.name}' "
+                           f"is not in dataset '{occ.dataset}' of occurrence set "
+                           f"'{occ.name}', so its records have no visit", b.loc)
