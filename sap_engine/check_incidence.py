@@ -59,9 +59,11 @@ def check_incidence(ch: _Checker, bound: dict) -> None:
             continue
         items = by_chain(plan, a)
         if items:
-            ch.error("SAP259", f"analysis '{a.name}': method '{method.name}' counts by arm "
-                               f"and in total itself; 'by {items[0].name}' cannot split "
-                               "an occurrence frame (remove it)",
+            does = "lists every arm" if method.name == "record_listing" else \
+                "counts by arm and in total"
+            ch.error("SAP259", f"analysis '{a.name}': method '{method.name}' {does} "
+                               f"itself; 'by {items[0].name}' cannot split an occurrence "
+                               "frame (remove it)",
                      items[0].loc if items[0].loc.line else a.loc)
         b = bound.get(a.name)
         if isinstance(b, BoundAnalysis):
@@ -85,6 +87,11 @@ def _check_options(ch: _Checker, b: BoundAnalysis) -> None:
         from sap_engine.check_shift import check_shift_options
 
         check_shift_options(ch, b, occ, cols)
+        return
+    if b.method == "record_listing":
+        from sap_engine.check_shift import check_record_listing_options
+
+        check_record_listing_options(ch, b, occ, cols)
         return
     hierarchy, hloc = _option(b, "hierarchy")
     levels = [str(h) for h in hierarchy] if isinstance(hierarchy, (list, tuple)) else []

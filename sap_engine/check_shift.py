@@ -1,4 +1,5 @@
-"""Checks of shift analyses (method ``shift``), where they are written.
+"""Checks of shift analyses (method ``shift``) and record listings (``record_listing``),
+the two readers of an occurrence set besides ``incidence``, where they are written.
 
 A shift table reads three columns of its occurrence set's dataset (the baseline category,
 each record's category, and optionally the parameter and its order) and the plan's visit
@@ -11,7 +12,10 @@ order a reordering of them (SAP281), and the plan must say which visit is the ba
 The values themselves are checked when the analysis runs (SAP625: a category outside the
 list; SAP626: two baseline categories for one subject and parameter).
 
-Codes: SAP280-SAP282 (see docs/errors.md).
+A record listing names the columns it lists, each a column of the occurrence set's dataset
+(SAP283), and sorts by listed columns only (SAP284).
+
+Codes: SAP280-SAP284 (see docs/errors.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from sap_engine import model as m
 from sap_engine.bind import BoundAnalysis
+from sap_engine.data.sources import subject_key
 from sap_engine.errors import did_you_mean
 
 if TYPE_CHECKING:
@@ -70,3 +75,29 @@ def check_shift_options(ch: _Checker, b: BoundAnalysis, occ: m.Occurrence,
         ch.error("SAP282", f"analysis '{b.name}': the visit variable '{visits.column.name}' "
                            f"is not in dataset '{occ.dataset}' of occurrence set "
                            f"'{occ.name}', so its records have no visit", b.loc)
+
+
+def check_record_listing_options(ch: _Checker, b: BoundAnalysis, occ: m.Occurrence,
+                                 cols: dict[str, str]) -> None:
+    columns, loc = _option(b, "columns")
+    listed = [str(c) for c in columns] if isinstance(columns, (list, tuple)) else []
+    if not listed:
+        ch.error("SAP283", f"analysis '{b.name}': a record listing needs 'options columns = "
+                           "[...]', the columns of the occurrence set's dataset it lists", loc)
+    for name in listed:
+        if name not in cols:
+            ch.error("SAP283", f"analysis '{b.name}': listed column '{name}' is not in "
+                               f"dataset '{occ.dataset}' of occurrence set '{occ.name}'",
+                     loc, did_you_mean(name, list(cols)))
+    sort, sloc = _option(b, "sort")
+    if not isinstance(sort, (list, tuple)):
+        return
+    source = next((s for s in ch.plan.sources if s.subjects), None)
+    key = subject_key(source) if source else "USUBJID"
+    trt = ch.plan.treatment
+    allowed = [*([trt.column.name] if trt else []), key, *listed]
+    for value in sort:
+        if str(value) not in allowed:
+            ch.error("SAP284", f"analysis '{b.name}': sort column '{value}' is not a listed "
+                               f"column ({', '.join(dict.fromkeys(allowed))})", sloc,
+                     did_you_mean(str(value), allowed))

@@ -94,6 +94,7 @@ def _occurrence_frame(step: Step, ev: Evaluator) -> pd.DataFrame:
     columns = [str(c) for c in options.get("hierarchy") or ()]  # type: ignore[attr-defined]
     # The columns the method's options name (incidence: severity; shift: its categories).
     columns += [str(options[o]) for o in OCCURRENCE_COLUMNS if options.get(o)]
+    columns += [str(c) for c in options.get("columns") or ()]  # type: ignore[attr-defined]
     visits = ev.plan.visits
     shift = step.method == "shift" and visits is not None
     if shift:

@@ -130,6 +130,9 @@ TRIGGERED_BY = {
     "SAP280": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
     "SAP281": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
     "SAP282": "tests/test_shift.py::test_sap280_sap282_checker_errors_are_located",
+    "SAP283": "tests/test_record_listing.py::test_sap283_sap284_checker_errors_are_located",
+    "SAP284": "tests/test_record_listing.py::test_sap283_sap284_checker_errors_are_located",
+    "SAP627": "tests/test_record_listing.py::test_sap627_too_many_records_nothing_half_written",
     "SAP625": "tests/test_shift.py::test_sap625_at_run_nothing_half_written",
     "SAP626": "tests/test_shift.py::test_sap625_unknown_category_and_sap626_two_baselines",
     "SAP612": "tests/test_incidence.py::"

@@ -260,6 +260,7 @@ FAMILIES = (
     "incidence",
     "shift",
     "listing",
+    "record_listing",
 )
 
 

@@ -21,10 +21,14 @@ BLOCK = 40  # subjects per block: a landscape page of a paper listing
 COLUMN = "column"  # the ARD group naming the listing column (methods/listing.py)
 
 
+LISTINGS = ("listing", "record_listing")  # a row per subject; a row per record
+RECORD = "record"  # the ARD group numbering a record listing's rows
+
+
 def is_listing(plan: m.Plan, spec: m.Table) -> bool:
     """A table whose every row block is a listing analysis is laid out as a listing."""
     return bool(spec.rows) and all(
-        plan.analyses[r.analysis].method == "listing" and not r.also for r in spec.rows
+        plan.analyses[r.analysis].method in LISTINGS and not r.also for r in spec.rows
         if r.analysis in plan.analyses)
 
 
@@ -38,7 +42,10 @@ def _cells(frame) -> tuple[list[str], dict[str, dict[str, tuple]], str]:
     for rec in frame[frame.stat_name == "value"].to_dict("records"):
         named = {rec[g]: rec[f"{g}_level"] for g in groups if isinstance(rec[g], str)}
         column = str(named.pop(COLUMN))
+        record = named.pop(RECORD, None)  # a record listing: several rows per subject
         key, subject = next(iter(named.items()))
+        if record is not None:
+            subject = f"{subject}#{record}"
         if column not in columns:
             columns.append(column)
         stat = rec["stat"] if rec["stat"] == rec["stat"] else None  # NaN: missing
@@ -62,16 +69,34 @@ def _header(plan: m.Plan, analysis: m.Analysis, column: str, names: dict[str, st
     return label
 
 
-def _subtitle(plan: m.Plan, spec: m.Table, n_subjects: int) -> str:
+def _subtitle(plan: m.Plan, spec: m.Table, n_subjects: int, records: bool) -> str:
     """The population listed: the analysis' own (with its ``where``, which chose the
     subjects) when the table has one listing, else the table's; and how many are listed."""
     uses = [plan.analyses[r.analysis].population for r in spec.rows]
     use = uses[0] if len(uses) == 1 and uses[0] is not None else spec.population
     pop = plan.populations.get(use.name) if use else None
+    listed = f"{n_subjects} {'records' if records else 'subjects'} listed"
     if use is None or pop is None:
-        return f"{n_subjects} subjects listed"
+        return listed
     where = f", where {expr(use.where)}" if use.where is not None else ""
-    return f"{pop.label or pop.name}{where}: {n_subjects} subjects listed"
+    return f"{pop.label or pop.name}{where}: {listed}"
+
+
+def _blank_repeats(block: list[Row], with_treatment: bool) -> list[Row]:
+    """A subject's treatment and id printed on its first row of a block only, as a paper
+    listing groups a subject's records (PROC REPORT's ORDER columns); every block (page)
+    starts with them again."""
+    out: list[Row] = []
+    previous: tuple[str, str] | None = None
+    for row in block:
+        ident = (row.label, row.cells[0] if row.cells and with_treatment else "")
+        if ident == previous:
+            cells = ["", *row.cells[1:]] if with_treatment else row.cells
+            out.append(Row("", cells, row.indent, row.bold))
+        else:
+            out.append(row)
+        previous = ident
+    return out
 
 
 def build_listing(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | None
@@ -106,17 +131,23 @@ def build_listing(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str 
                     values.append("")  # missing: blank, as listings print it
             rows.append(Row(values[0], values[1:]))
         n_subjects += len(rows)
+        per_record = analysis.method == "record_listing"
+        unit = "records" if per_record else "subjects"
         if not rows:
-            sections.append(Section(title, [Row("(no subjects)", [""] * (len(columns) - 1))]))
+            sections.append(Section(title, [Row(f"(no {unit})", [""] * (len(columns) - 1))]))
         for start in range(0, len(rows), BLOCK):
             block = rows[start:start + BLOCK]
+            if per_record:
+                block = _blank_repeats(block, treatment_col is not None)
             label = title if start == 0 else f"{title} (continued)"
-            sections.append(Section(f"{label}: subjects {start + 1}-{start + len(block)} "
+            sections.append(Section(f"{label}: {unit} {start + 1}-{start + len(block)} "
                                     f"of {len(rows)}", block))
-    subtitle = _subtitle(plan, spec, n_subjects)
+    records = all(plan.analyses[r.analysis].method == "record_listing" for r in spec.rows)
+    subtitle = _subtitle(plan, spec, n_subjects, records)
     footnotes = list(spec.footnotes)
-    footnotes.append("One row per subject of the analysis population; a blank cell is a "
-                     "missing value.")
+    footnotes.append(("One row per record of the subjects of the analysis population"
+                      if records else "One row per subject of the analysis population")
+                     + "; a blank cell is a missing value.")
     return BuiltTable(spec.number, spec.title, subtitle, header or ["Treatment"], sections,
                       footnotes, anchor="listing-" + spec.number, kind="Listing",
                       repeat_header=True)
