@@ -121,6 +121,14 @@ def _wald(n1: float, n1_big: float, n0: float, n0_big: float) -> tuple[float, fl
     return 100 * d, 100 * (d - Z975 * se), 100 * (d + Z975 * se)
 
 
+def _fisher(n: np.ndarray, big_n: np.ndarray) -> float:
+    """Fisher's exact p-value (two-sided, SAS PROC FREQ / R fisher.test) of the 2 x arms
+    table of subjects with and without the event."""
+    from sap_engine.methods.freq_exact import fisher_exact
+
+    return float(fisher_exact(np.vstack([n, big_n - n]).astype(np.int64)).p_value)
+
+
 def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[str, Any]
                   ) -> list[Stat]:
     import pandas as pd
@@ -178,6 +186,7 @@ def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mappin
         raise MethodError("SAP612", "risk_difference needs a reference arm among the "
                                     "analysed arms (mark one 'reference' in the treatment)")
     out: list[Stat] = []
+    test = options.get("test", "none")
 
     def emit(c: _Counts, i: int, groups: tuple) -> None:
         for j, col in enumerate(columns):
@@ -208,6 +217,11 @@ def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mappin
                     out.append(Stat(name, value, f"{arm} - {ref}",
                                     "Difference in percentages (Wald 95% CI)",
                                     groups=((trt, arm), *groups)))
+
+        if test == "fisher":
+            out.append(Stat("p_value", _fisher(c.subjects[i, :n_arms], big_n[:n_arms]),
+                            "Fisher's exact test", "p-value, Fisher's exact test "
+                            "(subjects with vs without, by arm)", groups=groups))
 
     for j, col in enumerate(columns):
         out.append(Stat("N", float(big_n[j]), stat_label="Subjects in the analysis population",
@@ -269,6 +283,9 @@ register(
         OptionSpec("severity_levels", "list", None, "the grades from mildest to worst"),
         OptionSpec("risk_difference", "bool", False, "difference in percentages vs the "
                    "reference arm with a Wald 95% CI"),
+        OptionSpec("test", "choice", "none", "fisher: per row, Fisher's exact test of the "
+                   "subjects with vs without an event across the arms (a p-value column)",
+                   ("none", "fisher")),
         OptionSpec("arms", "list", None, "the arms in order (set from the treatment)",
                    clause=TREATMENT_ARMS),
         OptionSpec("reference", "string", None, "the reference arm (set from the treatment)",
@@ -287,6 +304,10 @@ register(
         "there have no grade is counted under 'Missing'.",
         "risk_difference: arm minus reference, in percentage points, Wald 95% CI "
         "(normal quantile, no continuity correction).",
+        "test = fisher: each row's 2 x arms table (subjects with / without, the Total column "
+        "left out), two-sided Fisher's exact p-value summing the tables at most as probable "
+        "as the observed one (SAS PROC FREQ EXACT FISHER, R fisher.test); no multiplicity "
+        "adjustment across rows.",
     ),
     evidence=(Evidence("independent pandas groupby of distinct subjects over the raw CDISC "
                        "Pilot 01 ADAE and ADSL (Table 14-5.01)", "exact",
@@ -296,5 +317,5 @@ register(
                        "counts; the Wald CI of the risk difference by hand", "1e-6 relative",
                        "tests/test_incidence.py::test_hand_risk_difference_wald_ci")),
     stats=("N", "n", "pct", "events", "risk_diff", "risk_diff_lcl", "risk_diff_ucl",
-           "n_outside_population"),
+           "p_value", "n_outside_population"),
 )(run_incidence)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from sap_engine.render.format import fmt_pattern
-from sap_engine.render.tables import Column, Row, Section
+from sap_engine.render.format import fmt_p, fmt_pattern
+from sap_engine.render.tables import P_COLUMN, Column, Row, Section
 
 COUNTING_RULE = "A subject is counted once per SOC and once per PT."
 UNCODED = "Uncoded"
@@ -71,9 +71,13 @@ def incidence_section(title: str, frame, cols: list[Column], treatment_col: str 
     reference = ""
     outside = 0.0
     events = False
+    tests: dict[tuple, float | None] = {}
     for row in records(frame):
         if row.stat_name == "n_outside_population":
             outside = row.stat or 0.0
+            continue
+        if row.stat_name == "p_value":  # a row's test across the arms: the p-value column
+            tests[_path(row, treatment_col)] = row.stat
             continue
         col = column_of(row, cols, treatment_col)
         if row.stat_name in ("risk_diff", "risk_diff_lcl", "risk_diff_ucl"):
@@ -100,8 +104,16 @@ def incidence_section(title: str, frame, cols: list[Column], treatment_col: str 
                                     [_difference(diffs[path].get(k, {})) for k in keys],
                                     indent=indent))
 
+    def p_cell(path: tuple, grade: str | None) -> dict[str, dict[str, float]]:
+        if grade is not None or path not in tests or P_COLUMN not in keys:
+            return {}
+        p = tests[path]
+        return {P_COLUMN: {"p": p if p is not None else math.nan}}
+
     for (path, grade), by_col in cells.items():
-        values = [_cell(by_col.get(k, {})) for k in keys]
+        by_col = {**by_col, **p_cell(path, grade)}
+        values = [_cell(by_col.get(k, {})) if k != P_COLUMN else
+                  (fmt_p(by_col[k]["p"]) if k in by_col else "") for k in keys]
         if grade is not None:
             section.rows.append(Row(grade.capitalize(), values, indent=len(path) + 2))
             continue
@@ -120,6 +132,9 @@ def incidence_section(title: str, frame, cols: list[Column], treatment_col: str 
              "A subject is counted once per term, whatever its number of events."]
     notes.append("Cells: n (%) of the subjects in the column's population N"
                  + (", [number of events]" if events else "") + ".")
+    if tests:
+        notes.append("p-value: Fisher's exact test of the subjects with vs without the event "
+                     "across the arms (two-sided; no adjustment for multiplicity).")
     if diffs:
         notes.append(f"Difference vs {reference}: the arm's percentage minus the reference's, "
                      "in percentage points, with a Wald 95% CI (no continuity correction).")

@@ -53,6 +53,9 @@ class BuiltTable:
     repeat_header: bool = False  # the column header again under each section (a listing)
 
 
+P_COLUMN = "p-value"  # the trailing column of an incidence table's per-row tests
+
+
 @dataclass(frozen=True)
 class Column:
     key: str  # arm level, "Total", or "SMD"
@@ -143,6 +146,9 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
     wants_smd = any(s.name == "smd" for r in spec.rows for s in r.show)
     if wants_smd:
         cols.append(Column("SMD", "SMD"))
+    if any(o.name == "test" and o.value != "none" for r in spec.rows
+           if r.analysis in plan.analyses for o in plan.analyses[r.analysis].options):
+        cols.append(Column(P_COLUMN, "p-value"))  # an incidence test per row (incidence)
     if not cols:
         cols = [Column("", "Value")]
     labels = plan.labels
