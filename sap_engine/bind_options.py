@@ -56,6 +56,18 @@ def category_levels(plan: m.Plan, e: m.Expr) -> list[str] | None:
             return [iv.display for iv in inner.intervals]
     if isinstance(e, m.Cut):
         return [iv.display for iv in e.intervals]
+    agg = plan.aggregates.get(e.name) if isinstance(e, m.Col) and e.dataset is None else None
+    if agg is not None and agg.categories() is not None:
+        # worst(): its levels as declared (mildest first), then the no-record level; a
+        # labels block renames them. any(): sorted as a condition ("N", "Y") unless a
+        # labels block orders it; a value the block leaves out still has its row.
+        every = agg.categories() or []
+        if agg.function == "worst":
+            return every
+        if e.name not in plan.labels:
+            return None
+        given = [v for v in plan.labels[e.name] if v in every]
+        return given + [v for v in every if v not in given]
     if isinstance(e, m.Col) and e.name in plan.labels:
         return list(plan.labels[e.name])
     return None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sap_engine import model as m
 from sap_engine.bind import Bound, bind_plan
+from sap_engine.check_aggregates import check_aggregate, check_aggregate_uses
 from sap_engine.check_arms import check_arm_levels
 from sap_engine.check_defs import check_definitions
 from sap_engine.check_estimands import check_estimand, not_estimable
@@ -69,8 +70,9 @@ class _Checker(ExpressionChecker):
         """A labels block names a data column, or a categorical endpoint or stratum (then
         its keys must be values the endpoint takes)."""
         name = lab.column.name
-        if name in self.plan.endpoints:
-            levels = self.plan.endpoint_levels(name)
+        if name in self.plan.endpoints or name in self.plan.aggregates:
+            agg = self.plan.aggregates.get(name)
+            levels = agg.categories() if agg else self.plan.endpoint_levels(name)
             if levels is None:
                 self.error("SAP204", f"'{name}' is numeric: labels name the values of a "
                                      "categorical column or endpoint", lab.column.loc)
@@ -105,6 +107,8 @@ class _Checker(ExpressionChecker):
             self.check_parameter(p)
         for occ in plan.occurrences.values():
             check_occurrence(self, occ)
+        for agg in plan.aggregates.values():
+            check_aggregate(self, agg)
         for ie in plan.intercurrents.values():
             self.kind(ie.condition, self.subjects)
             self.expect_numeric(ie.time, self.subjects)
@@ -118,6 +122,7 @@ class _Checker(ExpressionChecker):
             check_estimand(self, est)
         bound = bind_plan(plan, self)
         check_incidence(self, bound)
+        check_aggregate_uses(self, bound)
         check_listing(self, bound)
         not_run = not_estimable(self)
         check_visit_needs(self)

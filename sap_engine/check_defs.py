@@ -29,7 +29,7 @@ SINGLE_BLOCKS: tuple[tuple[type, str], ...] = (
 
 # Names an expression looks up in one namespace (`name_kind`, `subject_eval`): a parameter
 # and an endpoint of the same name would resolve to whichever the lookup tries first.
-_VALUE_KINDS = (m.Parameter, m.Endpoint)
+_VALUE_KINDS = (m.Parameter, m.Endpoint, m.Aggregate)
 # Words that `by`, `columns` and models read before any plan name.
 RESERVED = {"treatment": "the arms", "total": "all arms together",
             "visit": "the scheduled visits"}
@@ -42,12 +42,12 @@ def _kind_word(s: object) -> str:
             m.Intercurrent: "intercurrent event", m.Estimand: "estimand",
             m.Analysis: "analysis", m.Table: "table", m.Figure: "figure",
             m.Labels: "labels for", m.Source: "dataset",
-            m.Occurrence: "occurrence set"}[type(s)]
+            m.Occurrence: "occurrence set", m.Aggregate: "aggregate"}[type(s)]
 
 
 def _key(s: object) -> tuple[str, str] | None:
     """(namespace, name) of a definition; None for statements that define no name."""
-    if isinstance(s, (m.Parameter, m.Endpoint)):
+    if isinstance(s, _VALUE_KINDS):
         return ("value", s.name)
     if isinstance(s, (m.Population, m.Intercurrent, m.Estimand, m.Analysis, m.Occurrence)):
         return (type(s).__name__, s.name)
@@ -89,9 +89,12 @@ def check_unique(ch: _Checker) -> None:
         if isinstance(s, _VALUE_KINDS) and type(s) is not type(earlier) \
                 or isinstance(s, m.Endpoint) and isinstance(earlier, m.Endpoint) \
                 and s.kind != earlier.kind:
+            kinds = "parameters, endpoints and strata" if not isinstance(
+                s, m.Aggregate) and not isinstance(earlier, m.Aggregate) else \
+                "parameters, endpoints, strata and aggregates"
             ch.error("SAP227", f"{word} '{name}' has the name of {_kind_word(earlier)} "
-                               f"'{name}' (line {line}): parameters, endpoints and strata "
-                               "share one namespace; rename one", loc)
+                               f"'{name}' (line {line}): {kinds} share one namespace; "
+                               "rename one", loc)
         elif isinstance(s, m.Labels):
             ch.error("SAP225", f"labels for '{name}' are given twice (first at line {line})",
                      loc)

@@ -152,8 +152,10 @@ class ExpressionChecker:
         if col.name in local:
             return local[col.name]
         if dataset is not None and (col.name in self.plan.parameters
-                                    or col.name in self.plan.endpoints):
-            what = "parameter" if col.name in self.plan.parameters else "endpoint or stratum"
+                                    or col.name in self.plan.endpoints
+                                    or col.name in self.plan.aggregates):
+            what = "parameter" if col.name in self.plan.parameters else "aggregate" \
+                if col.name in self.plan.aggregates else "endpoint or stratum"
             self.error("SAP238", f"'{col.name}' is a {what}: a filter of the rows of "
                                  f"'{dataset}' can use only columns of '{dataset}' and of "
                                  "the subject dataset", col.loc)
@@ -162,10 +164,13 @@ class ExpressionChecker:
             return "numeric"
         if col.name in self.plan.endpoints:
             return self.kinds.get(col.name)
+        if col.name in self.plan.aggregates:  # typed by check_aggregate
+            return self.kinds.get(col.name)
         subject_cols = self.columns_of(self.subjects)
         if col.name in subject_cols:
             return subject_cols[col.name]
-        candidates = [*local, *self.plan.parameters, *self.plan.endpoints, *subject_cols]
+        candidates = [*local, *self.plan.parameters, *self.plan.endpoints,
+                      *self.plan.aggregates, *subject_cols]
         where = f"dataset '{dataset}' or the plan" if dataset else "the plan or subject data"
         self.error("SAP201", f"unknown name '{col.name}' (not a column of {where})", col.loc,
                    did_you_mean(col.name, candidates))
@@ -202,6 +207,15 @@ class ExpressionChecker:
     def check_level(self, target: m.Expr, literal: m.Expr, dataset: str | None,
                     kind: str | None) -> None:
         if not isinstance(target, m.Col) or not isinstance(literal, m.Str):
+            return
+        agg = self.plan.aggregates.get(target.name) if target.dataset is None else None
+        if agg is not None and dataset is None and agg.categories() is not None:
+            levels = agg.categories() or []
+            if literal.value not in levels:
+                shown = ", ".join(f'"{v}"' for v in levels)
+                self.error("SAP203", f"aggregate '{target.name}' takes the values {shown}, "
+                                     f"not \"{literal.value}\"", literal.loc,
+                           did_you_mean(literal.value, levels))
             return
         owner = self.dataset_of(target, dataset)
         if owner is None or kind != "string":

@@ -232,6 +232,12 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
     if isinstance(s, m.Occurrence):
         where = f" where {expr(s.where)}" if s.where else ""
         return f"occurrence {s.name}{_label(s.label)} = {s.dataset}{where}"
+    if isinstance(s, m.Aggregate):
+        levels = "" if s.levels is None else \
+            ", [" + ", ".join(level(v) for v in s.levels) + "]"
+        none = "" if s.none is None else f" none {quote(s.none)}"
+        return (f"aggregate {s.name}{_label(s.label)} = {s.function}({s.source.text}{levels})"
+                f"{none}")
     if isinstance(s, m.Endpoint):
         return f"{s.kind} {s.name}{_label(s.label)} = {expr(s.expr)}"
     if isinstance(s, m.Intercurrent):

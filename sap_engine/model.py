@@ -21,7 +21,10 @@ from typing import TypeVar
 # The declarations and expressions: re-exported (most unused here), so that the model is
 # one namespace for its users.
 from sap_engine.model_declarations import (  # noqa: F401
+    AGGREGATE_FUNCTIONS,
     HANDLINGS,
+    NO_RECORD,
+    Aggregate,
     MAX_VISITS,
     Arm,
     DataBlock,
@@ -225,6 +228,10 @@ class Plan:
     @cached_property
     def occurrences(self) -> dict[str, Occurrence]:
         return self.named(Occurrence)
+
+    @cached_property
+    def aggregates(self) -> dict[str, Aggregate]:
+        return self.named(Aggregate)
 
     @cached_property
     def endpoints(self) -> dict[str, Endpoint]:

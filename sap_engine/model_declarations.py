@@ -166,6 +166,61 @@ class Occurrence:
     loc: Loc = _loc()
 
 
+# The functions of an ``aggregate`` statement: name -> (reads a column of the records, the
+# kind of the subject-level value). ``any``: "Y"/"N"; ``count``: the number of records;
+# ``worst``: the worst of the listed levels; ``highest``/``lowest``: of a numeric column.
+AGGREGATE_FUNCTIONS: dict[str, tuple[bool, str]] = {
+    "any": (False, "category"), "count": (False, "numeric"), "worst": (True, "category"),
+    "highest": (True, "numeric"), "lowest": (True, "numeric")}
+NO_RECORD = "None"  # the value `worst` gives a subject without records, unless `none "..."`
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A subject-level value derived from each subject's records of an occurrence set
+    (``aggregate any_ser = any(teae_serious)``): usable wherever a subject-level column is.
+
+    ``source`` is the occurrence set (``any(teae)``: ``Col("teae")``) or one of its
+    dataset's columns (``worst(teae.AESEV, ...)``: ``Col("AESEV", dataset="teae")``);
+    ``levels`` the listed levels of ``worst``, mildest first (None when none are listed);
+    ``none`` the value of a subject without records (``worst`` only)."""
+
+    name: str
+    label: str | None
+    function: str
+    source: Col
+    levels: tuple[str, ...] | None = None
+    none: str | None = None
+    loc: Loc = _loc()
+    function_loc: Loc = _loc()
+    levels_loc: Loc = _loc()
+    none_loc: Loc = _loc()
+
+    @property
+    def occurrence(self) -> str:
+        """The occurrence set whose records are aggregated."""
+        return self.source.dataset or self.source.name
+
+    @property
+    def column(self) -> str | None:
+        """The record column read (``worst``, ``highest``, ``lowest``); None for a count."""
+        return self.source.name if self.source.dataset else None
+
+    @property
+    def none_level(self) -> str:
+        return self.none if self.none is not None else NO_RECORD
+
+    def categories(self) -> list[str] | None:
+        """The values a categorical aggregate takes, in display order: "Y"/"N" for ``any``
+        (the ADaM flag), the listed levels then the no-record level for ``worst``; None for
+        a number."""
+        if self.function == "any":
+            return ["Y", "N"]
+        if self.function == "worst":
+            return [*(self.levels or ()), self.none_level]
+        return None
+
+
 @dataclass(frozen=True)
 class Endpoint:
     name: str

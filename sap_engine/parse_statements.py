@@ -18,7 +18,7 @@ from typing import Any
 from lark import v_args
 
 from sap_engine import model as m
-from sap_engine.parse_expressions import ExpressionsToModel, meta_loc
+from sap_engine.parse_expressions import ExpressionsToModel, meta_loc, token_loc
 
 
 def _level(x) -> str:
@@ -164,6 +164,21 @@ class PlanToModel(ExpressionsToModel):
         name, label, dataset, where = c
         return m.Occurrence(str(name), label.value if label else None, str(dataset), where,
                             meta_loc(meta))
+
+    def aggregate(self, meta, c):
+        name, label, function, source, levels, none = c
+        levels_loc, values = levels if levels is not None else (m.Loc(), None)
+        none_loc, none_text = none if none is not None else (m.Loc(), None)
+        return m.Aggregate(str(name), label.value if label else None, str(function), source,
+                           values, none_text, meta_loc(meta),
+                           function_loc=token_loc(function),
+                           levels_loc=levels_loc, none_loc=none_loc)
+
+    def agg_levels(self, meta, c):
+        return meta_loc(meta), tuple(_level(x) for x in c)
+
+    def agg_none(self, meta, c):
+        return meta_loc(meta), c[0].value
 
     def endpoint(self, meta, c):
         return m.Endpoint(str(c[0]), c[1].value if c[1] else None, c[2], "endpoint", meta_loc(meta))

@@ -93,6 +93,10 @@ class Evaluator(ParameterValues):
                 ep = plan.endpoints[col.name]
                 result = self.subject_eval(ep.expr, visit, handling, scope)
                 return self._composite(result, ep.name, visit, handling)
+            if col.dataset is None and col.name in plan.aggregates:
+                # One value per subject over all its records: repeated at every visit
+                # or member of the unit, as a subject dataset column is.
+                return self.align(self.aggregate(col.name), scope)
             self._subject_column(col, "an analysis takes one value per subject: declare a "
                                       "parameter for the values of another dataset")
             if scope.unit is None:
@@ -125,6 +129,13 @@ class Evaluator(ParameterValues):
             label = unit_label(exc.labels[0], index.names) if exc.labels else None
             raise DataError(self._non_finite(exc, "subjects" if index.nlevels == 1 else
                                              "values", label, None)) from None
+
+    def aggregate(self, name: str) -> pd.Series:
+        """An ``aggregate`` per subject of the subject dataset (``data/aggregates.py``)."""
+        # Imported here: aggregates read occurrence sets, whose module builds on this one.
+        from sap_engine.data.aggregates import aggregate_values
+
+        return aggregate_values(self, name)
 
     def _family_aggregate(self, fn: str, name: str, visit: float | None,
                           scope: Scope) -> pd.Series:

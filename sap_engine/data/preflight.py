@@ -14,7 +14,8 @@ passes that need the data and the plan's derivations but no analysis step:
    without visits; a value that needs a visit has one (SAP219, the checker's rule of
    ``check_visits`` applied where the checker could not tell whether a parameter has
    visits); every parameter has rows (SAP315), one value per subject and visit (SAP304) and
-   finite values (SAP313); a population has subjects (SAP401).
+   finite values (SAP313); a population has subjects (SAP401); an aggregate's records hold
+   only the levels it lists (SAP274).
 
 The passes over the compiled analysis steps (a population narrowed where it is used, a value
 at an analysis' visit, the data of risky expressions, cross-tabulations) come after compile,
@@ -154,6 +155,12 @@ class DataPreflight(Integrity):
                        DataLocation(str(ds.path)))
             return
         ev.prepare(name)  # one value per subject and visit, finite values
+
+    def aggregates(self) -> None:
+        """Every aggregate's values: a record value ``worst()`` does not list is SAP274, at
+        the aggregate's levels with the record's file, row and column."""
+        for name in self.plan.aggregates:
+            self.guarded(lambda name=name: self.ev.aggregate(name))
 
     def population(self, name: str) -> None:
         """A population has subjects."""

@@ -34,6 +34,9 @@ COMPOSITES = {
     "diff_ci": ("95% CI of difference", ("diff_ci_lower", "diff_ci_upper"),
                 lambda d: "(xx.x, xx.x)"),
     "p_value": ("p-value", ("p_value",), None),
+    # The two-sided p-value of Fisher's exact test of a crosstab (Pr <= P): one value for
+    # the whole table, printed in the last column as a test between the arms.
+    "fisher_p": ("Fisher's exact test p-value", ("fisher_p",), None),
     "smd": ("SMD", ("smd",), lambda d: "x.xx"),
     "estimate_ci": ("Estimate (95% CI)", ("estimate", "ci_lower", "ci_upper"),
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
@@ -99,6 +102,12 @@ def _sig(value: float | None) -> str:
         return ""
     return f"{value:.4g}" if value >= 1e-4 else f"{value:.3E}"
 
+
+# p-values printed as p-values (4 decimals, <0.0001), not as numbers of the data's precision.
+P_VALUES = (("p_value",), ("delta_p_value",), ("fisher_p",))
+# Whole-table test results: one value, in the table's last column (beside the highest dose
+# or the total, where CSR tables print a test between the arms).
+TABLE_TESTS = ("fisher_p",)
 
 # Items that show a contrast: with several comparators they repeat once per comparator.
 CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value", "fmi", "tipping_point",

@@ -21,7 +21,14 @@ import numpy as np
 from sap_engine import model as m
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.format import decimals_of, default_decimals, fmt_p, fmt_pattern
-from sap_engine.render.show_items import COMPOSITES, CONTRAST_ITEMS, TEST_ITEMS, _x
+from sap_engine.render.show_items import (
+    COMPOSITES,
+    CONTRAST_ITEMS,
+    P_VALUES,
+    TABLE_TESTS,
+    TEST_ITEMS,
+    _x,
+)
 
 
 @dataclass
@@ -207,7 +214,11 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
                                               .isin(["min", "max"])].stat.tolist())
             vlabel = label if sub.variable.nunique() == 1 else \
                 f"{label}: {names.get(variable, variable)}"
-            vextra = [f[f.variable == variable] for f in extra]
+            # A crosstab of the variable (`crosstab X by treatment`: variable "X x TRT01P")
+            # supplies its test to the rows of X.
+            vextra = [f[(f.variable == variable)
+                        | f.variable.astype(str).str.startswith(f"{variable} x ")]
+                      for f in extra]
             value_labels = labels.get(variable, {})
             # Only the rows of the statistics shown decide the layout: a Kaplan-Meier
             # analysis also has one row per event time, which a median table does not show.
@@ -529,6 +540,12 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
         stats = ("n", "pct") if item.name == "n_pct" else ("n",)
     keys = [c.key for c in cols]
     values: dict[str, dict[str, float]] = {}
+    if item.name in TABLE_TESTS:  # the whole table's test (not a one-sided variant)
+        data = data[data.variable_level.isna()]
+        tests = data[data.stat_name.isin(stats)]
+        if len(tests) == 1 and keys:
+            values[keys[-1]] = {stats[0]: float(tests.stat.iloc[0])}
+        data = data.iloc[0:0]
     for row in _records(data[data.stat_name.isin(stats)]):
         if row.stat_name != "smd" and level_filter is None and isinstance(
                 row.variable_level, str) and " - " not in row.variable_level and \
@@ -553,7 +570,7 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
         if not got:
             cells.append("")
             continue
-        if stats in (("p_value",), ("delta_p_value",)):
+        if stats in P_VALUES:
             places = decimals_of(item.pattern) if item.pattern else 4
             cells.append(fmt_p(got.get(stats[0]), places))
             continue
