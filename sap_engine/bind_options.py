@@ -57,7 +57,7 @@ def category_levels(plan: m.Plan, e: m.Expr) -> list[str] | None:
     if isinstance(e, m.Cut):
         return [iv.display for iv in e.intervals]
     agg = plan.aggregates.get(e.name) if isinstance(e, m.Col) and e.dataset is None else None
-    if agg is not None and agg.categories() is not None:
+    if isinstance(e, m.Col) and agg is not None and agg.categories() is not None:
         # worst(): its levels as declared (mildest first), then the no-record level; a
         # labels block renames them. any(): sorted as a condition ("N", "Y") unless a
         # labels block orders it; a value the block leaves out still has its row.

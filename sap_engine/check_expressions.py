@@ -154,9 +154,9 @@ class ExpressionChecker:
         if dataset is not None and (col.name in self.plan.parameters
                                     or col.name in self.plan.endpoints
                                     or col.name in self.plan.aggregates):
-            what = "parameter" if col.name in self.plan.parameters else "aggregate" \
-                if col.name in self.plan.aggregates else "endpoint or stratum"
-            self.error("SAP238", f"'{col.name}' is a {what}: a filter of the rows of "
+            what = "a parameter" if col.name in self.plan.parameters else "an aggregate" \
+                if col.name in self.plan.aggregates else "a endpoint or stratum"
+            self.error("SAP238", f"'{col.name}' is {what}: a filter of the rows of "
                                  f"'{dataset}' can use only columns of '{dataset}' and of "
                                  "the subject dataset", col.loc)
             return None

@@ -234,7 +234,7 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
         return f"occurrence {s.name}{_label(s.label)} = {s.dataset}{where}"
     if isinstance(s, m.Aggregate):
         levels = "" if s.levels is None else \
-            ", [" + ", ".join(level(v) for v in s.levels) + "]"
+            ", [" + ", ".join(quote(v) for v in s.levels) + "]"  # data values: quoted
         none = "" if s.none is None else f" none {quote(s.none)}"
         return (f"aggregate {s.name}{_label(s.label)} = {s.function}({s.source.text}{levels})"
                 f"{none}")

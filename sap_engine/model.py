@@ -23,9 +23,9 @@ from typing import TypeVar
 from sap_engine.model_declarations import (  # noqa: F401
     AGGREGATE_FUNCTIONS,
     HANDLINGS,
+    MAX_VISITS,
     NO_RECORD,
     Aggregate,
-    MAX_VISITS,
     Arm,
     DataBlock,
     Endpoint,
