@@ -149,16 +149,19 @@ def check_aggregate_uses(ch: _Checker, bound: dict[str, Bound]) -> None:
             if role in _ADJUSTING:
                 continue
             for t in terms:
-                for col in aggregates_in(plan, t.expr):
-                    ch.error("SAP275", _per_visit_text(col.name, f"analysis {a.name}", why),
-                             col.loc if col.loc.line else a.loc)
+                for col in dict.fromkeys(c.name for c in aggregates_in(plan, t.expr)):
+                    through = "" if isinstance(t.expr, m.Col) and t.expr.name == col else \
+                        f" (in '{t.name}')"
+                    ch.error("SAP275", _per_visit_text(col, f"analysis {a.name}", why,
+                                                       through),
+                             t.expr.loc if t.expr.loc.line else a.loc)
     for est in plan.estimands.values():
         if est.variable is not None and est.visit is not None:
-            for col in aggregates_in(plan, est.variable):
+            for col in dict.fromkeys(c.name for c in aggregates_in(plan, est.variable)):
                 ch.error("SAP275", _per_visit_text(
-                    col.name, f"estimand {est.name}",
+                    col, f"estimand {est.name}",
                     f"its variable is at week {m._num(est.visit)}"),
-                    col.loc if col.loc.line else est.loc)
+                    est.variable.loc if est.variable.loc.line else est.loc)
 
 
 def _at_visit(plan: m.Plan, a: m.Analysis, b: Bound | None) -> str | None:
@@ -175,7 +178,7 @@ def _at_visit(plan: m.Plan, a: m.Analysis, b: Bound | None) -> str | None:
     return None
 
 
-def _per_visit_text(name: str, who: str, why: str) -> str:
-    return (f"{who}: aggregate '{name}' has one value per subject over all its records, "
+def _per_visit_text(name: str, who: str, why: str, through: str = "") -> str:
+    return (f"{who}: aggregate '{name}'{through} has one value per subject over all its records, "
             f"not a value at a visit, but {why}; analyse it without a visit (remove "
             "'at week N' or 'by visit'), or derive a parameter for the per-visit values")
