@@ -192,7 +192,8 @@ def test_plan_concepts_map_to_their_ars_classes(pilot):
     assert [g["condition"]["value"] for g in trt["groups"]][:3] == [[PLACEBO], [LOW], [HIGH]]
     methods = {m["label"]: m for m in event["methods"]}
     assert {"descriptive", "ancova", "dose_response", "kaplan_meier", "logrank", "cox",
-            "incidence", "shift", "record_listing", "population_count"} == set(methods)
+            "incidence", "shift", "record_listing", "fisher_exact",
+            "population_count"} == set(methods)
     assert {"lsmean", "diff", "p_value"} <= {o["name"] for o in methods["ancova"]["operations"]}
     out = next(o for o in event["outputs"] if o["id"] == "Out_Table_14-3.01")
     title = out["displays"][0]["display"]["displaySections"][0]["orderedSubSections"]
