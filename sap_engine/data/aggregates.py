@@ -108,7 +108,8 @@ def _unlisted(ev: Evaluator, agg: m.Aggregate, values: pd.Series, text: pd.Serie
     listed = ", ".join(f'"{v}"' for v in agg.levels or ())
     return ev._diagnostic(
         "SAP274", f"aggregate '{agg.name}': {len(positions)} record(s) of occurrence set "
-                  f"'{occ.name}' have a value of '{agg.column}' that is not a listed level "
-                  f"({shown}; listed: {listed}); list every level of the column, mildest "
+                  f"'{occ.name}' (dataset '{occ.dataset}') have a value of '{agg.column}' "
+                  f"that is not a listed level ({shown}; listed: {listed}); list every "
+                  "level of the column, mildest "
                   "first", agg.levels_loc if agg.levels_loc.line else agg.loc,
         DataLocation(str(dataset.path), row, str(agg.column)))
