@@ -231,6 +231,7 @@ aggregate n_teae "Number of TEAEs" = count(teae)
 aggregate worst_sev "Worst severity" = worst(teae.AESEV, [MILD, MODERATE, SEVERE]) none "No TEAE"
 aggregate worst_default = worst(teae.AESEV, [MILD, MODERATE, SEVERE])
 aggregate max_gr "Highest grade" = highest(teae.AETOXGR)
+aggregate worst_gr "Worst grade" = worst(teae.AETOXGR, [1, 2, 3, 4, 5])
 aggregate min_gr "Lowest grade" = lowest(teae.AETOXGR)
 endpoint two_plus "Two or more TEAEs" = n_teae >= 2
 analysis D_SEV "Worst severity" {
@@ -275,6 +276,8 @@ EXPECTED = {
                       "S5": "None", "S6": "SEVERE"},
     "max_gr": {"S1": 3, "S2": 1, "S3": None, "S4": None, "S5": None, "S6": 4},
     "min_gr": {"S1": 1, "S2": 1, "S3": None, "S4": None, "S5": None, "S6": 4},
+    # A numeric grade column: its levels written as numbers, the values as the plan writes them.
+    "worst_gr": {"S1": "3", "S2": "1", "S3": "None", "S4": None, "S5": "None", "S6": "4"},
 }
 
 
