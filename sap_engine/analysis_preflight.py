@@ -40,6 +40,8 @@ def preflight(checked: CheckedPlan, steps: list[Step], analyses: bool = True) ->
     executor, which reports it with the analysis and runs the others."""
     pf = AnalysisPreflight(checked, steps)
     pf.integrity()
+    pf.visit_labels()  # the document's visit labels: needed with --keep-going too
+    pf.raise_problems()
     if analyses:
         pf.visit_pass()
         pf.data_pass()

@@ -126,6 +126,12 @@ def run_plan(path: str | Path, out: str | Path | None = None, keep_going: bool =
     labels = ard.variable_labels(checked.plan, checked.datasets)
     if labels:
         meta["variable_labels"] = json.dumps(labels, sort_keys=True)
+    # Only with `label from`: the visits' labels as the data give them (checked: SAP266).
+    if checked.plan.visits is not None and checked.plan.visits.label_from is not None:
+        from sap_engine.data.visit_labels import read_visit_labels
+
+        visit_labels, _ = read_visit_labels(checked.plan, checked.datasets)
+        meta["visit_labels"] = json.dumps(visit_labels, sort_keys=True)
     table = ard.to_table(results.rows, meta)
 
     def produce(staging: Path) -> list[Path]:

@@ -304,6 +304,9 @@ def load(path: str | Path) -> StoredArd:
         labels = json.loads(meta.get("variable_labels", "{}"))
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise ValueError("variable_labels")
+        visits = json.loads(meta.get("visit_labels", "{}"))
+        if not isinstance(visits, dict) or not all(isinstance(v, str) for v in visits.values()):
+            raise ValueError("visit_labels")
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise _unusable(path, f"its metadata is damaged ({type(exc).__name__}: {exc})") from None
     return StoredArd(Path(path), data, table, meta, failures, warnings, steps)

@@ -28,6 +28,7 @@ from sap_engine.check_incidence import check_incidence, check_occurrence
 from sap_engine.check_listing import check_listing
 from sap_engine.check_order import display_order_warnings
 from sap_engine.check_outputs import check_columns, check_numbers, check_reproduction
+from sap_engine.check_visit_display import check_visit_display
 from sap_engine.check_visits import check_visit_needs
 from sap_engine.data.sources import Dataset, open_sources
 from sap_engine.errors import (
@@ -126,6 +127,7 @@ class _Checker(ExpressionChecker):
         check_listing(self, bound)
         not_run = not_estimable(self)
         check_visit_needs(self)
+        check_visit_display(self)
         displays: list[m.Table | m.Figure] = [*plan.tables, *plan.figures]
         for display in displays:
             self.check_display(display)

@@ -19,6 +19,7 @@ from sap_engine.bind import (
     ResolvedOption,
     RolesAndOptions,
     Term,
+    by_chain,
     category_levels,
 )
 from sap_engine.check import CheckedPlan
@@ -41,6 +42,8 @@ class Step(RolesAndOptions):
     loc: m.Loc
     depends: tuple[str, ...] = ()
     repeated: bool = False  # an `X = Y by s` step: analysis ids carry the stratum level
+    # `by visit after baseline`: the split by visit leaves the baseline visit out.
+    after_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,16 @@ def _chain(bound: dict[str, Bound], name: str) -> tuple[BoundAnalysis, tuple[str
 def _step(plan: m.Plan, bound: dict[str, Bound], name: str) -> Step:
     b = bound[name]
     root, by = _chain(bound, name)
+    after = any(i.after_baseline for i in by_chain(plan, plan.analyses[name]))
     if isinstance(b, Repetition):
         label = b.label or plan.analyses[root.name].label or b.name
         return Step(id=b.name, label=label, method=root.method,
                     population=root.population, roles=root.roles, options=root.options, by=by,
                     visit=root.visit, handling=root.handling, plan_line=b.loc.line, loc=b.loc,
-                    depends=(b.base,), repeated=True)
+                    depends=(b.base,), repeated=True, after_baseline=after)
     return Step(id=b.name, label=b.label, method=b.method, population=b.population,
                 roles=b.roles, options=b.options, by=by, visit=b.visit, handling=b.handling,
-                plan_line=b.loc.line, loc=b.loc)
+                plan_line=b.loc.line, loc=b.loc, after_baseline=after)
 
 
 def compile_plan(checked: CheckedPlan) -> list[Step]:

@@ -238,6 +238,8 @@ def split_groups(step: Step, frame: pd.DataFrame, ev: Evaluator,
                 nxt.append((pairs + ((trt_col, TOTAL),), sub))
             elif b == "visit":
                 for v in sorted(sub["visit"].unique()):
+                    if step.after_baseline and plan.visits and v == plan.visits.baseline:
+                        continue  # `by visit after baseline`: no group at the baseline
                     nxt.append((pairs + (("visit", m._num(v)),), sub[sub["visit"] == v]))
             else:
                 levels = category_levels(plan, m.Col(b)) or sorted(sub[b].dropna().unique())

@@ -158,7 +158,7 @@ def _analysis(a: m.Analysis, comments: _Comments) -> str:
     if a.visit is not None:
         items.append((m.Loc(), f"at week {m._num(a.visit)}"))
     if a.by:
-        items.append((a.by[0].loc, "by " + ", ".join(b.name for b in a.by)))
+        items.append((a.by[0].loc, "by " + ", ".join(b.text for b in a.by)))
     for c in a.contrasts:
         items.append((c.loc, f"contrast {level(c.left)} - {level(c.right)}"))
     if a.weights:
@@ -171,12 +171,15 @@ def _analysis(a: m.Analysis, comments: _Comments) -> str:
     return _block(head, items, comments)
 
 
-def _display_items(pop, columns, rows, notes) -> list[tuple[m.Loc, str]]:
+def _display_items(pop, columns, rows, notes, by_visit: m.Loc | None = None
+                   ) -> list[tuple[m.Loc, str]]:
     items: list[tuple[m.Loc, str]] = []
     if pop:
         items.append((pop.loc, _pop(pop)))
     if columns:
         items.append((columns[0].loc, "columns " + ", ".join(c.name for c in columns)))
+    if by_visit is not None:
+        items.append((by_visit, "by visit"))
     for r in rows:
         text = "rows " + ", ".join((r.analysis, *r.also)) + _label(r.label)
         if r.show:
@@ -217,8 +220,10 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
             items.append((m.Loc(), f"baseline {m._num(s.baseline)}"))
         if s.scheduled:
             items.append((m.Loc(), "scheduled " + ", ".join(_visit_spec(v) for v in s.scheduled)))
-        if s.label:
-            items.append((m.Loc(), f"label {quote(s.label)}"))
+        if s.label or s.label_from:
+            # The prefix and the data's labels in one item: `label "Week" from AVISIT`.
+            text = f"label {quote(s.label)}" if s.label else "label"
+            items.append((m.Loc(), text + (f" from {s.label_from}" if s.label_from else "")))
         return _block(f"visits {s.column.text}", items, comments)
     if isinstance(s, m.Parameter):
         text = f"parameter {s.name}{_label(s.label)} = {s.source.text}"
@@ -264,7 +269,8 @@ def _statement(s: object, comments: _Comments) -> str:  # noqa: C901 - one case 
     if isinstance(s, m.Analysis):
         return _analysis(s, comments)
     if isinstance(s, m.Table):
-        items = _display_items(s.population, s.columns, s.rows, s.footnotes)
+        items = _display_items(s.population, s.columns, s.rows, s.footnotes,
+                               s.by_visit_loc if s.by_visit else None)
         return _block(f"table {quote(s.number)} {quote(s.title)}", items, comments)
     if isinstance(s, m.Figure):
         head = f"figure {quote(s.number)} {quote(s.title)} = {s.analysis}"

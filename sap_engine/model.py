@@ -101,6 +101,13 @@ class Contrast:
 class ByItem:
     name: str  # "treatment", "total", "visit" or a stratum name
     loc: Loc = _loc()
+    # `by visit after baseline`: the scheduled visits without the baseline visit, where a
+    # change from baseline is 0 for everyone (plain `by visit` keeps it, as it always did).
+    after_baseline: bool = False
+
+    @property
+    def text(self) -> str:
+        return "visit after baseline" if self.after_baseline else self.name
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,10 @@ class Table:
     rows: tuple[TableRows, ...] = ()
     footnotes: tuple[str, ...] = ()
     loc: Loc = _loc()
+    # `by visit`: each visit a section holding every `rows` statement's block (a lab
+    # summary: the value and the change from baseline under each visit).
+    by_visit: bool = False
+    by_visit_loc: Loc = _loc()
 
 
 @dataclass(frozen=True)

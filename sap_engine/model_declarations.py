@@ -85,6 +85,10 @@ class Visits:
     scheduled: tuple[tuple[float, ...], ...] = ()  # each spec: (v,) or (start, stop, step)
     label: str | None = None
     loc: Loc = _loc()
+    # `label from AVISIT`: a column of the parameter datasets holding each visit's label
+    # as text, read from the data (one label per visit number).
+    label_from: str | None = None
+    label_from_loc: Loc = _loc()
 
     @cached_property
     def weeks(self) -> tuple[float, ...]:

@@ -149,9 +149,21 @@ class PlanToModel(ExpressionsToModel):
         return _Item("scheduled", meta_loc(meta), sets={"scheduled": tuple(c)})
 
     def visit_label(self, meta, c):
-        return _Item("label", meta_loc(meta), sets={"label": c[0].value})
+        sets: dict[str, Any] = {"label": c[0].value}
+        if c[1] is not None:  # `label "Week" from AVISIT`: the prefix and the data's labels
+            sets.update(label_from=str(c[1]), label_from_loc=meta_loc(meta))
+        return _Item("label", meta_loc(meta), sets=sets)
+
+    def visit_label_from(self, meta, c):
+        return _Item("label from", meta_loc(meta),
+                     sets={"label_from": str(c[0]), "label_from_loc": meta_loc(meta)})
 
     def visits(self, meta, c):
+        froms = [i for i in c[1:] if isinstance(i, _Item) and "label_from" in i.sets]
+        if len(froms) > 1:  # `label "Week" from A` and `label from B`: one source of labels
+            self.problem("SAP109", f"visits {c[0].text}: the labels' column ('from') is given "
+                         f"twice (first at line {froms[0].loc.line}); give it once",
+                         froms[1].loc)
         fields = self.fold(f"visits {c[0].text}", c[1:])
         return m.Visits(c[0], loc=meta_loc(meta), **fields)
 
@@ -273,6 +285,9 @@ class PlanToModel(ExpressionsToModel):
     def by_visit(self, meta, c):
         return m.ByItem("visit", meta_loc(meta))
 
+    def by_visit_after_baseline(self, meta, c):
+        return m.ByItem("visit", meta_loc(meta), after_baseline=True)
+
     def by_name(self, meta, c):
         return m.ByItem(str(c[0]), meta_loc(meta))
 
@@ -320,6 +335,10 @@ class PlanToModel(ExpressionsToModel):
                            tuple(x for x in c[2:] if x is not None), meta_loc(meta))
         return _Item("rows", meta_loc(meta), adds={"rows": (rows,)})
 
+    def tab_by_visit(self, meta, c):
+        return _Item("by visit", meta_loc(meta),
+                     sets={"by_visit": True, "by_visit_loc": meta_loc(meta)})
+
     def tab_footnote(self, meta, c):
         return _Item("footnote", meta_loc(meta), adds={"footnotes": (c[0].value,)})
 
@@ -332,13 +351,15 @@ class PlanToModel(ExpressionsToModel):
         # A figure shares the grammar of a table's items, but it draws its one analysis:
         # table columns or rows would be ignored, so they are refused where they are written.
         for item in items:
-            if isinstance(item, _Item) and item.words in ("columns", "rows"):
+            if isinstance(item, _Item) and item.words in ("columns", "rows", "by visit"):
                 self.problem("SAP110", f'figure "{c[0].value}" draws analysis {c[2]}: '
                              f"'{item.words}' belongs to a table and would be ignored; "
                              "remove it", item.loc)
         fields = self.fold(f'figure "{c[0].value}"', items)
         fields.pop("columns", None)
         fields.pop("rows", None)
+        fields.pop("by_visit", None)
+        fields.pop("by_visit_loc", None)
         return m.Figure(c[0].value, c[1].value, str(c[2]), loc=meta_loc(meta), **fields)
 
     def doc_template(self, meta, c):

@@ -59,7 +59,24 @@ class DataPreflight(Integrity):
         self.infinite_columns()
         self.raise_problems()
 
-    # ---- visits: which values need one, and which parameters have none
+    # ---- visits: their labels in the data, which values need one, which parameters have none
+    def visit_labels(self) -> None:
+        """SAP266: one visit number with two labels in the `label from` column."""
+        from sap_engine.data.visit_labels import read_visit_labels
+
+        visits = self.plan.visits
+        _, clash = read_visit_labels(self.plan, self.checked.datasets)
+        if clash is None or visits is None:
+            return
+        self.error("SAP266", f"visits {visits.column.name}: 'label from {visits.label_from}': "
+                             f"visit {clash.visit} is labelled \"{clash.first}\" ("
+                             f"{clash.first_where}) and \"{clash.label}\" (dataset "
+                             f"{clash.dataset}, row {clash.row}); a visit number has one "
+                             "label: correct the data, or label the visits in a 'labels' "
+                             "block",
+                   visits.label_from_loc if visits.label_from_loc.line else visits.loc,
+                   DataLocation(clash.path, clash.row, visits.label_from))
+
     def visit_pass(self) -> None:
         self.guarded(self.visit_functions)
         self.guarded(self.visit_needs)

@@ -12,7 +12,8 @@ from __future__ import annotations
 class ArdView:
     """Read-only access to an ARD frame by analysis id (see the module docstring)."""
 
-    def __init__(self, frame, data_labels: dict[str, str] | None = None):
+    def __init__(self, frame, data_labels: dict[str, str] | None = None,
+                 visit_labels: dict[str, str] | None = None):
         # Plain object columns: pandas' Arrow-backed strings make every row selection a
         # pyarrow ``take`` per column, ten times the cost of one numpy take on a consolidated
         # object block, and renderers select rows thousands of times.
@@ -21,6 +22,8 @@ class ArdView:
         self.frame = frame
         # The labels the data files give the plan's columns (the ARD's variable_labels).
         self.data_labels: dict[str, str] = data_labels or {}
+        # The visits' labels the data give (`label from AVISIT`; the ARD's visit_labels).
+        self.visit_labels: dict[str, str] = visit_labels or {}
         ids = frame["analysis_id"].astype(object).to_numpy()
         bases = [i.split("[", 1)[0] for i in ids]
         self._family: dict[str, object] = {}

@@ -59,7 +59,8 @@ def build_document(plan: m.Plan, table: pa.Table, out_dir: Path | None = None,
     """Everything a template needs, computed from the ARD table (rows and metadata) and
     the plan's display specs."""
     meta = ard_file.metadata(table)
-    ard = ArdView(table.to_pandas(), json.loads(meta.get("variable_labels", "{}")))
+    ard = ArdView(table.to_pandas(), json.loads(meta.get("variable_labels", "{}")),
+                  json.loads(meta.get("visit_labels", "{}")))
     failures = ard_file.diagnostics(meta, "failures")
     notes_of_run = ard_file.diagnostics(meta, "warnings")
     steps = json.loads(meta["steps"])

@@ -44,6 +44,10 @@ class Section:
     label: str
     rows: list[Row] = field(default_factory=list)
     note: str | None = None  # a footnote the table must carry for this section
+    # The groups the section stands for beyond its columns ((("visit", "2"),)): a table
+    # laid out by visit puts it under its visit.
+    key: tuple[tuple[str, str], ...] = ()
+    heading: str = ""  # the label without the key's text ("Glucose", not "Glucose: Week 2")
 
 
 @dataclass
@@ -160,7 +164,11 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
         cols = [Column("", "Value")]
     labels = plan.labels
     sections: list[Section] = []
-    for rows_spec in spec.rows:
+    if spec.by_visit:  # each visit a section holding every `rows` block
+        from sap_engine.render.visit_table import visit_sections
+
+        sections = visit_sections(plan, spec, ard, cols, treatment_col, not_estimable)
+    for rows_spec in spec.rows if not spec.by_visit else ():
         sections.extend(_sections(plan, rows_spec, ard, cols, treatment_col, labels,
                                   not_estimable))
     footnotes = list(spec.footnotes)
@@ -176,8 +184,14 @@ def build_table(plan: m.Plan, spec: m.Table, ard: ArdView, treatment_col: str | 
 
 
 def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
-              labels, not_estimable: Collection[str] = ()) -> list[Section]:
+              labels, not_estimable: Collection[str] = (), by_visit: bool = False
+              ) -> list[Section]:
+    """The sections of one `rows` statement; with ``by_visit`` (a table laid out by visit)
+    one section per combination of groups, each with its ``key``, a binary result too."""
     import pandas as pd
+    from sap_engine.render.visit_labels import VisitLabels
+
+    visit_text = VisitLabels(plan, ard.visit_labels)
 
     ids = (rows_spec.analysis, *rows_spec.also)
     frames = [ard.family(i) for i in ids]
@@ -248,21 +262,24 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
             held = {_combo(r, inner) for r in _records(shown)}
             combos = [c for c in dict.fromkeys(row_combos) if c in held]
             binary = set(vsub.variable_level.dropna()) <= {"Y", "N"} and \
-                (vsub.stat_name == "pct").any()
+                (vsub.stat_name == "pct").any() and not by_visit
             section = Section(vlabel)
             for combo in combos:
                 mask = np.array([c == combo for c in row_combos])
                 # A delta grid's levels are numbers: name them (tipping point tables).
                 text = ", ".join(f"{g.replace('_', ' ')} {_nice(v)}" if g.startswith("delta_")
-                                 else _nice(v) for g, v in combo)
+                                 else visit_text(v) if g == "visit" else _nice(v)
+                                 for g, v in combo)
                 if binary:
                     cells = _cells(vsub[mask & (vsub.variable_level == "Y")],
                                    m.ShowItem("n_pct"), cols, treatment_col, 0, level_filter="Y")
                     section.rows.append(Row(text, cells))
                 else:
-                    out.append(_section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
-                                        cols, treatment_col, value_labels, _arm_labels(plan),
-                                        decimals))
+                    part = _section(f"{vlabel}: {text}", rows_spec, vsub[mask], vextra,
+                                    cols, treatment_col, value_labels, _arm_labels(plan),
+                                    decimals)
+                    part.key, part.heading = combo, vlabel
+                    out.append(part)
             if section.rows:
                 out.append(section)
     return out
