@@ -149,7 +149,7 @@ class PlanToModel(ExpressionsToModel):
         return _Item("scheduled", meta_loc(meta), sets={"scheduled": tuple(c)})
 
     def visit_label(self, meta, c):
-        sets: dict[str, Any] = {"label": c[0].value}
+        sets = {"label": c[0].value}
         if c[1] is not None:  # `label "Week" from AVISIT`: the prefix and the data's labels
             sets.update(label_from=str(c[1]), label_from_loc=meta_loc(meta))
         return _Item("label", meta_loc(meta), sets=sets)

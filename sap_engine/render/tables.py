@@ -189,6 +189,7 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
     """The sections of one `rows` statement; with ``by_visit`` (a table laid out by visit)
     one section per combination of groups, each with its ``key``, a binary result too."""
     import pandas as pd
+
     from sap_engine.render.visit_labels import VisitLabels
 
     visit_text = VisitLabels(plan, ard.visit_labels)
