@@ -33,7 +33,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("check", ("check", "check_*", "bind", "bind_options")),
     # Derivations evaluated on the data, and the data preflight of check.
     ("data", ("data.expressions", "data.scope", "data.parameters", "data.derive",
-              "data.integrity", "data.preflight", "data.occurrences", "data.aggregates")),
+              "data.integrity", "data.preflight", "data.occurrences", "data.aggregates",
+              "data.visit_labels")),
     ("compile", ("compile", "explain")),
     ("execute", ("execute_frames", "execute")),
     # The preflight over compiled steps (check's last pass, run from api.check).
