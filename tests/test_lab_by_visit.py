@@ -314,3 +314,25 @@ def test_new_syntax_round_trips_through_fmt():
     assert alone is not None and (alone.label, alone.label_from) == (None, "AVISIT")
     assert "label from AVISIT" in format_plan(parse_text(
         "visits AVISITN { baseline 0 label from AVISIT }\n"))
+
+
+def test_a_figure_over_visits_names_its_ticks_by_the_visit_labels(tmp_path):
+    import json
+
+    from sap_engine.parse import parse_file
+    from sap_engine.render.ard_view import ArdView
+    from sap_engine.render.figures import _visit_ticks, draw
+
+    path = _lab_plan(tmp_path, label='  label "Week" from AVISIT\n')
+    f, _, _ = _run(path)
+    plan = parse_file(path)
+    view = ArdView(f, visit_labels=json.loads(f.attrs["sap_engine"]["visit_labels"]))
+    fig = draw(view.family("V"), _visit_ticks(plan, view), "Glucose")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == \
+        ["Baseline", "Week 2", "Week 4", "End of Treatment"]
+    assert ax.get_xlabel() == "Visit"
+    # Without labels of their own the visits stay numbers on a "Week" axis, as before.
+    fig = draw(view.family("V"), {}, "Glucose")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "2", "4", "99"]
+    assert fig.axes[0].get_xlabel() == "Week"

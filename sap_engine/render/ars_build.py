@@ -21,6 +21,7 @@ from sap_engine import model as m
 from sap_engine.ars_map import ident
 from sap_engine.render import ars_results
 from sap_engine.render.ars_contents import contents, outputs
+from sap_engine.render.visit_labels import VisitLabels
 
 VARIABLE, LEVEL = ars_results.VARIABLE, ars_results.LEVEL
 
@@ -28,7 +29,8 @@ VARIABLE, LEVEL = ars_results.VARIABLE, ars_results.LEVEL
 class _Groupings:
     """Every GroupingFactor of the event; ``group(name, level)`` is a ResultGroup."""
 
-    def __init__(self, plan: m.Plan, frame: pd.DataFrame):
+    def __init__(self, plan: m.Plan, frame: pd.DataFrame,
+                 visit_labels: dict[str, str] | None = None):
         self.factors: dict[str, dict[str, Any]] = {}
         self.groups: dict[tuple[str, str], str] = {}
         subjects = next((s.name for s in plan.sources if s.subjects), None)
@@ -46,7 +48,11 @@ class _Groupings:
         if plan.visits:
             vcol = plan.visits.column.name
             label = plan.visits.label or "Visit"
-            groups = [self._group("visit", m._num(w), f"{label} {m._num(w)}", {"condition": {
+            # The visits' own labels where the plan or the data give them ("Baseline",
+            # "End of Treatment"); else the prefix and the number, as always.
+            named = VisitLabels(plan, visit_labels)
+            text = named if named.labelled() else (lambda v: f"{label} {v}")
+            groups = [self._group("visit", m._num(w), text(m._num(w)), {"condition": {
                 "variable": vcol, "comparator": "EQ", "value": [m._num(w)]}})
                 for w in plan.visits.weeks]
             self._factor("visit", f"{label} ({vcol})", groups, variable=vcol)
@@ -119,7 +125,7 @@ class _Groupings:
 
 def build(plan: m.Plan, frame: pd.DataFrame, meta: dict[str, str]) -> dict[str, Any]:
     steps = json.loads(meta.get("steps", "{}"))
-    groupings = _Groupings(plan, frame)
+    groupings = _Groupings(plan, frame, json.loads(meta.get("visit_labels", "{}")))
     subsets = _Subsets(plan)
     patterns = ars_results.shown_patterns(plan)
     analyses, used = [], []

@@ -186,8 +186,15 @@ def _lines(ax, data, labels, stat: str, band: tuple[str, str] | None,
         ax.set_xticks(range(n), [", ".join(labels.get(p, p) for p in s) for s in data])
         ax.set_xlim(-0.6, n - 0.4)
     else:
-        ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
-        ax.set_xlabel("Week")
+        # A visit's label where the plan or the data name the visits ("End of Treatment"),
+        # else its number under the axis title "Week"; the visits stay at their times.
+        ticks = [labels.get(f"visit {x:g}", f"{x:g}") for x in xs_all]
+        named = any(t != f"{x:g}" for t, x in zip(ticks, xs_all))
+        if named:
+            ax.set_xticks(xs_all, ticks, rotation=30, ha="right", fontsize=8)
+        else:
+            ax.set_xticks(xs_all, ticks)
+        ax.set_xlabel("Visit" if named else "Week")
         ax.legend(frameon=False, fontsize=8, title=title or None, title_fontsize=8)
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
@@ -345,6 +352,17 @@ class PendingFigures:
         return out
 
 
+def _visit_ticks(plan: m.Plan, ard: ArdView) -> dict[str, str]:
+    """"visit 2" -> "Week 2" for the x axis, only where the plan's `labels` block or the
+    data (`label from`) name the visits: the axis of a plan without them is unchanged."""
+    from sap_engine.render.visit_labels import VisitLabels
+
+    text = VisitLabels(plan, ard.visit_labels)
+    if plan.visits is None or not text.labelled():
+        return {}
+    return {f"visit {w:g}": text(m._num(w)) for w in plan.visits.weeks}
+
+
 def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, str],
                   jobs: int = 1) -> PendingFigures:
     """Start drawing every figure of the plan: PNG files under ``out_dir/figures``, SVG
@@ -353,6 +371,7 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
     fig_dir = out_dir / "figures"
     if plan.treatment:  # a legend titled by the arms' variable reads "Treatment"
         labels = {plan.treatment.column.name: "Treatment", **labels}
+    labels = {**labels, **_visit_ticks(plan, ard)}
     for spec in plan.figures:
         anchor = "figure-" + spec.number
         rows = ard.family(spec.analysis)
