@@ -39,7 +39,7 @@ def _step(number: int, step: Step) -> list[str]:
         title += f" (repeats {step.depends[0]})"
     fields = [("method", step.method), ("population", _population(step.population)),
               ("visit", f"week {m._num(step.visit)}" if step.visit is not None else "-"),
-              ("handling", _handling(step)), ("by", ", ".join(step.by) or "-")]
+              ("handling", _handling(step)), ("by", _by(step))]
     if step.depends:
         fields.append(("after", ", ".join(step.depends)))
     lines = [title, *_table([(f"  {k}", v) for k, v in fields])]
@@ -50,6 +50,12 @@ def _step(number: int, step: Step) -> list[str]:
     lines.extend(_table([(f"    {o.name}", f"{o.source} ({o.clause})" if o.clause
                           else o.source, _value(o.value)) for o in step.options]))
     return lines
+
+
+def _by(step: Step) -> str:
+    items = ["visit after baseline" if b == "visit" and step.after_baseline else b
+             for b in step.by]
+    return ", ".join(items) or "-"
 
 
 def _term(t: Term) -> tuple[str, str, str]:

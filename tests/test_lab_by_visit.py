@@ -336,3 +336,13 @@ def test_a_figure_over_visits_names_its_ticks_by_the_visit_labels(tmp_path):
     fig = draw(view.family("V"), {}, "Glucose")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "2", "4", "99"]
     assert fig.axes[0].get_xlabel() == "Week"
+
+
+def test_explain_shows_the_visits_left_out(tmp_path):
+    from sap_engine.api import explain_plan
+
+    text = explain_plan(_lab_plan(tmp_path))
+    step = text.split('step 2: C "Change by visit"', 1)[1].split("step 3", 1)[0]
+    assert re.search(r"\n  by +treatment, visit after baseline\n", step)
+    first = text.split('step 1: V "Glucose by visit"', 1)[1].split("step 2", 1)[0]
+    assert re.search(r"\n  by +treatment, visit\n", first)
