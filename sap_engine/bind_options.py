@@ -70,6 +70,11 @@ def category_levels(plan: m.Plan, e: m.Expr) -> list[str] | None:
         return given + [v for v in every if v not in given]
     if isinstance(e, m.Col) and e.name in plan.labels:
         return list(plan.labels[e.name])
+    # The baseline (or value) of a text parameter: its categories, as its labels order them.
+    if isinstance(e, m.Call) and e.function in ("baseline", "value") and e.args and \
+            isinstance(e.args[0], m.Col) and e.args[0].name in plan.parameters and \
+            e.args[0].name in plan.labels:
+        return list(plan.labels[e.args[0].name])
     return None
 
 

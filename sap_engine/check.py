@@ -84,9 +84,32 @@ class _Checker(ExpressionChecker):
                     where = lab.item_locs[i] if i < len(lab.item_locs) else lab.loc
                     self.error("SAP203", f"'{name}' takes the values {shown}, not \"{key}\"",
                                where, did_you_mean(key, levels))
+        elif name in self.plan.parameters and not any(
+                name in ds.columns for ds in self.datasets.values()):
+            self._check_parameter_labels(lab)
         elif not any(name in ds.columns for ds in self.datasets.values()):
             self.error("SAP201", f"no dataset has a column '{name}'", lab.column.loc,
                        did_you_mean(name, [*self.plan.endpoints]))
+
+    def _check_parameter_labels(self, lab: m.Labels) -> None:
+        """Labels of a text parameter's categories (`labels gind { "H" = "High" }`): its
+        column's values, in display order; a numeric parameter has none (SAP204)."""
+        name = lab.column.name
+        p = self.plan.parameters[name]
+        ds = self.datasets.get(p.source.dataset or "")
+        if ds is None or p.source.name not in ds.columns:
+            return  # the parameter's own error
+        if self.parameter_kind(name) != "string":
+            self.error("SAP204", f"'{name}' is numeric: labels name the categories of a text "
+                                 "parameter, column or categorical endpoint", lab.column.loc)
+            return
+        levels = ds.levels(p.source.name)
+        for i, (key, _) in enumerate(lab.items):
+            if key not in levels:
+                shown = ", ".join(f'"{v}"' for v in levels[:8])
+                where = lab.item_locs[i] if i < len(lab.item_locs) else lab.loc
+                self.error("SAP203", f"'{name}' (column '{p.source.name}') takes the values "
+                                     f"{shown}, not \"{key}\"", where, did_you_mean(key, levels))
 
     def run(self) -> CheckedPlan:
         plan = self.plan
@@ -176,7 +199,8 @@ class _Checker(ExpressionChecker):
         if p.source.name not in cols:
             self.error("SAP201", f"dataset '{ds}' has no column '{p.source.name}'", p.source.loc,
                        did_you_mean(p.source.name, list(cols)))
-        elif cols[p.source.name] != "numeric":
+        elif cols[p.source.name] != "numeric" and self.parameter_kind(p.name) != "string":
+            # A text column (no value a number) is a text parameter: a category per visit.
             self.non_numeric(ds, p.source.name, p.source.loc, f"parameter '{p.name}'")
         if p.where is not None:
             self.kind(p.where, ds)

@@ -36,6 +36,13 @@ class ExpressionChecker:
             suggestion=suggestion, width=width, data_location=data_location))
 
     # ---- expressions
+    def parameter_kind(self, name: str) -> str:
+        """'string' for a parameter over a text column (ADLBC's ANRIND: a category per
+        visit), else 'numeric' (what every other parameter is, or is refused as)."""
+        p = self.plan.parameters[name]
+        ds = self.datasets.get(p.source.dataset or "")
+        return "string" if ds is not None and ds.holds_text(p.source.name) else "numeric"
+
     def columns_of(self, dataset: str | None) -> dict[str, str]:
         ds = self.datasets.get(dataset or "")
         return ds.columns if ds else {}
@@ -63,6 +70,8 @@ class ExpressionChecker:
                     self.error("SAP223", f"{e.function}() takes one parameter family (a "
                                          "parameter declared with 'by')", e.loc,
                                did_you_mean(getattr(arg, "name", ""), families))
+                else:
+                    self.expect_numeric_parameter(e, param.name)
                 return "numeric"
             if e.function in functions.OVER_VISITS:
                 arg = e.args[0] if len(e.args) == 1 else None
@@ -72,6 +81,8 @@ class ExpressionChecker:
                     self.error("SAP224", f"{e.function}() takes one parameter that is not a "
                                          "family", e.loc,
                                did_you_mean(getattr(arg, "name", ""), plain))
+                else:
+                    self.expect_numeric_parameter(e, param.name)
                 return "numeric"
             if e.function in functions.PARAMETER:
                 arg = e.args[0] if len(e.args) == 1 else None
@@ -79,6 +90,12 @@ class ExpressionChecker:
                     self.error("SAP211", f"{e.function}() takes one parameter name",
                                e.loc, did_you_mean(getattr(arg, "name", ""),
                                                    list(self.plan.parameters)))
+                    return "numeric"
+                # The baseline and the value of a text parameter are its categories; a
+                # change or percent change needs numbers.
+                if e.function in ("baseline", "value"):
+                    return self.parameter_kind(arg.name)
+                self.expect_numeric_parameter(e, arg.name)
                 return "numeric"
             function = functions.FUNCTIONS[e.function]
             if len(e.args) != function.arity:  # `log(x, 10)` is not a logarithm to base 10
@@ -134,6 +151,17 @@ class ExpressionChecker:
         if k not in ("numeric", None):
             self.error("SAP204", f"expected a number, found a {k}", e.loc)
 
+    def expect_numeric_parameter(self, call: m.Call, name: str) -> None:
+        """SAP204: a function of numbers (change, percent_change, max_over_visits, a
+        family's max) applied to a parameter over a text column."""
+        if self.parameter_kind(name) != "string":
+            return
+        p = self.plan.parameters[name]
+        self.error("SAP204", f"{call.function}() needs a numeric parameter, but '{name}' is "
+                             f"text (column '{p.source.name}' of '{p.source.dataset}'): a text "
+                             f"parameter has categories; use '{name}' or 'baseline({name})'",
+                   call.loc)
+
     def name_kind(self, col: m.Col, dataset: str | None) -> str | None:
         if col.dataset:
             if col.dataset not in self.datasets:
@@ -161,7 +189,7 @@ class ExpressionChecker:
                                  "the subject dataset", col.loc)
             return None
         if col.name in self.plan.parameters:
-            return "numeric"
+            return self.parameter_kind(col.name)
         if col.name in self.plan.endpoints:
             return self.kinds.get(col.name)
         if col.name in self.plan.aggregates:  # typed by check_aggregate
@@ -218,6 +246,10 @@ class ExpressionChecker:
                            did_you_mean(literal.value, levels))
             return
         owner = self.dataset_of(target, dataset)
+        if target.dataset is None and target.name in self.plan.parameters and \
+                dataset is None and kind == "string":  # a text parameter: its column's levels
+            source = self.plan.parameters[target.name].source
+            owner, target = source.dataset, m.Col(source.name, loc=target.loc)
         if owner is None or kind != "string":
             if kind == "numeric":
                 self.error("SAP204", f"'{target.text}' is numeric; compare it with a number, "

@@ -12,7 +12,11 @@
 - A table ``by visit`` sets out each visit as a section holding every ``rows`` block: each
   analysis it shows must be split by visit (SAP269), else it has no visit to be put under.
 
-Codes: SAP265, SAP267, SAP268, SAP269 (and SAP201); see docs/errors.md.
+A parameter over a text column (categories per visit) is carried forward by `locf` and
+`bocf` as it is, but `wocf` needs an order of worse and better values that categories do
+not have: an analysis with `missing wocf` of such a parameter is SAP204, at the `missing`.
+
+Codes: SAP265, SAP267, SAP268, SAP269 (and SAP201, SAP204); see docs/errors.md.
 """
 
 from __future__ import annotations
@@ -39,6 +43,47 @@ def check_visit_display(ch: _Checker) -> None:
     for table in plan.tables:
         if table.by_visit:
             _table_by_visit(ch, table)
+    for a in plan.analyses.values():
+        _wocf_of_text(ch, a)
+
+
+def _text_parameter(ch: _Checker, e: m.Expr, seen: frozenset[str] = frozenset()) -> str | None:
+    """The first parameter over a text column that ``e`` reads (through endpoints)."""
+    for node in m.walk(e):
+        if not isinstance(node, m.Col) or node.dataset is not None:
+            continue
+        if node.name in ch.plan.parameters and ch.parameter_kind(node.name) == "string":
+            return node.name
+        if node.name in ch.plan.endpoints and node.name not in seen:
+            found = _text_parameter(ch, ch.plan.endpoints[node.name].expr, seen | {node.name})
+            if found:
+                return found
+    return None
+
+
+def _wocf_of_text(ch: _Checker, a: m.Analysis) -> None:
+    base = analysis_chain(ch.plan, a)
+    est = ch.plan.estimands.get(base.estimand or "")
+    if base.missing == "wocf":
+        loc = base.missing_loc if base.missing_loc.line else base.loc
+    elif base.missing is None and est is not None and est.missing == "wocf":
+        loc = est.missing_loc if est.missing_loc.line else est.loc
+    else:
+        return
+    if a.base:
+        return  # a repetition: reported at the analysis it repeats
+    terms = [t for t in (base.response, base.terms) if t is not None]
+    terms += [*base.variables, *(base.crosstab or ()), *(r.expr for r in base.roles)]
+    if est is not None and est.variable is not None:
+        terms.append(est.variable)
+    for t in terms:
+        name = _text_parameter(ch, t)
+        if name:
+            ch.error("SAP204", f"analysis '{a.name}': 'missing wocf' imputes the worst value "
+                               f"observed, but '{name}' is a text parameter (categories have "
+                               "no worst without an order): use 'locf', 'bocf' or "
+                               "'observed_case'", loc)
+            return
 
 
 def _visit_labels_block(ch: _Checker) -> None:

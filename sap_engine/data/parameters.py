@@ -65,6 +65,12 @@ class ParameterValues:
     def plan(self) -> m.Plan:
         return self.checked.plan
 
+    def is_text(self, name: str) -> bool:
+        """Whether a parameter is over a text column (categories: ANRIND), as the checker
+        typed it; its values and baselines are then text, never converted to numbers."""
+        p = self.plan.parameters[name]
+        return self.checked.datasets[str(p.source.dataset)].holds_text(p.source.name)
+
     # ---- row-level expressions on one dataset (population and parameter filters)
     def row_eval(self, e: m.Expr, frame: pd.DataFrame, dataset: str) -> pd.Series:
         def column(col: m.Col) -> pd.Series:
@@ -102,10 +108,11 @@ class ParameterValues:
                                                  (long.iloc[0:0].droplevel(list(p.by)),
                                                   base.iloc[0:0].droplevel(list(p.by))))
         long = self._handle(long, base, handling)
-        result = pd.DataFrame({"value": long.to_numpy(dtype=float)}, index=long.index)
+        dtype = object if self.is_text(name) else float
+        result = pd.DataFrame({"value": long.to_numpy(dtype=dtype)}, index=long.index)
         unit = result.index.droplevel("visit") if result.index.nlevels > 2 else \
             result.index.get_level_values(0)
-        result["base"] = base.reindex(unit).to_numpy(dtype=float)
+        result["base"] = base.reindex(unit).to_numpy(dtype=dtype)
         self._params[cache_key] = result
         return result
 
@@ -170,9 +177,16 @@ class ParameterValues:
                           f"value '{long['visit'].iloc[row]}' is not a number",
                 visits.column.loc if visits else p.loc,
                 DataLocation(str(ds.path), int(frame.index[row]) + 1, self.visit_col)))
-        long = long.astype({"value": float, "visit": float})
-        checked = [("value", p.source.name), ("visit", self.visit_col)]
-        if p.baseline_column:
+        text_value = self.is_text(name)
+        if text_value:  # categories: a blank text is missing, as on reading
+            value = long["value"].astype(object)
+            blank = value.isna() | (value.astype(str).str.strip() == "")
+            long = long.assign(value=value.where(~blank, None)).astype({"visit": float})
+        else:
+            long = long.astype({"value": float, "visit": float})
+        checked = [("visit", self.visit_col)] if text_value else \
+            [("value", p.source.name), ("visit", self.visit_col)]
+        if p.baseline_column and not text_value:
             checked.append((p.baseline_column.name, p.baseline_column.name))
         for column, shown in checked:
             infinite = np.isinf(pd.to_numeric(long[column], errors="coerce")
@@ -186,7 +200,8 @@ class ParameterValues:
                     p.source.loc if column == "value" else p.loc,
                     DataLocation(str(ds.path), int(frame.index[row]) + 1, shown)))
         if p.baseline_column:
-            base = long.groupby([self.key, *by])[p.baseline_column.name].first().astype(float)
+            base = long.groupby([self.key, *by])[p.baseline_column.name].first()
+            base = base.astype(object) if text_value else base.astype(float)
         else:
             bl = self.plan.visits.baseline if self.plan.visits else 0.0
             base = long[long["visit"] == bl].set_index([self.key, *by])["value"]
@@ -277,11 +292,13 @@ class ParameterValues:
             event_at = long.index.get_level_values(0).map(times).to_numpy(dtype=float)
             visit = long.index.get_level_values(-1).to_numpy(dtype=float)
             after = visit > event_at  # False where there is no event (NaN compares False)
-            values = long.to_numpy(dtype=float).copy()
+            # A text parameter's categories stay text (objects), numbers floats.
+            dtype = object if long.dtype == object else float
+            values = long.to_numpy(dtype=dtype).copy()
             if how == "last_before":
-                before = long[~after & ~np.isnan(values) & ~np.isnan(event_at)]
+                before = long[~after & ~pd.isna(values) & ~np.isnan(event_at)]
                 last = before.groupby(level=unit_levels).last()
-                fill = last.reindex(unit_index(long.index)).to_numpy(dtype=float)
+                fill = last.reindex(unit_index(long.index)).to_numpy(dtype=dtype)
                 values[after] = fill[after]
             else:
                 values[after] = np.nan
@@ -300,7 +317,8 @@ class ParameterValues:
                 long = _worst_observed_carried_forward(long, base, unit_levels,
                                                        handling.worst or "highest")
             else:
-                filled = base.reindex(unit_index(long.index)).to_numpy(dtype=float)
+                filled = base.reindex(unit_index(long.index)).to_numpy(
+                    dtype=object if long.dtype == object else float)
                 long = long.fillna(pd.Series(filled, index=long.index))
         return long
 

@@ -109,6 +109,7 @@ class Dataset:
     _kinds: dict | None = field(default=None, repr=False)
     _file: pq.ParquetFile | None = field(default=None, repr=False)
     _levels: dict = field(default_factory=dict, repr=False)
+    _text: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -296,6 +297,29 @@ class Dataset:
                 float(v)
             except (TypeError, ValueError):
                 return row, str(v)
+        return None
+
+    def holds_text(self, column: str) -> bool:
+        """Whether a column is text and none of its values a number: categories (ADLBC's
+        ANRIND), as a text parameter reads them. A column of numbers with a stray text
+        ("abc" among the values) is not: that is a data error (SAP305)."""
+        if column not in self._text:
+            self._text[column] = self.columns.get(column) == "string" and \
+                self.first_numeric(column) is None
+        return self._text[column]
+
+    def first_numeric(self, column: str) -> tuple[int, str] | None:
+        """(1-based data row, value) of the first value that is a number, if any: a text
+        column without one holds categories (a text parameter, ADLBC's ANRIND)."""
+        values = self.column(column).to_pylist()
+        for row, v in enumerate(values, start=1):
+            if v is None or (isinstance(v, str) and v.strip() == ""):
+                continue
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                continue
+            return row, str(v)
         return None
 
     def frame(self) -> pd.DataFrame:

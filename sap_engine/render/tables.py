@@ -234,7 +234,10 @@ def _sections(plan, rows_spec: m.TableRows, ard: ArdView, cols, treatment_col,
             vextra = [f[(f.variable == variable)
                         | f.variable.astype(str).str.startswith(f"{variable} x ")]
                       for f in extra]
-            value_labels = labels.get(variable, {})
+            # A text parameter's labels name its baseline's categories too (baseline_X).
+            value_labels = labels.get(variable) or labels.get(
+                variable.split("_", 1)[1] if variable.startswith(("baseline_", "value_"))
+                else "", {})
             # Only the rows of the statistics shown decide the layout: a Kaplan-Meier
             # analysis also has one row per event time, which a median table does not show.
             wanted = _wanted_stats(rows_spec.show)
