@@ -321,13 +321,14 @@ def test_a_figure_over_visits_names_its_ticks_by_the_visit_labels(tmp_path):
 
     from sap_engine.parse import parse_file
     from sap_engine.render.ard_view import ArdView
-    from sap_engine.render.figures import _visit_ticks, draw
+    from sap_engine.render.figures import draw
+    from sap_engine.render.visit_labels import visit_ticks
 
     path = _lab_plan(tmp_path, label='  label "Week" from AVISIT\n')
     f, _, _ = _run(path)
     plan = parse_file(path)
     view = ArdView(f, visit_labels=json.loads(f.attrs["sap_engine"]["visit_labels"]))
-    fig = draw(view.family("V"), _visit_ticks(plan, view), "Glucose")
+    fig = draw(view.family("V"), visit_ticks(plan, view.visit_labels), "Glucose")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == \
         ["Baseline", "Week 2", "Week 4", "End of Treatment"]

@@ -24,6 +24,7 @@ from sap_engine import model as m
 from sap_engine import workers
 from sap_engine.render.ard_view import ArdView
 from sap_engine.render.figure_frame import DPI, Heading, write_files
+from sap_engine.render.visit_labels import visit_ticks
 
 # A palette that stays distinguishable in greyscale print and for colour-blind readers.
 COLOURS = ("#1b5e9e", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
@@ -352,17 +353,6 @@ class PendingFigures:
         return out
 
 
-def _visit_ticks(plan: m.Plan, ard: ArdView) -> dict[str, str]:
-    """"visit 2" -> "Week 2" for the x axis, only where the plan's `labels` block or the
-    data (`label from`) name the visits: the axis of a plan without them is unchanged."""
-    from sap_engine.render.visit_labels import VisitLabels
-
-    text = VisitLabels(plan, ard.visit_labels)
-    if plan.visits is None or not text.labelled():
-        return {}
-    return {f"visit {w:g}": text(m._num(w)) for w in plan.visits.weeks}
-
-
 def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, str],
                   jobs: int = 1) -> PendingFigures:
     """Start drawing every figure of the plan: PNG files under ``out_dir/figures``, SVG
@@ -371,7 +361,7 @@ def start_figures(plan: m.Plan, ard: ArdView, out_dir: Path, labels: dict[str, s
     fig_dir = out_dir / "figures"
     if plan.treatment:  # a legend titled by the arms' variable reads "Treatment"
         labels = {plan.treatment.column.name: "Treatment", **labels}
-    labels = {**labels, **_visit_ticks(plan, ard)}
+    labels = {**labels, **visit_ticks(plan, ard.visit_labels)}
     for spec in plan.figures:
         anchor = "figure-" + spec.number
         rows = ard.family(spec.analysis)

@@ -59,3 +59,13 @@ class VisitLabels:
     def labelled(self) -> bool:
         """Whether any visit has a label of its own (the plan's or the data's)."""
         return bool(self.given or self.data)
+
+
+def visit_ticks(plan: m.Plan, data_labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """"visit 2" -> "Week 2" for a figure's x axis, only where the plan's `labels` block or
+    the data (`label from`) name the visits: the axis of a plan without them is unchanged
+    (numbers under "Week")."""
+    text = VisitLabels(plan, data_labels)
+    if plan.visits is None or not text.labelled():
+        return {}
+    return {f"visit {w:g}": text(m._num(w)) for w in plan.visits.weeks}
