@@ -347,3 +347,11 @@ def test_explain_shows_the_visits_left_out(tmp_path):
     assert re.search(r"\n  by +treatment, visit after baseline\n", step)
     first = text.split('step 1: V "Glucose by visit"', 1)[1].split("step 2", 1)[0]
     assert re.search(r"\n  by +treatment, visit\n", first)
+
+
+def test_an_estimand_at_a_labelled_visit_is_named_by_its_label():
+    from sap_engine.render.estimands import _visit
+
+    plan = parse_text('visits AVISITN { baseline 0 scheduled 0, 16, 99 label "Week" }\n'
+                      'labels AVISITN { 99 = "End of Treatment" }\n')
+    assert (_visit(plan, 16.0), _visit(plan, 99.0)) == ("Week 16", "End of Treatment")

@@ -75,6 +75,11 @@ def _population(plan: m.Plan, use: m.PopulationUse | None) -> str:
 
 
 def _visit(plan: m.Plan, visit: float) -> str:
+    from sap_engine.render.visit_labels import VisitLabels
+
+    named = VisitLabels(plan).given.get(m._num(visit))  # `labels AVISITN { 99 = "..." }`
+    if named:
+        return named
     word = plan.visits.label if plan.visits and plan.visits.label else "Week"
     return f"{word} {m._num(visit)}"
 
