@@ -81,7 +81,7 @@ def test_by_visit_rows_keep_one_precision(tmp_path, sap_run):
 
 def test_a_statistic_without_a_reader_label_is_not_printed_by_its_name():
     from sap_engine import model as m
-    from sap_engine.render.tables import _item_label
+    from sap_engine.render.table_cells import _item_label
 
     assert _item_label(m.ShowItem("rmse")) == "Root mean squared error"
     assert _item_label(m.ShowItem("n_obs")) == "Observations used"

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 from sap_engine.render.page_layout import TableLayout, header_lines, kept_with_next
 from sap_engine.render.rtf import GAP, INDENT
-from sap_engine.render.tables import BuiltTable
+from sap_engine.render.table_model import BuiltTable
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML text

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 
 from sap_engine.render.format import fmt_p, fmt_pattern
-from sap_engine.render.tables import P_COLUMN, Column, Row, Section
+from sap_engine.render.table_model import P_COLUMN, Column, Row, Section
 
 COUNTING_RULE = "A subject is counted once per SOC and once per PT."
 UNCODED = "Uncoded"

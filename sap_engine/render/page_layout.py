@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sap_engine.render.rtf import CHAR, FONT_SIZE, GAP, Page
-from sap_engine.render.tables import BuiltTable
+from sap_engine.render.table_model import BuiltTable
 
 LABEL_MIN = 28  # characters a row label may be wrapped to before the page turns landscape
 LABEL_MAX = 60  # characters a row label column grows to when there is room

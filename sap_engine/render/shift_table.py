@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 
 from sap_engine.render.format import fmt_pattern
-from sap_engine.render.tables import Column, Row, Section
+from sap_engine.render.table_model import Column, Row, Section
 
 BASELINE = "baseline"
 POST = "post-baseline"

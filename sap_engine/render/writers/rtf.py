@@ -31,7 +31,7 @@ from sap_engine.render.page_layout import (
     page_frame,
     table_layout,
 )
-from sap_engine.render.tables import BuiltTable
+from sap_engine.render.table_model import BuiltTable
 from sap_engine.render.writers.registry import Document, Part, Writer, register
 
 ESCAPING = Escaping("rtf", autoescape=False, finalize=rtf.escape)

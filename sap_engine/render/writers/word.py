@@ -29,7 +29,7 @@ from sap_engine.render import docx_table, rtf
 from sap_engine.render.environment import Escaping
 from sap_engine.render.figures import BuiltFigure
 from sap_engine.render.page_layout import figure_page, page_frame, table_layout
-from sap_engine.render.tables import BuiltTable
+from sap_engine.render.table_model import BuiltTable
 from sap_engine.render.writers.registry import Document, Writer, register
 
 _text = docx_table.text
