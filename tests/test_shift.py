@@ -195,6 +195,19 @@ def ard_rows(stats) -> list[dict]:
     return out
 
 
+def test_numeric_grades_are_categories_as_written():
+    """A numeric grade column (ATOXGR as numbers) matches categories listed as "0", "1"."""
+    rows = [("S1", "A", "ALT", 0.0, 0, 0.0), ("S1", "A", "ALT", 0.0, 2, 2.0),
+            ("S2", "B", "ALT", 1.0, 2, 1.0)]
+    frame = _frame(rows)
+    for column in ("B", "V"):
+        frame[column] = pd.to_numeric(frame[column])
+    options = {**OPTIONS, "categories": ["0", "1", "2"], "worst": None}
+    n = cells(pd.DataFrame(ard_rows(run_shift(frame, {"treatment": "ARM"}, options))), "X",
+              "n", param="P")
+    assert n[("A", "ALT", "0", "2")] == 1 and n[("B", "ALT", "1", "1")] == 1
+
+
 def test_sap625_unknown_category_and_sap626_two_baselines():
     frame = _frame([("S1", "A", "ALT", "N", 2, "HH")])
     with pytest.raises(MethodError) as exc:

@@ -44,11 +44,22 @@ VISIT = "visit"  # the frame column holding the plan's visit variable
 
 
 def _text(values: np.ndarray) -> np.ndarray:
-    """Category values as stripped text, a missing or blank value as ""."""
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        out[i] = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
-    return out
+    """Category values as stripped text, a missing or blank value as "".
+
+    The text work is done once per distinct value (factorised first), not per record."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)  # a missing value (None, NaN): code -1
+    names = np.array([_as_text(u) for u in uniques] + [""], dtype=object)
+    return names[np.where(codes < 0, len(uniques), codes)]
+
+
+def _as_text(value: object) -> str:
+    """A category as a plan lists it: a number as written (grade 2, not 2.0), text stripped."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value).strip()
 
 
 def _codes(text: np.ndarray, levels: list[str], column: str) -> np.ndarray:
@@ -239,7 +250,8 @@ register(
         "Every subject of the population is counted once per parameter: without a baseline "
         "category on the 'Missing' row, without a post-baseline one in the 'Missing' "
         "column (each shown only when not empty); percent_of = population: % of the arm's N.",
-        "A category outside 'categories' is refused (SAP625), never counted as missing.",
+        "A category outside 'categories' is refused (SAP625), never counted as missing; "
+        "a number is the category as written (grade 2.0 is \"2\"), a blank is missing.",
     ),
     evidence=(Evidence("independent pandas count over the raw CDISC Pilot 01 ADLBC and ADSL "
                        "(baseline BNRIND vs worst post-baseline ANRIND)", "exact",
