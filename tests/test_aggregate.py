@@ -177,6 +177,11 @@ analysis CHI "Any TEAE by arm: chi-square" {
   method chisq
   crosstab any_teae by treatment
 }
+table "T1" "Any TEAE with a chi-square test between the arms" {
+  population SAF
+  columns treatment, total
+  rows SUBJ_ANY, CHI "Any TEAE, n (%)" show n_pct, chisq_p
+}
 analysis LOGIT "Any TEAE: logistic regression on the arms" {
   population SAF
   method logistic
@@ -199,6 +204,12 @@ def test_chisq_and_logistic_take_an_aggregate_like_a_subject_column(tmp_path, re
     chi = f[(f.analysis_id == "CHI") & (f.variable_level == "pearson")]
     assert float(chi[chi.stat_name == "chisq"].stat.iloc[0]) == pytest.approx(stat, rel=1e-10)
     assert float(chi[chi.stat_name == "p_value"].stat.iloc[0]) == pytest.approx(p, rel=1e-8)
+    # `show chisq_p`: the Pearson p-value in the table's last column, as a p-value.
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    line = next(t for t in report.split("## Table T1", 1)[1].splitlines()
+                if t.startswith("| &nbsp;&nbsp;Chi-square test p-value"))
+    shown = "<0.0001" if p < 1e-4 else f"{math.floor(p * 1e4 + 0.5) / 1e4:.4f}"
+    assert [c.strip() for c in line.split("|")[2:-1]] == ["", "", "", shown]
     # A saturated logistic model of the arms reproduces each arm's observed log odds. The
     # modelled level is the first in sort order, "N" (SAS PROC LOGISTIC's default).
     logit = f[f.analysis_id == "LOGIT"]

@@ -37,6 +37,8 @@ COMPOSITES = {
     # The two-sided p-value of Fisher's exact test of a crosstab (Pr <= P): one value for
     # the whole table, printed in the last column as a test between the arms.
     "fisher_p": ("Fisher's exact test p-value", ("fisher_p",), None),
+    # The p-value of the Pearson chi-square test of a crosstab (method chisq), the same way.
+    "chisq_p": ("Chi-square test p-value", ("p_value",), None),
     "smd": ("SMD", ("smd",), lambda d: "x.xx"),
     "estimate_ci": ("Estimate (95% CI)", ("estimate", "ci_lower", "ci_upper"),
                     lambda d: "xx.xx (xx.xx, xx.xx)"),
@@ -107,7 +109,8 @@ def _sig(value: float | None) -> str:
 P_VALUES = (("p_value",), ("delta_p_value",), ("fisher_p",))
 # Whole-table test results: one value, in the table's last column (beside the highest dose
 # or the total, where CSR tables print a test between the arms).
-TABLE_TESTS = ("fisher_p",)
+# item -> (stat_name, variable_level of its ARD row: None for the whole-table value).
+TABLE_TESTS = {"fisher_p": ("fisher_p", None), "chisq_p": ("p_value", "pearson")}
 
 # Items that show a contrast: with several comparators they repeat once per comparator.
 CONTRAST_ITEMS = ("diff_se", "diff_ci", "diff_ci_est", "p_value", "fmi", "tipping_point",

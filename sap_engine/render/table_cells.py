@@ -190,8 +190,10 @@ def _cells(data, item: m.ShowItem, cols, treatment_col, decimals, level_filter=N
     keys = [c.key for c in cols]
     values: dict[str, dict[str, float]] = {}
     if item.name in TABLE_TESTS:  # the whole table's test (not a one-sided variant)
-        data = data[data.variable_level.isna()]
-        tests = data[data.stat_name.isin(stats)]
+        stat, level = TABLE_TESTS[item.name]
+        data = data[data.variable_level.isna() if level is None else
+                    data.variable_level == level]
+        tests = data[data.stat_name == stat]
         if len(tests) == 1 and keys:
             values[keys[-1]] = {stats[0]: float(tests.stat.iloc[0])}
         data = data.iloc[0:0]
