@@ -278,6 +278,8 @@ def _terms(plan: m.Plan, method: registry.Method, roles: dict[str, tuple[m.Expr,
 def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
     """Bind every analysis, reporting its problems through ``checker``; an analysis with a
     problem is left out (``check`` then refuses the plan)."""
+    from sap_engine.bind_checks import check_contrasts, check_event_coding, check_roles
+
     out: dict[str, Bound] = {}
     strata = [n for n, e in plan.endpoints.items() if e.kind == "stratum"]
     for a in plan.analyses.values():
@@ -299,13 +301,13 @@ def bind_plan(plan: m.Plan, checker: Checker) -> dict[str, Bound]:
             return kinds[id(e)]
 
         roles, interactions = resolve_roles(a, method, kind_of)
-        ok = _check_roles(a, method, roles, kind_of, checker)
-        ok = _check_contrasts(plan, a, checker) and ok
+        ok = check_roles(a, method, roles, kind_of, checker)
+        ok = check_contrasts(plan, a, checker) and ok
         options = resolve_options(plan, a, method, roles, interactions, checker)
         estimand = plan.estimands.get(a.estimand or "")
         population = a.population or (estimand.population if estimand else None)
         if options is None or population is None or not ok or \
-                not _check_event_coding(a, roles, options, kind_of, checker):
+                not check_event_coding(a, roles, options, kind_of, checker):
             continue
         out[a.name] = BoundAnalysis(
             name=a.name, label=a.label or a.name, method=method.name,
@@ -356,58 +358,3 @@ def _method(a: m.Analysis, ch: Reporter) -> registry.Method | None:
         ch.error("SAP206", f"unknown method '{a.method}'", a.method_loc,
                  did_you_mean(a.method, sorted(registry.METHODS)))
     return method
-
-
-def _check_roles(a: m.Analysis, method: registry.Method, roles: dict[str, tuple[m.Expr, ...]],
-                 kind_of: KindOf, ch: Reporter) -> bool:
-    ok = True
-    for role in method.roles:
-        terms = roles.get(role.name, ())
-        if role.required and not terms:
-            ch.error("SAP218", f"method '{a.method}' needs a '{role.name}' "
-                               f"({role.doc or role.kind})", a.method_loc)
-            ok = False
-        for t in terms:
-            k = kind_of(t)
-            if role.kind == "numeric" and k not in ("numeric", "bool", None):
-                ch.error("SAP204", f"'{role.name}' of '{a.method}' must be numeric; "
-                                   f"'{term_name(t)}' is {k}", t.loc or a.loc)
-                ok = False
-    unknown = set(roles) - {r.name for r in method.roles}
-    for name in sorted(unknown):
-        ch.error("SAP218", f"method '{a.method}' takes no '{name}' role", a.loc,
-                 did_you_mean(name, [r.name for r in method.roles]))
-        ok = False
-    return ok
-
-
-def _check_event_coding(a: m.Analysis, roles: dict[str, tuple[m.Expr, ...]],
-                        options: tuple[ResolvedOption, ...], kind_of: KindOf,
-                        ch: Reporter) -> bool:
-    """A condition as the event of a time-to-event method is 1 when it holds; read as an
-    ADaM CNSR (the default ``event_from = cnsr``, 0 = event) every event would count as
-    censored and every censoring as an event. The plan must say which it means."""
-    from sap_engine.fmt import expr
-
-    reading = next((o.value for o in options if o.name == "event_from"), None)
-    for t in roles.get("event", ()):
-        if reading == "cnsr" and kind_of(t) == "bool":
-            ch.error("SAP250", f"event '{expr(t)}' of '{a.method}' is a condition (1 when "
-                               "it holds), but event_from = cnsr reads 1 as censored: write "
-                               "'options event_from = event' if it marks the event, or name "
-                               "the CNSR column", t.loc if t.loc.line else a.loc)
-            return False
-    return True
-
-
-def _check_contrasts(plan: m.Plan, a: m.Analysis, ch: Reporter) -> bool:
-    trt = plan.treatment
-    arms = [arm.level for arm in trt.arms] if trt else []
-    ok = True
-    for c in a.contrasts:
-        for lev in (c.left, c.right):
-            if lev not in arms:
-                ch.error("SAP203", f"contrast names '{lev}', not an arm "
-                                   f"({', '.join(arms)})", c.loc, did_you_mean(lev, arms))
-                ok = False
-    return ok

@@ -36,6 +36,7 @@ from sap_engine import model as m
 from sap_engine.check import CheckedPlan
 from sap_engine.data.expressions import NonFiniteError
 from sap_engine.data.expressions import evaluate as _eval
+from sap_engine.data.missing_data import impute_missing
 from sap_engine.data.scope import SUBJECTS, Scope, broadcast, unit_index
 from sap_engine.data.sources import subject_key
 from sap_engine.errors import DataError, DataLocation, Diagnostic, plan_diagnostic
@@ -304,22 +305,7 @@ class ParameterValues:
                 values[after] = np.nan
             long = pd.Series(values, index=long.index, name=long.name)
         if handling.missing in ("locf", "bocf", "wocf"):
-            units = long.index.droplevel(-1).unique()
-            grid_weeks = sorted(set(weeks) or set(long.index.levels[-1]))
-            arrays = [np.repeat(units.get_level_values(i).to_numpy(), len(grid_weeks))
-                      for i in range(units.nlevels)]
-            arrays.append(np.tile(np.asarray(grid_weeks, dtype=float), len(units)))
-            grid = pd.MultiIndex.from_arrays(arrays, names=long.index.names)
-            long = long.reindex(long.index.union(grid))
-            if handling.missing == "locf":
-                long = long.groupby(level=unit_levels).ffill()
-            elif handling.missing == "wocf":
-                long = _worst_observed_carried_forward(long, base, unit_levels,
-                                                       handling.worst or "highest")
-            else:
-                filled = base.reindex(unit_index(long.index)).to_numpy(
-                    dtype=object if long.dtype == object else float)
-                long = long.fillna(pd.Series(filled, index=long.index))
+            long = impute_missing(long, base, handling, weeks, unit_levels)
         return long
 
     def event_times(self, event: str) -> pd.Series:
@@ -410,21 +396,3 @@ class ParameterValues:
 
 def _unsupported(call: m.Call) -> pd.Series:
     raise DataError(Diagnostic("SAP220", f"{call.function}() cannot be used in a row filter"))
-
-
-def _worst_observed_carried_forward(long: pd.Series, base: pd.Series,
-                                    unit_levels: int | list[int], worst: str) -> pd.Series:
-    """WOCF: a missing visit gets the worst value observed at or before it (baseline
-    included), as LOCF with the running worst instead of the last value."""
-    baseline = base.reindex(unit_index(long.index)).to_numpy(dtype=float)
-    observed = long.to_numpy(dtype=float)
-    # The baseline takes part in the running worst (np.fmax/fmin ignore a missing side);
-    # cummax/cummin skip the gaps, and the long index is sorted by visit within a unit.
-    seen = pd.Series(np.fmax(observed, baseline) if worst == "highest"
-                     else np.fmin(observed, baseline), index=long.index)
-    grouped = seen.groupby(level=unit_levels)
-    running = grouped.cummax() if worst == "highest" else grouped.cummin()
-    # A gap with no baseline either is NaN in ``seen``: it takes the worst before it.
-    running = running.groupby(level=unit_levels).ffill()
-    filled = np.where(np.isnan(observed), running.to_numpy(dtype=float), observed)
-    return pd.Series(filled, index=long.index, name=long.name)
