@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING
 
 from sap_engine import model as m
 from sap_engine.bind import BoundAnalysis
+
+# check_incidence imports this module when it checks an analysis: no import cycle.
+from sap_engine.check_incidence import _option
 from sap_engine.data.sources import subject_key
 from sap_engine.errors import did_you_mean
 
@@ -32,13 +35,6 @@ if TYPE_CHECKING:
 
 COLUMN_OPTIONS = ("baseline", "value", "parameter", "parameter_order")
 REQUIRED = ("baseline", "value", "categories")
-
-
-def _option(b: BoundAnalysis, name: str) -> tuple[object, m.Loc]:
-    opt = next((o for o in b.options if o.name == name), None)
-    if opt is None:
-        return None, b.loc
-    return opt.value, opt.loc if opt.loc.line else b.loc
 
 
 def check_shift_options(ch: _Checker, b: BoundAnalysis, occ: m.Occurrence,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads
     import pandas as pd
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.occurrence import outside_population, subject_arms
 from sap_engine.methods.registry import (
     OCCURRENCE,
     TREATMENT_ARMS,
@@ -138,10 +139,7 @@ def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mappin
     arms = [str(a) for a in (options.get("arms") or sorted(frame[trt].dropna().unique()))]
     columns = [*arms, TOTAL]
     n_arms = len(arms)
-    subj, subjects = pd.factorize(frame.index)
-    arm_row = pd.Categorical(frame[trt].astype(object), categories=arms).codes
-    arm_of = np.full(len(subjects), -1, dtype=np.int64)
-    arm_of[subj] = arm_row
+    subj, subjects, arm_of = subject_arms(frame, trt, arms)
     in_arm = arm_of >= 0
     big_n = np.append(np.bincount(arm_of[in_arm], minlength=n_arms), in_arm.sum())
     record = frame["record"].to_numpy(dtype=bool) & in_arm[subj]
@@ -251,9 +249,7 @@ def run_incidence(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mappin
         names = [pt_names[p] for p in shown]
         for k in _order(names, pts.subjects[shown, -1], how):
             emit(pts, shown[k], (soc_group, (hierarchy[1], names[k])))
-    out.append(Stat("n_outside_population", float(frame.attrs.get("n_outside_population", 0)),
-                    stat_label="Subjects with records outside the analysis population "
-                               "(not counted)"))
+    out.append(outside_population(frame))
     return out
 
 

@@ -70,7 +70,6 @@ def _is_number(series: pd.Series) -> bool:
 
 def run_listing(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[str, Any]
                 ) -> list[Stat]:
-    import pandas as pd
 
     columns = listing_columns(frame, roles)
     key = columns[1] if roles.get("treatment") else columns[0]
@@ -97,15 +96,20 @@ def run_listing(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[
         subject = str(values[key])
         for c in columns:
             v = values[c]
-            missing = v is None or (not isinstance(v, str) and bool(pd.isna(v)))
-            groups = ((key, subject), (COLUMN, c))
-            if missing:
-                out.append(Stat(VALUE, None, stat_label=c, groups=groups))
-            elif numeric[c]:
-                out.append(Stat(VALUE, float(v), stat_label=c, groups=groups))
-            else:
-                out.append(Stat(VALUE, None, stat_label=c, stat_text=str(v), groups=groups))
+            out.append(cell(v, c, numeric[c], ((key, subject), (COLUMN, c))))
     return out
+
+
+def cell(value: Any, column: str, numeric: bool, groups: tuple[tuple[str, str], ...]) -> Stat:
+    """One listed cell: a number in ``stat``, a text in ``stat_text``, both null if missing
+    (the subject listing and the record listing write their cells alike)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return Stat(VALUE, None, stat_label=column, groups=groups)
+    if numeric:
+        return Stat(VALUE, float(value), stat_label=column, groups=groups)
+    return Stat(VALUE, None, stat_label=column, stat_text=str(value), groups=groups)
 
 
 register(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads
 
 from sap_engine.errors import MethodError
 from sap_engine.methods.inputs import refuse_infinite_columns
-from sap_engine.methods.listing import COLUMN, SUBJECT_KEY, VALUE, _is_number
+from sap_engine.methods.listing import COLUMN, SUBJECT_KEY, VALUE, _is_number, cell
 from sap_engine.methods.registry import (
     OCCURRENCE,
     TREATMENT_ARMS,
@@ -78,16 +78,8 @@ def run_record_listing(frame: pd.DataFrame, roles: Mapping[str, Any],
     for i, row in enumerate(table[columns].itertuples(index=False), 1):
         values = dict(zip(columns, row))
         subject = str(values[key])
-        for c in columns:
-            v = values[c]
-            missing = v is None or (not isinstance(v, str) and bool(pd.isna(v)))
-            groups = ((key, subject), (RECORD, str(i)), (COLUMN, c))
-            if missing:
-                out.append(Stat(VALUE, None, stat_label=c, groups=groups))
-            elif numeric[c]:
-                out.append(Stat(VALUE, float(v), stat_label=c, groups=groups))
-            else:
-                out.append(Stat(VALUE, None, stat_label=c, stat_text=str(v), groups=groups))
+        out += [cell(values[c], c, numeric[c], ((key, subject), (RECORD, str(i)), (COLUMN, c)))
+                for c in columns]
     return out
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pandas is imported when a method runs, not when check loads
     import pandas as pd
 
 from sap_engine.errors import MethodError
+from sap_engine.methods.occurrence import outside_population, subject_arms
 from sap_engine.methods.registry import (
     ANALYSIS_VISIT,
     OCCURRENCE,
@@ -105,10 +106,7 @@ def run_shift(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[st
     base_col, value_col = str(options["baseline"]), str(options["value"])
     param_col = options.get("parameter")
 
-    subj, subjects = pd.factorize(frame.index)
-    arm_row = pd.Categorical(frame[trt].astype(object), categories=arms).codes
-    arm_of = np.full(len(subjects), -1, dtype=np.int64)
-    arm_of[subj] = arm_row
+    subj, subjects, arm_of = subject_arms(frame, trt, arms)
     record = frame["record"].to_numpy(dtype=bool) & (arm_of[subj] >= 0)
     rs = subj[record]
     if param_col:
@@ -200,9 +198,7 @@ def run_shift(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[st
                     out.append(Stat("pct", 100.0 * n / pct_denom if pct_denom else None,
                                     stat_label="Percentage", groups=(*bg, (POST_GROUP,
                                                                            col_names[q]))))
-    out.append(Stat("n_outside_population", float(frame.attrs.get("n_outside_population", 0)),
-                    stat_label="Subjects with records outside the analysis population "
-                               "(not counted)"))
+    out.append(outside_population(frame))
     return out
 
 
