@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt_s, median_time, publish  # noqa: E402
+from common import fmt_s, median_time, peak, publish  # noqa: E402
 
 from sap_engine.api import check  # noqa: E402
 from sap_engine.data.aggregates import aggregate_values  # noqa: E402
@@ -80,15 +79,6 @@ def plain(adsl: pd.DataFrame, adae: pd.DataFrame, name: str) -> pd.Series:
     out = top.map(lambda r: None if r != r else LEVELS[int(r)]).astype(object)
     out[~ids.isin(te.USUBJID).to_numpy()] = "No TEAE"
     return out
-
-
-def peak(fn) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def main() -> None:

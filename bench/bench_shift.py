@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt_s, median_time, publish  # noqa: E402
+from common import fmt_s, median_time, peak, publish  # noqa: E402
 
 from sap_engine.api import check  # noqa: E402
 from sap_engine.compile import compile_plan  # noqa: E402
@@ -120,15 +119,6 @@ def engine_counts(rows: list[dict]) -> dict[tuple, int]:
             continue
         out[(g["TRT01P"], g["PARAM"], g["baseline"], g["post-baseline"])] = int(r["stat"])
     return out
-
-
-def peak(fn) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def measure(name: str, plan_path: Path, repeats: int) -> tuple[str, float]:

@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,3 +73,13 @@ def publish(name: str, command: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(text)
+
+
+def peak(fn: Callable[[], object]) -> int:
+    """Peak traced memory (tracemalloc: Python and numpy allocations) of one call, bytes."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
