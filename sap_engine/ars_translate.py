@@ -333,8 +333,10 @@ def _text(event, source, t: _Translator, mapped, skipped) -> str:
     p = t.plan
     out = [f"# Imported from {source} (CDISC ARS v1.0 ReportingEvent "
            f"{event.get('id', '')}: {event['name']}) by sap-run import-ars.",
-           "# The dataset paths and keys below are placeholders: point them at the ADaM "
-           "files before `sap-run check`.",
+           "# ARS names datasets, not files: each dataset below is read from NAME.parquet "
+           "beside this plan, keyed by USUBJID, the analyses' grouping variable and AVISITN "
+           "where they use visits; "
+           "change the paths to your ADaM files before `sap-run check`.",
            f"# {len(mapped)} analyses imported; {len(skipped)} not imported (the plan "
            "language cannot express them):"]
     out += [f"#   {s.ars_id} \"{s.name}\": {s.reason}" for s in skipped]
