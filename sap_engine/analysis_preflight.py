@@ -57,6 +57,7 @@ class AnalysisPreflight(DataPreflight):
     def data_pass(self) -> None:
         self.parameters()
         self.aggregates()
+        self.shift_categories()
         for name in dict.fromkeys(use.name for use in self.population_uses()):
             self.guarded(lambda name=name: self.population(name))
         empty: dict[tuple, list[str]] = {}  # a narrowed population -> analyses it empties

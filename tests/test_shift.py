@@ -263,9 +263,14 @@ def test_sap280_sap282_checker_errors_are_located(sap_run, tmp_path, old, new, c
 
 
 def test_sap625_at_run_nothing_half_written(sap_run, tmp_path):
-    got = _run(sap_run, tmp_path, PLAN, command="run")
-    assert got.returncode == 2, got.stderr
-    assert "SAP625" in got.stderr and "'X'" in got.stderr and "analysis SH" in got.stderr
+    """SAP625 is found before anything runs (check and run alike): at the plan's categories,
+    with the first record's file, row and column."""
+    for command in ("check", "run"):
+        got = _run(sap_run, tmp_path, PLAN, command=command)
+        assert got.returncode == 2, got.stderr
+        assert "SAP625" in got.stderr and '"X"' in got.stderr and "analysis 'SH'" in got.stderr
+        assert f"plan.sap:{_line_of(PLAN, 'categories = [N, H]')}:" in got.stderr
+        assert "adlb.csv, row 4, column ANRIND" in got.stderr
     assert not (tmp_path / "out" / "ard.parquet").exists()
     fixed = _run(sap_run, tmp_path, PLAN.replace("categories = [N, H]",
                                                  "categories = [N, H, X]"), command="run")

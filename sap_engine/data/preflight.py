@@ -15,7 +15,8 @@ passes that need the data and the plan's derivations but no analysis step:
    ``check_visits`` applied where the checker could not tell whether a parameter has
    visits); every parameter has rows (SAP315), one value per subject and visit (SAP304) and
    finite values (SAP313); a population has subjects (SAP401); an aggregate's records hold
-   only the levels it lists (SAP274).
+   only the levels it lists (SAP274); a shift analysis' records hold only its categories
+   (SAP625).
 
 The passes over the compiled analysis steps (a population narrowed where it is used, a value
 at an analysis' visit, the data of risky expressions, cross-tabulations) come after compile,
@@ -178,6 +179,43 @@ class DataPreflight(Integrity):
         the aggregate's levels with the record's file, row and column."""
         for name in self.plan.aggregates:
             self.guarded(lambda name=name: self.ev.aggregate(name))
+
+    def shift_categories(self) -> None:
+        """Every record of a shift analysis' occurrence set holds, in its baseline and value
+        columns, one of the listed categories (or a blank): SAP625 at the categories, with
+        the first other record's file, row and column. (The method refuses one too, for the
+        population's records, but cannot say where it is in the data.)"""
+        import numpy as np
+        import pandas as pd
+
+        from sap_engine.bind import BoundAnalysis
+        from sap_engine.data.occurrences import occurrence_rows
+        from sap_engine.methods.shift import category_text
+
+        for b in self.checked.bound.values():
+            if not isinstance(b, BoundAnalysis) or b.method != "shift":
+                continue
+            opts = {o.name: o for o in b.options}
+            if not all(k in opts for k in ("events", "baseline", "value", "categories")):
+                continue  # reported by the checker (SAP280)
+            listed = [str(c) for c in opts["categories"].value]  # type: ignore[attr-defined]
+            occ = self.plan.occurrences[str(opts["events"].value)]
+            rows = self.guarded(lambda occ=occ: occurrence_rows(self.ev, occ.name))
+            if rows is None:
+                continue
+            loc = opts["categories"].loc if opts["categories"].loc.line else b.loc
+            for column in dict.fromkeys((str(opts["baseline"].value),
+                                         str(opts["value"].value))):
+                text = pd.Series(category_text(rows[column].to_numpy(dtype=object)))
+                bad = np.flatnonzero(((text != "") & ~text.isin(listed)).to_numpy())
+                if len(bad):
+                    values = ", ".join(f'"{v}"' for v in sorted(set(text.iloc[bad]))[:5])
+                    path = self.checked.datasets[occ.dataset].path
+                    self.error("SAP625", f"analysis '{b.name}': {len(bad)} record(s) of "
+                                         f"occurrence set '{occ.name}' have a value of "
+                                         f"'{column}' that is not among the categories "
+                                         f"({values}; listed: {', '.join(listed)})", loc,
+                               DataLocation(str(path), int(rows.index[bad[0]]) + 1, column))
 
     def population(self, name: str) -> None:
         """A population has subjects."""

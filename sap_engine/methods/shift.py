@@ -44,7 +44,7 @@ POST_GROUP = "post-baseline"  # the ARD group of the post-baseline category
 VISIT = "visit"  # the frame column holding the plan's visit variable
 
 
-def _text(values: np.ndarray) -> np.ndarray:
+def category_text(values: np.ndarray) -> np.ndarray:
     """Category values as stripped text, a missing or blank value as "".
 
     The text work is done once per distinct value (factorised first), not per record."""
@@ -110,7 +110,8 @@ def run_shift(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[st
     record = frame["record"].to_numpy(dtype=bool) & (arm_of[subj] >= 0)
     rs = subj[record]
     if param_col:
-        pcodes, puniq = pd.factorize(_text(frame[str(param_col)].to_numpy(dtype=object)[record]))
+        names_text = category_text(frame[str(param_col)].to_numpy(dtype=object)[record])
+        pcodes, puniq = pd.factorize(names_text)
         names = [p if p else MISSING for p in (str(u) for u in puniq)]
         pcodes = np.where(pcodes < 0, 0, pcodes)
     else:
@@ -123,7 +124,7 @@ def run_shift(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[st
 
     # Baseline: the subject's baseline category, one per parameter (ADaM repeats BNRIND on
     # every record); two different ones are refused, as the table could show only one.
-    bcode = _codes(_text(frame[base_col].to_numpy(dtype=object)[record]), cats, base_col)
+    bcode = _codes(category_text(frame[base_col].to_numpy(dtype=object)[record]), cats, base_col)
     has = bcode >= 0
     if has.any():
         g = pd.DataFrame({"s": rs[has], "p": pcodes[has], "b": bcode[has]}) \
@@ -148,7 +149,7 @@ def run_shift(frame: pd.DataFrame, roles: Mapping[str, Any], options: Mapping[st
         chosen = visits == float(at)
     else:
         chosen = visits > float(frame.attrs.get("baseline_visit", 0.0))
-    vcode = _codes(_text(frame[value_col].to_numpy(dtype=object)[record]), cats, value_col)
+    vcode = _codes(category_text(frame[value_col].to_numpy(dtype=object)[record]), cats, value_col)
     rank_of = np.array([worst.index(c) for c in cats] + [-1], dtype=np.int64)
     use = chosen & (vcode >= 0)
     if use.any():
